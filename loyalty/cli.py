@@ -1,0 +1,243 @@
+"""The ``loyalty`` command: the one surface data engineers use by hand.
+
+Errors are one clear line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Annotated
+
+import typer
+
+from loyalty.settings import STATE_DIR, configure_runtime, get_settings
+
+app = typer.Typer(
+    help="Customer-loyalty pipeline: nightly ETL, metrics and weekly reports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _setup() -> None:
+    configure_runtime()
+
+
+class UserError(Exception):
+    """Wrong input from the person at the keyboard: reported as one line, exit code 2."""
+
+
+@contextlib.contextmanager
+def cli_errors() -> Iterator[None]:
+    try:
+        yield
+    except (typer.Exit, typer.Abort):
+        raise
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
+    except Exception as exc:  # one line for the operator; the Prefect run log keeps the detail
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(1) from None
+
+
+def parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{option} must be a date like 2026-11-22, got {value!r}") from None
+
+
+def _check_warehouse() -> None:
+    from loyalty.db import check_connection, get_engine
+
+    check_connection(get_engine(get_settings().warehouse_url))
+
+
+@app.command()
+def nightly(
+    run_date: Annotated[
+        str | None, typer.Option("--date", help="Delivery day YYYY-MM-DD; default yesterday.")
+    ] = None,
+) -> None:
+    """Run the nightly ETL for one delivery day."""
+    with cli_errors():
+        day = parse_day(run_date, "--date") if run_date else None
+        settings = get_settings()
+        if settings.source_kind == "files" and not settings.landing_dir.is_dir():
+            raise UserError(f"landing folder {settings.landing_dir} does not exist (LOYALTY_LANDING_DIR)")
+        _check_warehouse()
+        from flows.nightly_etl import nightly_etl
+
+        results = nightly_etl(run_date=day)
+        for r in results:
+            typer.echo(
+                f"{r['entity']:<17} {r['load_date']}  in {r['rows_in']:>7,}  loaded {r['rows_loaded']:>7,}  "
+                f"quarantined {r['rows_quarantined']:>5,}"
+            )
+
+
+@app.command()
+def status(limit: Annotated[int, typer.Option(help="How many run-ledger rows to show.")] = 15) -> None:
+    """Show the last runs with their counts, and quarantined rows by reason."""
+    with cli_errors():
+        import sqlalchemy as sa
+
+        from loyalty.db import get_engine, load_sql, redact_url
+
+        settings = get_settings()
+        _check_warehouse()
+        engine = get_engine(settings.warehouse_url)
+        if not sa.inspect(engine).has_table("run_ledger"):
+            raise UserError(
+                f"warehouse {redact_url(settings.warehouse_url)} has no runs yet: run `loyalty nightly`"
+            )
+        with engine.connect() as conn:
+            runs = conn.execute(load_sql("status/recent_runs"), {"row_limit": limit}).all()
+            reasons = conn.execute(load_sql("status/quarantine_by_reason")).all()
+            rejected = conn.execute(load_sql("status/rejected_files"), {"row_limit": 10}).all()
+        typer.echo(f"warehouse: {redact_url(settings.warehouse_url)}\n")
+        typer.echo("Last runs")
+        typer.echo(
+            f"  {'delivery day':<12} {'entity':<17} {'status':<9} {'in':>8} {'loaded':>8} {'quarant.':>8}  run"
+        )
+        for r in runs:
+            typer.echo(
+                f"  {r.load_date!s:<12} {r.entity:<17} {r.status:<9} {_n(r.rows_in):>8} {_n(r.rows_loaded):>8} "
+                f"{_n(r.rows_quarantined):>8}  {str(r.run_id)[:8]}" + (f"  {r.error[:80]}" if r.error else "")
+            )
+        typer.echo("\nQuarantined rows by reason (all days)")
+        if not reasons:
+            typer.echo("  none")
+        for r in reasons:
+            typer.echo(f"  {r.entity:<17} {r.reason:<40} {r.count_rows:>7,}")
+        if rejected:
+            typer.echo("\nRejected files (latest)")
+            for r in rejected:
+                typer.echo(f"  {r.load_date!s:<12} {r.path:<50} {r.reason}")
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+@app.command()
+def demo(
+    weeks: Annotated[int, typer.Option(help="Weeks of history to generate.")] = 26,
+    customers: Annotated[int, typer.Option(help="Customers to generate.")] = 3000,
+    end: Annotated[
+        str | None, typer.Option(help="Last day YYYY-MM-DD; default the last complete ISO week.")
+    ] = None,
+) -> None:
+    """Make demo source data, then run the nightly flow over every day on the embedded warehouse."""
+    with cli_errors():
+        started = time.monotonic()
+        settings = get_settings()
+        end_day = parse_day(end, "--end") if end else _last_sunday(date.today())
+        if weeks < 1 or weeks > 104:
+            raise UserError("--weeks must be between 1 and 104")
+        start_day = end_day - timedelta(weeks=weeks) + timedelta(days=1)
+        landing = settings.landing_dir
+        warehouse_path = _demo_sqlite_path(settings.warehouse_url)
+        if STATE_DIR not in landing.resolve().parents:
+            raise UserError(
+                f"the demo only writes inside {STATE_DIR}; LOYALTY_LANDING_DIR points at {landing}"
+            )
+        if warehouse_path is None:
+            raise UserError(
+                f"the demo only writes to a SQLite warehouse inside {STATE_DIR}; unset LOYALTY_WAREHOUSE_URL"
+            )
+        shutil.rmtree(landing, ignore_errors=True)
+        for suffix in ("", "-wal", "-shm"):
+            warehouse_path.with_name(warehouse_path.name + suffix).unlink(missing_ok=True)
+
+        from loyalty.demo_data import generate_demo_sources
+
+        typer.echo(f"Generating demo sources {start_day} .. {end_day} ({customers:,} customers) in {landing}")
+        summary = generate_demo_sources(
+            landing, start_day, end_day, n_customers=customers, source_tz=settings.source_tz
+        )
+        typer.echo(
+            f"  {summary.files:,} files: " + ", ".join(f"{k} {v:,} rows" for k, v in summary.rows.items())
+        )
+
+        configure_runtime(quiet=True)
+        from flows.nightly_etl import nightly_etl
+
+        typer.echo(
+            f"Running nightly-etl for {(end_day - start_day).days + 1} delivery days on {warehouse_path}"
+        )
+        day = start_day
+        while day <= end_day:
+            results = nightly_etl(run_date=day)
+            if day.weekday() == 6 or day == end_day:
+                loaded = sum(r["rows_loaded"] for r in results)
+                typer.echo(f"  {day}  week done, last day loaded {loaded:,} rows")
+            day += timedelta(days=1)
+        typer.echo("")
+        _print_totals()
+        typer.echo(f"\nDemo finished in {time.monotonic() - started:,.0f} s. Try: loyalty status")
+
+
+def _print_totals() -> None:
+    import sqlalchemy as sa
+
+    from loyalty.db import get_engine, load_sql
+    from loyalty.schema import ENTITY_TABLES
+
+    engine = get_engine(get_settings().warehouse_url)
+    with engine.connect() as conn:
+        totals = conn.execute(load_sql("status/entity_totals")).all()
+        reasons = conn.execute(load_sql("status/quarantine_by_reason")).all()
+        stored = {
+            name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
+            for name, t in ENTITY_TABLES.items()
+        }
+    typer.echo(
+        f"{'entity':<17} {'rows in':>9} {'loaded':>9} {'quarant.':>9} {'in table':>9} "
+        f"{'files':>6} {'dup':>4} {'rej':>4}"
+    )
+    for t in totals:
+        typer.echo(
+            f"{t.entity:<17} {t.rows_in:>9,} {t.rows_loaded:>9,} {t.rows_quarantined:>9,} {stored[t.entity]:>9,} "
+            f"{t.files_loaded:>6,} {t.files_duplicate:>4,} {t.files_rejected:>4,}"
+        )
+    typer.echo("\nQuarantined by reason")
+    for r in reasons:
+        typer.echo(f"  {r.entity:<17} {r.reason:<40} {r.count_rows:>5,}")
+
+
+def _last_sunday(today: date) -> date:
+    """The Sunday that ends the last complete ISO week before ``today``."""
+    return today - timedelta(days=today.isoweekday())
+
+
+def _demo_sqlite_path(url: str):  # type: ignore[no-untyped-def]
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    from pathlib import Path
+
+    path = Path(parsed.database).resolve()
+    return path if STATE_DIR in path.parents else None
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""The logical date of a run: the day a nightly run processes and the week a weekly run reports."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from loyalty.timeutil import business_yesterday
+
+
+def _scheduled_start() -> datetime:
+    from prefect import runtime
+
+    moment = runtime.flow_run.scheduled_start_time
+    if moment is None:
+        return datetime.now(UTC)
+    return datetime.fromisoformat(str(moment)) if not isinstance(moment, datetime) else moment
+
+
+def resolve_run_date(run_date: date | str | None, zone: ZoneInfo) -> date:
+    """The given day, or yesterday in the business zone as of the run's scheduled start time."""
+    if run_date is None:
+        return business_yesterday(_scheduled_start(), zone)
+    if isinstance(run_date, datetime):
+        return run_date.date()
+    if isinstance(run_date, date):
+        return run_date
+    return date.fromisoformat(str(run_date))

@@ -1,0 +1,230 @@
+"""Row-level validation: Great Expectations suites built in code from the contract, plus the rules a
+single frame cannot express with GX (duplicate ids inside one delivery).
+
+Every row leaves here either valid or with the list of reason codes it failed. A reason code names the
+failed expectation: ``missing_required:customer_id`` comes from ``expect_column_values_to_not_be_null``
+on ``customer_id``, ``out_of_range:nps`` from ``expect_column_values_to_be_between`` on ``nps``, and so on.
+GX Data Docs are never built: they write failing values into HTML unescaped, and comments are hostile.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from loyalty.coerce import coerce_frame, record_hashes
+from loyalty.contract import Entity
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+HAS_ANSWER = "has_any_answer"
+
+
+@dataclass(frozen=True)
+class Rule:
+    reason: str
+    expectation: str
+    column: str
+    kwargs: dict[str, Any]
+    detail: str
+
+
+def rules_for(entity: Entity) -> list[Rule]:
+    """The entity's suite as plain data, in the order reasons are reported."""
+    rules: list[Rule] = []
+    for c in entity.columns:
+        if c.required:
+            rules.append(
+                Rule(
+                    f"missing_required:{c.name}",
+                    "ExpectColumnValuesToNotBeNull",
+                    c.name,
+                    {},
+                    f"{c.name} is required",
+                )
+            )
+        if c.allowed:
+            rules.append(
+                Rule(
+                    f"unknown_value:{c.name}",
+                    "ExpectColumnValuesToBeInSet",
+                    c.name,
+                    {"value_set": list(c.allowed)},
+                    f"{c.name} must be one of {', '.join(c.allowed)}",
+                )
+            )
+        if c.min_value is not None:
+            rules.append(
+                Rule(
+                    f"out_of_range:{c.name}",
+                    "ExpectColumnValuesToBeBetween",
+                    c.name,
+                    {"min_value": c.min_value, "max_value": c.max_value},
+                    f"{c.name} must be between {c.min_value} and {c.max_value}",
+                )
+            )
+        if c.pattern:
+            rules.append(
+                Rule(
+                    f"bad_format:{c.name}",
+                    "ExpectColumnValuesToMatchRegex",
+                    c.name,
+                    {"regex": c.pattern},
+                    f"{c.name} must be three capital letters (ISO 4217)",
+                )
+            )
+    if entity.at_least_one_of:
+        rules.append(
+            Rule(
+                "no_answer",
+                "ExpectColumnValuesToBeInSet",
+                HAS_ANSWER,
+                {"value_set": [True]},
+                f"a response needs at least one of {', '.join(entity.at_least_one_of)}",
+            )
+        )
+    return rules
+
+
+@lru_cache(maxsize=8)
+def _suite_runner(entity_name: str) -> tuple[Any, Any]:
+    """An ephemeral GX context with one pandas asset and the entity's suite (built once per process)."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    from loyalty.contract import get_entity
+
+    entity = get_entity(entity_name)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = context.data_sources.add_pandas(f"{entity_name}_source").add_dataframe_asset(entity_name)
+    batch_definition = asset.add_batch_definition_whole_dataframe("delivery")
+    suite = gx.ExpectationSuite(name=f"{entity_name}_contract_v1")
+    for rule in rules_for(entity):
+        expectation_class = getattr(gxe, rule.expectation)
+        suite.add_expectation(
+            expectation_class(column=rule.column, meta={"reason": rule.reason}, **rule.kwargs)
+        )
+    suite = context.suites.add(suite)
+    return batch_definition, suite
+
+
+def run_suite(frame: pd.DataFrame, entity: Entity) -> dict[str, np.ndarray]:
+    """Failed-row masks per reason code, from the entity's GX suite run over ``frame``."""
+    batch_definition, suite = _suite_runner(entity.name)
+    # GX reports failing rows by index label; a clean positional index maps them straight back.
+    checked = frame.reset_index(drop=True)
+    for column in checked.columns:
+        if str(checked[column].dtype) == "Int64":
+            checked[column] = checked[column].astype("float64")
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": checked})
+    result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    masks: dict[str, np.ndarray] = {}
+    for outcome in result.results:
+        if outcome.exception_info and outcome.exception_info.get("raised_exception"):
+            raise RuntimeError(
+                f"validation of {entity.name} could not run {outcome.expectation_config.type}: "
+                f"{outcome.exception_info.get('exception_message')}"
+            )
+        if outcome.success:
+            continue
+        mask = np.zeros(len(checked), dtype=bool)
+        mask[np.asarray(outcome.result.get("unexpected_index_list") or [], dtype=int)] = True
+        masks[outcome.expectation_config.meta["reason"]] = mask
+    return masks
+
+
+@dataclass
+class Validated:
+    """Valid rows (typed, with record_hash) and rejected rows (raw, with reasons)."""
+
+    valid: pd.DataFrame
+    rejected: pd.DataFrame
+
+
+def validate_frame(raw: pd.DataFrame, entity: Entity, source_zone: ZoneInfo) -> Validated:
+    """Split a raw delivery frame into valid typed rows and quarantined rows with reasons.
+
+    ``raw`` holds contract-named columns plus ``_source`` and ``_source_row``; its index is irrelevant.
+    Every input row appears in exactly one of the two outputs.
+    """
+    raw = raw.reset_index(drop=True)
+    coerced = coerce_frame(raw, entity, source_zone)
+    typed = coerced.frame
+    details = dict(coerced.details)
+    for rule in rules_for(entity):
+        details[rule.reason] = rule.detail
+    if entity.at_least_one_of:
+        typed[HAS_ANSWER] = typed[list(entity.at_least_one_of)].notna().any(axis=1)
+    masks = dict(coerced.problems)
+    if len(typed):
+        for reason, mask in run_suite(typed, entity).items():
+            masks[reason] = masks.get(reason, np.zeros(len(typed), dtype=bool)) | mask
+    typed = typed.drop(columns=[HAS_ANSWER], errors="ignore")
+
+    failed = np.zeros(len(typed), dtype=bool)
+    for mask in masks.values():
+        failed |= mask
+    typed["record_hash"] = record_hashes(typed, entity) if len(typed) else pd.Series(dtype=object)
+
+    # Duplicate ids inside this delivery: identical copies keep their first row; ids whose copies differ
+    # are all rejected, because nothing says which copy is right.
+    candidates = typed.loc[~failed, [entity.key, "record_hash"]]
+    dup_any = candidates[entity.key].duplicated(keep=False)
+    if dup_any.any():
+        distinct = candidates[dup_any].groupby(entity.key)["record_hash"].transform("nunique")
+        conflict_index = distinct[distinct > 1].index
+        same_index = candidates[dup_any & candidates[entity.key].duplicated(keep="first")].index.difference(
+            conflict_index
+        )
+        for reason, index in (
+            ("duplicate_id_conflict", conflict_index),
+            ("duplicate_id_same_content", same_index),
+        ):
+            if len(index):
+                mask = np.zeros(len(typed), dtype=bool)
+                mask[index] = True
+                masks[reason] = mask
+                failed |= mask
+        details["duplicate_id_conflict"] = f"{entity.key} repeats in this delivery with different content"
+        details["duplicate_id_same_content"] = f"{entity.key} repeats in this delivery with identical content"
+
+    valid = typed.loc[~failed].copy()
+    valid["_source"] = raw.loc[~failed, "_source"].to_numpy()
+    valid["_source_row"] = raw.loc[~failed, "_source_row"].to_numpy()
+    rejected = describe_rejections(raw.loc[failed], {k: v[failed] for k, v in masks.items()}, details, entity)
+    return Validated(valid=valid.reset_index(drop=True), rejected=rejected)
+
+
+def describe_rejections(
+    raw: pd.DataFrame, masks: dict[str, np.ndarray], details: dict[str, str], entity: Entity
+) -> pd.DataFrame:
+    """One row per rejected raw row: its provenance, its reasons in rule order, and the raw record."""
+    codes = list(masks)
+    reasons: list[list[str]] = [[] for _ in range(len(raw))]
+    for code in codes:
+        for position in np.flatnonzero(masks[code]):
+            reasons[position].append(code)
+    contract_columns = [c for c in raw.columns if not c.startswith("_")]
+    records = (
+        raw[contract_columns].astype(object).where(raw[contract_columns].notna(), None).to_dict("records")
+    )
+    keys = raw[entity.key] if entity.key in raw.columns else pd.Series(None, index=raw.index)
+    return pd.DataFrame(
+        {
+            "source": raw["_source"].to_numpy(),
+            "source_row": raw["_source_row"].to_numpy(),
+            "source_key": [None if pd.isna(k) else str(k)[:200] for k in keys],
+            "reason": [r[0] for r in reasons],
+            "reasons": [";".join(r) for r in reasons],
+            "detail": ["; ".join(details.get(code, code) for code in r) for r in reasons],
+            "raw_record": records,
+        }
+    )

@@ -1,0 +1,113 @@
+"""Shared fixtures: a warehouse on each engine, project settings on temp folders, one Prefect harness.
+
+Database tests run twice, on SQLite and on the real PostgreSQL server named by LOYALTY_TEST_POSTGRES_URL
+(default postgresql+psycopg://127.0.0.1:5432/test). Where PostgreSQL cannot be reached its tests skip with
+the reason, except under CI=true, where an unreachable PostgreSQL fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_PREFECT_HOME = Path(tempfile.mkdtemp(prefix="loyalty-test-prefect-"))
+# Before anything imports Prefect or GX: keep their state out of the developer's home and the project.
+os.environ["PREFECT_HOME"] = str(_PREFECT_HOME)
+os.environ["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = str(_PREFECT_HOME / "results")
+os.environ["GX_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+import sqlalchemy as sa  # noqa: E402
+
+from loyalty.db import create_engine  # noqa: E402
+from loyalty.schema import drop_all, migrate  # noqa: E402
+from loyalty.settings import Settings, reset_settings  # noqa: E402
+
+POSTGRES_URL = os.environ.get("LOYALTY_TEST_POSTGRES_URL", "postgresql+psycopg://127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _postgres_problem() -> str | None:
+    try:
+        engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.exec_driver_sql("select 1")
+        engine.dispose()
+    except Exception as exc:  # any failure to connect means the same thing here
+        return f"PostgreSQL at {POSTGRES_URL} is unreachable: {str(exc).splitlines()[0]}"
+    return None
+
+
+_PG_PROBLEM: str | None | bool = False
+
+
+def require_postgres() -> None:
+    global _PG_PROBLEM
+    if _PG_PROBLEM is False:
+        _PG_PROBLEM = _postgres_problem()
+    if _PG_PROBLEM:
+        if IN_CI:
+            pytest.fail(f"{_PG_PROBLEM} (CI=true: PostgreSQL tests must run)")
+        pytest.skip(_PG_PROBLEM)
+
+
+def make_warehouse_url(kind: str, tmp_path: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'warehouse.db'}"
+    require_postgres()
+    return POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated warehouse on each engine."""
+    url = make_warehouse_url(request.param, tmp_path)
+    engine = create_engine(url)
+    drop_all(engine)
+    migrate(engine)
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    path = tmp_path / "landing"
+    for entity in ("customers", "transactions", "survey_responses"):
+        (path / entity).mkdir(parents=True)
+    return path
+
+
+@pytest.fixture
+def settings(warehouse_url: str, landing: Path, tmp_path: Path) -> Settings:
+    return Settings(
+        warehouse_url=warehouse_url,
+        landing_dir=landing,
+        business_tz="Europe/London",
+        source_tz="Europe/London",
+        prefect_home=tmp_path / "prefect",
+    )
+
+
+@pytest.fixture
+def project_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """The same settings, seen through get_settings() by flows and the CLI."""
+    monkeypatch.setenv("LOYALTY_WAREHOUSE_URL", settings.warehouse_url)
+    monkeypatch.setenv("LOYALTY_LANDING_DIR", str(settings.landing_dir))
+    monkeypatch.setenv("LOYALTY_BUSINESS_TZ", settings.business_tz)
+    monkeypatch.setenv("LOYALTY_SOURCE_TZ", settings.source_tz)
+    reset_settings()
+    yield settings
+    reset_settings()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One Prefect test harness for the whole session: it costs 11-15 s to start."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -1,0 +1,76 @@
+"""Small helpers shared by tests: writing landing files and running a day through the tasks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from loyalty.contract import ENTITIES
+from loyalty.db import get_engine
+from loyalty.delivery import LoadSummary
+from loyalty.settings import Settings
+from tasks.extract import extract_entity
+from tasks.load import load_entity, record_run_end, record_run_start
+from tasks.validate import validate_entity
+
+PROVENANCE_OF_WRITE = {
+    "run_id",
+    "recorded_at",
+    "quarantined_at",
+    "quarantine_id",
+    "started_at",
+    "finished_at",
+}
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return path
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def run_day(settings: Settings, day: date, run_id: str = "test-run", entities=None) -> dict[str, LoadSummary]:
+    """The nightly flow's steps for one day, through each task's .fn()."""
+    engine = get_engine(settings.warehouse_url)
+    out = {}
+    for entity in entities or list(ENTITIES):
+        record_run_start(engine, run_id, entity, day, settings.source_kind)
+        delivery = extract_entity.fn(settings, entity, day)
+        checked = validate_entity.fn(delivery, settings)
+        summary = load_entity.fn(checked, settings, run_id)
+        record_run_end(
+            engine,
+            run_id,
+            entity,
+            day,
+            summary,
+            files=[f.path for f in delivery.files],
+            window=(delivery.window_start, delivery.window_end),
+        )
+        out[entity] = summary
+    return out
+
+
+def table_snapshot(url: str, table: str, drop: set[str] = PROVENANCE_OF_WRITE) -> pd.DataFrame:
+    """A table's contents in a stable order, without the columns that only say which run wrote a row."""
+    engine = get_engine(url)
+    with engine.connect() as conn:
+        frame = pd.read_sql(sa.text(f"select * from {table}"), conn)  # noqa: S608 - fixed table names in tests
+    frame = frame.drop(columns=[c for c in frame.columns if c in drop])
+    return frame.sort_values(list(frame.columns)).reset_index(drop=True) if len(frame) else frame

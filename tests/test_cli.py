@@ -1,0 +1,57 @@
+"""The loyalty CLI: wrong input is one clear line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from loyalty.settings import PROJECT_ROOT
+
+
+def _loyalty(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "loyalty.cli", *args],
+        capture_output=True, text=True, env=full_env, cwd=PROJECT_ROOT, timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["nightly", "--date", "2026-13-01"], {}, "error: --date must be a date like 2026-11-22, got '2026-13-01'"),
+        (["nightly", "--date", "2026-11-20"], {"LOYALTY_LANDING_DIR": "/nonexistent/landing"},
+         "error: landing folder /nonexistent/landing does not exist (LOYALTY_LANDING_DIR)"),
+        (["nightly", "--date", "2026-11-20"],
+         {"LOYALTY_LANDING_DIR": "/tmp", "LOYALTY_WAREHOUSE_URL": "postgresql+psycopg://u:secret@127.0.0.1:1/db"},
+         "error: cannot reach database postgresql+psycopg://u:***@127.0.0.1:1/db:"),
+        (["status"], {"LOYALTY_WAREHOUSE_URL": "postgresql+psycopg://127.0.0.1:1/db"},
+         "error: cannot reach database postgresql+psycopg://127.0.0.1:1/db:"),
+        (["demo", "--end", "22/11/2026"], {}, "error: --end must be a date like 2026-11-22, got '22/11/2026'"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(args, env, message):
+    result = _loyalty(*args, env=env)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(message)
+    assert "Traceback" not in result.stderr and "secret" not in result.stderr + result.stdout
+
+
+def test_status_shows_runs_and_quarantine_reasons(settings, landing, monkeypatch):
+    from datetime import date
+
+    from tests.helpers import run_day, write_csv
+
+    write_csv(landing / "customers" / "2026-11-20_crm.csv", ["customer_id", "created_at"],
+              [["C1", "2026-11-20T09:00:00Z"], ["C2", "later"]])
+    run_day(settings, date(2026, 11, 20), run_id="abcdef123456")
+    result = _loyalty("status", env={"LOYALTY_WAREHOUSE_URL": settings.warehouse_url})
+    assert result.returncode == 0, result.stderr
+    assert "2026-11-20   customers         succeeded        2        1        1  abcdef12" in result.stdout
+    assert "customers         unparseable_timestamp:created_at" in result.stdout
