@@ -81,9 +81,7 @@ def nightly_etl(run_date: date | None = None, entities: list[str] | None = None)
         summaries.append(summary)
         for record in delivery.files:
             if record.status != "loaded":
-                logger.warning(
-                    "%s %s: file %s %s (%s)", entity, day, record.path, record.status, record.reason
-                )
+                logger.warning("%s %s: file %s %s (%s)", entity, day, record.path, record.status, record.reason)
         logger.info(
             "%s %s: in=%d loaded=%d quarantined=%d (files: %d loaded, %d duplicate, %d rejected)",
             entity,

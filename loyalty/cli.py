@@ -67,9 +67,7 @@ def _check_warehouse() -> None:
 
 @app.command()
 def nightly(
-    run_date: Annotated[
-        str | None, typer.Option("--date", help="Delivery day YYYY-MM-DD; default yesterday.")
-    ] = None,
+    run_date: Annotated[str | None, typer.Option("--date", help="Delivery day YYYY-MM-DD; default yesterday.")] = None,
 ) -> None:
     """Run the nightly ETL for one delivery day."""
     with cli_errors():
@@ -100,18 +98,14 @@ def status(limit: Annotated[int, typer.Option(help="How many run-ledger rows to 
         _check_warehouse()
         engine = get_engine(settings.warehouse_url)
         if not sa.inspect(engine).has_table("run_ledger"):
-            raise UserError(
-                f"warehouse {redact_url(settings.warehouse_url)} has no runs yet: run `loyalty nightly`"
-            )
+            raise UserError(f"warehouse {redact_url(settings.warehouse_url)} has no runs yet: run `loyalty nightly`")
         with engine.connect() as conn:
             runs = conn.execute(load_sql("status/recent_runs"), {"row_limit": limit}).all()
             reasons = conn.execute(load_sql("status/quarantine_by_reason")).all()
             rejected = conn.execute(load_sql("status/rejected_files"), {"row_limit": 10}).all()
         typer.echo(f"warehouse: {redact_url(settings.warehouse_url)}\n")
         typer.echo("Last runs")
-        typer.echo(
-            f"  {'delivery day':<12} {'entity':<17} {'status':<9} {'in':>8} {'loaded':>8} {'quarant.':>8}  run"
-        )
+        typer.echo(f"  {'delivery day':<12} {'entity':<17} {'status':<9} {'in':>8} {'loaded':>8} {'quarant.':>8}  run")
         for r in runs:
             typer.echo(
                 f"  {r.load_date!s:<12} {r.entity:<17} {r.status:<9} {_n(r.rows_in):>8} {_n(r.rows_loaded):>8} "
@@ -136,9 +130,7 @@ def _n(value: int | None) -> str:
 def demo(
     weeks: Annotated[int, typer.Option(help="Weeks of history to generate.")] = 26,
     customers: Annotated[int, typer.Option(help="Customers to generate.")] = 3000,
-    end: Annotated[
-        str | None, typer.Option(help="Last day YYYY-MM-DD; default the last complete ISO week.")
-    ] = None,
+    end: Annotated[str | None, typer.Option(help="Last day YYYY-MM-DD; default the last complete ISO week.")] = None,
 ) -> None:
     """Make demo source data, then run the nightly flow over every day on the embedded warehouse."""
     with cli_errors():
@@ -151,9 +143,7 @@ def demo(
         landing = settings.landing_dir
         warehouse_path = _demo_sqlite_path(settings.warehouse_url)
         if STATE_DIR not in landing.resolve().parents:
-            raise UserError(
-                f"the demo only writes inside {STATE_DIR}; LOYALTY_LANDING_DIR points at {landing}"
-            )
+            raise UserError(f"the demo only writes inside {STATE_DIR}; LOYALTY_LANDING_DIR points at {landing}")
         if warehouse_path is None:
             raise UserError(
                 f"the demo only writes to a SQLite warehouse inside {STATE_DIR}; unset LOYALTY_WAREHOUSE_URL"
@@ -168,16 +158,12 @@ def demo(
         summary = generate_demo_sources(
             landing, start_day, end_day, n_customers=customers, source_tz=settings.source_tz
         )
-        typer.echo(
-            f"  {summary.files:,} files: " + ", ".join(f"{k} {v:,} rows" for k, v in summary.rows.items())
-        )
+        typer.echo(f"  {summary.files:,} files: " + ", ".join(f"{k} {v:,} rows" for k, v in summary.rows.items()))
 
         configure_runtime(quiet=True)
         from flows.nightly_etl import nightly_etl
 
-        typer.echo(
-            f"Running nightly-etl for {(end_day - start_day).days + 1} delivery days on {warehouse_path}"
-        )
+        typer.echo(f"Running nightly-etl for {(end_day - start_day).days + 1} delivery days on {warehouse_path}")
         day = start_day
         while day <= end_day:
             results = nightly_etl(run_date=day)
@@ -201,8 +187,7 @@ def _print_totals() -> None:
         totals = conn.execute(load_sql("status/entity_totals")).all()
         reasons = conn.execute(load_sql("status/quarantine_by_reason")).all()
         stored = {
-            name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
-            for name, t in ENTITY_TABLES.items()
+            name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() for name, t in ENTITY_TABLES.items()
         }
     typer.echo(
         f"{'entity':<17} {'rows in':>9} {'loaded':>9} {'quarant.':>9} {'in table':>9} "

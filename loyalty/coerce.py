@@ -119,9 +119,7 @@ def coerce_frame(raw: pd.DataFrame, entity: Entity, source_zone: ZoneInfo) -> Co
     typed: dict[str, pd.Series] = {}
     out = Coerced(frame=pd.DataFrame(index=raw.index))
     for column in entity.columns:
-        values = (
-            raw[column.name] if column.name in raw.columns else pd.Series(None, index=raw.index, dtype=object)
-        )
+        values = raw[column.name] if column.name in raw.columns else pd.Series(None, index=raw.index, dtype=object)
         if column.kind == "text":
             typed[column.name] = parse_text(values)
             continue

@@ -52,9 +52,7 @@ def load_column_mapping(path: Path) -> dict[str, dict[str, str]]:
     }
 
 
-def map_columns(
-    headers: list[str], entity: Entity, mapping: dict[str, str]
-) -> tuple[dict[str, str], list[str]]:
+def map_columns(headers: list[str], entity: Entity, mapping: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """Which source header feeds which contract column, and warnings for headers that feed none."""
     contract = {name.casefold(): name for name in entity.column_names}
     chosen: dict[str, str] = {}
@@ -70,9 +68,7 @@ def map_columns(
         chosen[header] = target
     missing = [c for c in entity.required_columns if c not in chosen.values()]
     if missing:
-        raise FileRejected(
-            f"missing_required_column:{missing[0]}", f"missing required column(s): {', '.join(missing)}"
-        )
+        raise FileRejected(f"missing_required_column:{missing[0]}", f"missing required column(s): {', '.join(missing)}")
     return chosen, warnings
 
 
@@ -130,9 +126,7 @@ def _csv_rows(text: str, source: str) -> tuple[list[str], list[tuple[int, list[s
     return header, rows, malformed
 
 
-def _jsonl_rows(
-    text: str, source: str
-) -> tuple[list[str], list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
+def _jsonl_rows(text: str, source: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
     rows: list[tuple[int, dict[str, Any]]] = []
     malformed: list[dict[str, Any]] = []
     headers: dict[str, None] = {}
@@ -176,17 +170,13 @@ def _scalar(value: Any) -> Any:
     return value
 
 
-def parse_file(
-    data: bytes, file_format: str, source: str, entity: Entity, mapping: dict[str, str]
-) -> ParsedFile:
+def parse_file(data: bytes, file_format: str, source: str, entity: Entity, mapping: dict[str, str]) -> ParsedFile:
     """Raw rows of one file, with contract column names, or :class:`FileRejected`."""
     if file_format == "parquet":
         try:
             frame = pd.read_parquet(io.BytesIO(data))
         except Exception as exc:
-            raise FileRejected(
-                "unreadable_file", f"not a readable Parquet file ({type(exc).__name__})"
-            ) from None
+            raise FileRejected("unreadable_file", f"not a readable Parquet file ({type(exc).__name__})") from None
         chosen, warnings = map_columns(list(frame.columns), entity, mapping)
         rows = frame[list(chosen)].rename(columns=chosen).reset_index(drop=True)
         rows["_source_row"] = range(1, len(rows) + 1)

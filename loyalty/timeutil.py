@@ -9,9 +9,7 @@ from zoneinfo import ZoneInfo
 def day_bounds_utc(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """[start, end) of a business day as naive UTC datetimes (DST days are 23 or 25 hours long)."""
     start = datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
-    end = (
-        datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
-    )
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
     return start, end
 
 

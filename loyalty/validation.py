@@ -109,9 +109,7 @@ def _suite_runner(entity_name: str) -> tuple[Any, Any]:
     suite = gx.ExpectationSuite(name=f"{entity_name}_contract_v1")
     for rule in rules_for(entity):
         expectation_class = getattr(gxe, rule.expectation)
-        suite.add_expectation(
-            expectation_class(column=rule.column, meta={"reason": rule.reason}, **rule.kwargs)
-        )
+        suite.add_expectation(expectation_class(column=rule.column, meta={"reason": rule.reason}, **rule.kwargs))
     suite = context.suites.add(suite)
     return batch_definition, suite
 
@@ -213,9 +211,7 @@ def describe_rejections(
         for position in np.flatnonzero(masks[code]):
             reasons[position].append(code)
     contract_columns = [c for c in raw.columns if not c.startswith("_")]
-    records = (
-        raw[contract_columns].astype(object).where(raw[contract_columns].notna(), None).to_dict("records")
-    )
+    records = raw[contract_columns].astype(object).where(raw[contract_columns].notna(), None).to_dict("records")
     keys = raw[entity.key] if entity.key in raw.columns else pd.Series(None, index=raw.index)
     return pd.DataFrame(
         {

@@ -42,9 +42,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     for column in frame.columns:
         series = frame[column]
         if isinstance(series.dtype, pd.DatetimeTZDtype):
-            values = [
-                None if pd.isna(v) else v.tz_convert("UTC").tz_localize(None).to_pydatetime() for v in series
-            ]
+            values = [None if pd.isna(v) else v.tz_convert("UTC").tz_localize(None).to_pydatetime() for v in series]
         elif str(series.dtype) == "Int64":
             values = [None if pd.isna(v) else int(v) for v in series]
         elif pd.api.types.is_float_dtype(series.dtype):
@@ -93,9 +91,7 @@ def write_partition(engine: Engine, checked: CheckedDelivery, run_id: str, busin
             )
         )
 
-        existing = (
-            _loaded_elsewhere(conn, table, entity.key, valid[entity.key].tolist()) if len(valid) else {}
-        )
+        existing = _loaded_elsewhere(conn, table, entity.key, valid[entity.key].tolist()) if len(valid) else {}
         if existing:
             known = valid[entity.key].map(existing)
             same = (known.notna() & (known == valid["record_hash"])).to_numpy()

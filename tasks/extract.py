@@ -74,9 +74,7 @@ def read_landing(settings: Settings, entity_name: str, day: date, warehouse: sa.
             continue
         try:
             if path.suffix.lower() not in SUPPORTED_FORMATS:
-                raise FileRejected(
-                    "unsupported_format", f"{path.suffix or 'no suffix'} is not csv, parquet or jsonl"
-                )
+                raise FileRejected("unsupported_format", f"{path.suffix or 'no suffix'} is not csv, parquet or jsonl")
             parsed = parse_file(data, file_format, relative, entity, mapping)
         except FileRejected as exc:
             record.status, record.reason = "rejected", f"{exc.reason}: {exc.detail}"
@@ -120,9 +118,7 @@ def read_sql_source(settings: Settings, entity_name: str, day: date, warehouse: 
     start, end = _window(warehouse, entity_name, day, settings)
     mapping = load_column_mapping(settings.column_mapping_path).get(entity_name, {})
     with source.connect() as conn:
-        frame = pd.read_sql(
-            load_sql(f"extract/{entity_name}"), conn, params={"window_start": start, "window_end": end}
-        )
+        frame = pd.read_sql(load_sql(f"extract/{entity_name}"), conn, params={"window_start": start, "window_end": end})
     from loyalty.intake import map_columns
 
     chosen, _warnings = map_columns(list(frame.columns), entity, mapping)

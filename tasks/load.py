@@ -52,9 +52,7 @@ def record_run_start(engine: sa.Engine, run_id: str, entity: str, day: date, sou
     with engine.begin() as conn:
         conn.execute(
             run_ledger.delete().where(
-                (run_ledger.c.run_id == run_id)
-                & (run_ledger.c.entity == entity)
-                & (run_ledger.c.load_date == day)
+                (run_ledger.c.run_id == run_id) & (run_ledger.c.entity == entity) & (run_ledger.c.load_date == day)
             )
         )
         conn.execute(
@@ -102,10 +100,6 @@ def record_run_end(
     with engine.begin() as conn:
         conn.execute(
             run_ledger.update()
-            .where(
-                (run_ledger.c.run_id == run_id)
-                & (run_ledger.c.entity == entity)
-                & (run_ledger.c.load_date == day)
-            )
+            .where((run_ledger.c.run_id == run_id) & (run_ledger.c.entity == entity) & (run_ledger.c.load_date == day))
             .values(**values)
         )

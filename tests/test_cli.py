@@ -16,7 +16,11 @@ def _loyalty(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "loyalty.cli", *args],
-        capture_output=True, text=True, env=full_env, cwd=PROJECT_ROOT, timeout=120,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=PROJECT_ROOT,
+        timeout=120,
     )
 
 
@@ -24,13 +28,21 @@ def _loyalty(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     ("args", "env", "message"),
     [
         (["nightly", "--date", "2026-13-01"], {}, "error: --date must be a date like 2026-11-22, got '2026-13-01'"),
-        (["nightly", "--date", "2026-11-20"], {"LOYALTY_LANDING_DIR": "/nonexistent/landing"},
-         "error: landing folder /nonexistent/landing does not exist (LOYALTY_LANDING_DIR)"),
-        (["nightly", "--date", "2026-11-20"],
-         {"LOYALTY_LANDING_DIR": "/tmp", "LOYALTY_WAREHOUSE_URL": "postgresql+psycopg://u:secret@127.0.0.1:1/db"},
-         "error: cannot reach database postgresql+psycopg://u:***@127.0.0.1:1/db:"),
-        (["status"], {"LOYALTY_WAREHOUSE_URL": "postgresql+psycopg://127.0.0.1:1/db"},
-         "error: cannot reach database postgresql+psycopg://127.0.0.1:1/db:"),
+        (
+            ["nightly", "--date", "2026-11-20"],
+            {"LOYALTY_LANDING_DIR": "/nonexistent/landing"},
+            "error: landing folder /nonexistent/landing does not exist (LOYALTY_LANDING_DIR)",
+        ),
+        (
+            ["nightly", "--date", "2026-11-20"],
+            {"LOYALTY_LANDING_DIR": "/tmp", "LOYALTY_WAREHOUSE_URL": "postgresql+psycopg://u:secret@127.0.0.1:1/db"},
+            "error: cannot reach database postgresql+psycopg://u:***@127.0.0.1:1/db:",
+        ),
+        (
+            ["status"],
+            {"LOYALTY_WAREHOUSE_URL": "postgresql+psycopg://127.0.0.1:1/db"},
+            "error: cannot reach database postgresql+psycopg://127.0.0.1:1/db:",
+        ),
         (["demo", "--end", "22/11/2026"], {}, "error: --end must be a date like 2026-11-22, got '22/11/2026'"),
     ],
 )
@@ -48,8 +60,11 @@ def test_status_shows_runs_and_quarantine_reasons(settings, landing, monkeypatch
 
     from tests.helpers import run_day, write_csv
 
-    write_csv(landing / "customers" / "2026-11-20_crm.csv", ["customer_id", "created_at"],
-              [["C1", "2026-11-20T09:00:00Z"], ["C2", "later"]])
+    write_csv(
+        landing / "customers" / "2026-11-20_crm.csv",
+        ["customer_id", "created_at"],
+        [["C1", "2026-11-20T09:00:00Z"], ["C2", "later"]],
+    )
     run_day(settings, date(2026, 11, 20), run_id="abcdef123456")
     result = _loyalty("status", env={"LOYALTY_WAREHOUSE_URL": settings.warehouse_url})
     assert result.returncode == 0, result.stderr

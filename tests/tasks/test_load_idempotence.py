@@ -149,9 +149,7 @@ def test_same_content_under_another_name_loads_once_and_a_changed_file_replaces(
     assert (later.files_duplicate, later.rows_in) == (1, 0)
 
     # Two files of one day holding the same id with different content: nobody can say which is right.
-    write_csv(
-        landing / "transactions" / "2026-11-20_a.csv", TX_HEADER, [[*rows[0][:3], "99.00", *rows[0][4:]]]
-    )
+    write_csv(landing / "transactions" / "2026-11-20_a.csv", TX_HEADER, [[*rows[0][:3], "99.00", *rows[0][4:]]])
     clash = run_day(settings, DAY, entities=["transactions"])["transactions"]
     assert (clash.files_loaded, clash.rows_in, clash.rows_loaded, clash.rows_quarantined) == (2, 2, 0, 2)
     assert _quarantine(settings.warehouse_url)["reason"].tolist() == ["duplicate_id_conflict"] * 2
@@ -188,9 +186,10 @@ def test_late_rows_land_in_their_own_day_without_disturbing_it(settings, landing
     assert (summary.rows_in, summary.rows_loaded, summary.rows_quarantined) == (2, 1, 1)
     assert summary.business_days == (date(2026, 11, 18),)
     snapshot = table_snapshot(settings.warehouse_url, "transactions")
-    assert dict(
-        zip(snapshot["transaction_id"], pd.to_datetime(snapshot["load_date"]).dt.date, strict=True)
-    ) == {"T1": date(2026, 11, 18), "T2": DAY}
+    assert dict(zip(snapshot["transaction_id"], pd.to_datetime(snapshot["load_date"]).dt.date, strict=True)) == {
+        "T1": date(2026, 11, 18),
+        "T2": DAY,
+    }
     assert set(pd.to_datetime(snapshot["business_day"]).dt.date) == {date(2026, 11, 18)}
     assert _quarantine(settings.warehouse_url)["reason"].tolist() == ["duplicate_id_same_content"]
     # Re-running the 18th keeps the late row that the 20th delivered.
@@ -205,9 +204,7 @@ def test_whole_file_faults_are_reported_and_other_files_still_load(settings, lan
         [["R1", "2026-11-20T10:00:00Z", "phone", "7"]],
     )
     (landing / "survey_responses" / "2026-11-20_latin1.csv").write_bytes(
-        "response_id,submitted_at,channel,comment\nR2,2026-11-20T10:00:00Z,phone,très bien\n".encode(
-            "latin-1"
-        )
+        "response_id,submitted_at,channel,comment\nR2,2026-11-20T10:00:00Z,phone,très bien\n".encode("latin-1")
     )
     write_csv(
         landing / "survey_responses" / "2026-11-20_nochannel.csv",

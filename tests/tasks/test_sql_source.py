@@ -62,4 +62,6 @@ def test_sql_source_reads_by_watermark_and_reruns_reuse_their_window(settings, t
     starts = {str(r.window_start)[:19] for r in windows}
     assert starts == {"2026-11-20 00:00:00"}
     q = table_snapshot(settings.warehouse_url, "quarantine")
-    assert q[["source", "source_key", "reason"]].values.tolist() == [["sql:transactions", "T3", "unknown_value:channel"]]
+    assert q[["source", "source_key", "reason"]].values.tolist() == [
+        ["sql:transactions", "T3", "unknown_value:channel"]
+    ]
