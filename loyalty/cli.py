@@ -122,6 +122,89 @@ def status(limit: Annotated[int, typer.Option(help="How many run-ledger rows to 
                 typer.echo(f"  {r.load_date!s:<12} {r.path:<50} {r.reason}")
 
 
+@app.command()
+def metrics(
+    week: Annotated[str, typer.Option(help="ISO week, e.g. 2026-W47.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the headline figures as JSON.")] = False,
+) -> None:
+    """Print one week's headline figures from the stored metric tables."""
+    with cli_errors():
+        import json
+
+        from analytics.weeks import parse_iso_week
+
+        try:
+            parse_iso_week(week)
+        except ValueError as exc:
+            raise UserError(f"--week: {exc}") from None
+        _check_warehouse()
+        headline = read_headline(week)
+        if as_json:
+            typer.echo(json.dumps(headline, indent=2, sort_keys=False, allow_nan=False))
+        else:
+            for line in _headline_lines(headline):
+                typer.echo(line)
+
+
+def iso_week_of(day: date) -> str:
+    from analytics.weeks import iso_week_label
+
+    return iso_week_label(day)
+
+
+def read_headline(week: str) -> dict:
+    """The week's headline dict from the stored metric tables, or a UserError when the week has none."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from analytics.headline import summarise_week
+    from analytics.weeks import shift_iso_week
+    from loyalty.db import get_engine
+    from loyalty.schema import METRIC_TABLES
+
+    engine = get_engine(get_settings().warehouse_url)
+    if not sa.inspect(engine).has_table("weekly_satisfaction"):
+        raise UserError("the warehouse has no metrics yet: run `loyalty nightly` or `loyalty demo`")
+    frames = {}
+    with engine.connect() as conn:
+        for name in ("weekly_satisfaction", "weekly_retention", "trending_terms", "alerts"):
+            table = METRIC_TABLES[name]
+            weeks = [shift_iso_week(week, -1), week] if name == "weekly_satisfaction" else [week]
+            frames[name] = pd.read_sql(sa.select(table).where(table.c.week.in_(weeks)), conn)
+    satisfaction = frames["weekly_satisfaction"]
+    if satisfaction.loc[satisfaction["week"] == week].empty:
+        raise UserError(f"no metrics for {week}: the week is unknown or had no survey responses")
+    return summarise_week(
+        week,
+        satisfaction,
+        weekly_retention=frames["weekly_retention"],
+        trending_terms=frames["trending_terms"],
+        alerts=frames["alerts"],
+    )
+
+
+def _fmt(value, pattern: str) -> str:  # type: ignore[no-untyped-def]
+    return "n/a" if value is None else pattern.format(value)
+
+
+def _headline_lines(h: dict) -> list[str]:
+    lines = [
+        f"responses {h.get('responses')}",
+        f"NPS {_fmt(h.get('nps'), '{:.1f}')} (95% CI {_fmt(h.get('nps_ci_low'), '{:.1f}')} to "
+        f"{_fmt(h.get('nps_ci_high'), '{:.1f}')}; promoters {h.get('promoters')}, passives {h.get('passives')}, "
+        f"detractors {h.get('detractors')})",
+        f"CSAT {_fmt(h.get('csat'), '{:.1%}')}   CES {_fmt(h.get('ces'), '{:.2f}')}",
+        f"active customers {h.get('active_customers')}   repeat rate {_fmt(h.get('repeat_rate'), '{:.1%}')}   "
+        f"churn rate {_fmt(h.get('churn_rate'), '{:.2%}')}",
+    ]
+    rising = h.get("rising_terms") or []
+    if rising:
+        lines.append("rising terms: " + ", ".join(f"{t['term']} ({t['count']})" for t in rising[:6]))
+    for alert in (h.get("alerts") or [])[:5]:
+        lines.append(f"alert [{alert.get('severity')}] {alert.get('kind')} {alert.get('subject')}")
+    return lines
+
+
 def _n(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
@@ -161,18 +244,17 @@ def demo(
         typer.echo(f"  {summary.files:,} files: " + ", ".join(f"{k} {v:,} rows" for k, v in summary.rows.items()))
 
         configure_runtime(quiet=True)
-        from flows.nightly_etl import nightly_etl
+        from flows.backfill import backfill
 
-        typer.echo(f"Running nightly-etl for {(end_day - start_day).days + 1} delivery days on {warehouse_path}")
-        day = start_day
-        while day <= end_day:
-            results = nightly_etl(run_date=day)
-            if day.weekday() == 6 or day == end_day:
-                loaded = sum(r["rows_loaded"] for r in results)
-                typer.echo(f"  {day}  week done, last day loaded {loaded:,} rows")
-            day += timedelta(days=1)
-        typer.echo("")
+        days = (end_day - start_day).days + 1
+        typer.echo(f"Running the nightly steps for {days} delivery days on {warehouse_path} (one backfill flow run)")
+        result = backfill(start=start_day, end=end_day)
+        typer.echo(f"  metrics computed for {len(result['weeks'])} ISO weeks\n")
         _print_totals()
+        last_week = iso_week_of(end_day)
+        typer.echo(f"\nHeadline figures, {last_week} (loyalty metrics --week {last_week} --json)")
+        for line in _headline_lines(read_headline(last_week)):
+            typer.echo(f"  {line}")
         typer.echo(f"\nDemo finished in {time.monotonic() - started:,.0f} s. Try: loyalty status")
 
 

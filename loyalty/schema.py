@@ -132,6 +132,147 @@ schema_migrations = sa.Table(
 
 CORE_TABLES = [customers, transactions, survey_responses, quarantine, file_ledger, run_ledger]
 
+# Metric tables: the analytics package's output frames, stored per ISO week. Column lists come from the
+# analytics modules so the two cannot drift; types follow the naming convention below.
+_TEXT = {
+    "week",
+    "dimension",
+    "segment_value",
+    "driver",
+    "note",
+    "window_start_week",
+    "cohort_month",
+    "nps_group",
+    "comparison",
+    "customer_id",
+    "email_masked",
+    "region",
+    "segment",
+    "reason",
+    "term",
+    "direction",
+    "over_represented_in",
+    "kind",
+    "subject",
+    "severity",
+    "evidence",
+    "rfm_segment",
+}
+_DATES = {"week_start", "week_end", "as_of", "last_purchase_day"}
+_INTEGERS = {
+    "responses",
+    "comments",
+    "nps_n",
+    "promoters",
+    "passives",
+    "detractors",
+    "csat_n",
+    "csat_satisfied",
+    "ces_n",
+    "previous_responses",
+    "n",
+    "importance_rank",
+    "months_since",
+    "cohort_size",
+    "active_customers",
+    "new_customers",
+    "repeat_customers",
+    "at_risk_customers",
+    "churned_customers",
+    "nrr_base_customers",
+    "respondents",
+    "repurchasers",
+    "window_days",
+    "rank",
+    "count",
+    "baseline_count",
+    "baseline_comments",
+    "detractor_count",
+    "detractor_comments",
+    "promoter_count",
+    "promoter_comments",
+    "dof",
+    "week_comments",
+}
+
+
+def _metric_type(name: str) -> sa.types.TypeEngine:
+    if name.startswith("is_"):
+        return sa.Boolean()
+    if name in _TEXT or name.startswith(("verbatim_", "response_id_")):
+        return sa.Text()
+    if name in _DATES:
+        return sa.Date()
+    if name in _INTEGERS:
+        return sa.Integer()
+    return sa.Float()
+
+
+def _metric_table(name: str, columns: list[str], key: tuple[str, ...], grain: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        *(sa.Column(c, _metric_type(c), primary_key=c in key, nullable=c not in key) for c in columns),
+        comment=f"Grain: {grain}.",
+    )
+
+
+def _metric_tables() -> dict[str, sa.Table]:
+    from analytics import alerts, drivers, keywords, linkage, retain, retention, satisfaction
+
+    specs = [
+        (
+            "weekly_satisfaction",
+            satisfaction.WEEKLY_SATISFACTION_COLUMNS,
+            ("week", "dimension", "segment_value"),
+            "one row per ISO week x dimension (overall, channel, region, segment) x segment value",
+        ),
+        (
+            "key_drivers",
+            drivers.KEY_DRIVER_COLUMNS,
+            ("week", "driver"),
+            "one row per ISO week x service dimension, over a trailing window of weeks",
+        ),
+        ("weekly_retention", retention.WEEKLY_RETENTION_COLUMNS, ("week",), "one row per ISO week"),
+        (
+            "cohort_retention",
+            ["week", *retention.COHORT_RETENTION_COLUMNS],
+            ("week", "cohort_month", "months_since"),
+            "one row per ISO week (as of its Sunday) x first-purchase month x months since",
+        ),
+        (
+            "repurchase_by_nps_group",
+            ["week", *linkage.REPURCHASE_COLUMNS],
+            ("week", "nps_group"),
+            "one row per ISO week (as of its Sunday) x NPS group",
+        ),
+        (
+            "repurchase_tests",
+            ["week", *linkage.REPURCHASE_TEST_COLUMNS],
+            ("week", "comparison"),
+            "one row per ISO week x test",
+        ),
+        ("retain_list", retain.RETAIN_COLUMNS, ("week", "customer_id"), "one row per ISO week x customer to contact"),
+        ("trending_terms", keywords.TRENDING_TERM_COLUMNS, ("week", "term"), "one row per ISO week x tested term"),
+        (
+            "group_terms",
+            ["week", *keywords.GROUP_TERM_COLUMNS],
+            ("week", "term"),
+            "one row per ISO week x term tested detractors vs promoters over a trailing window",
+        ),
+        (
+            "term_details",
+            ["week", *keywords.TERM_DETAIL_COLUMNS],
+            ("week", "term"),
+            "one row per ISO week x highlighted term",
+        ),
+        ("alerts", alerts.ALERT_COLUMNS, ("week", "kind", "subject"), "one row per ISO week x alert"),
+    ]
+    return {name: _metric_table(name, columns, key, grain) for name, columns, key, grain in specs}
+
+
+METRIC_TABLES = _metric_tables()
+
 
 def _create(tables: list[sa.Table]) -> Callable[[Connection], None]:
     def apply(conn: Connection) -> None:
@@ -143,6 +284,7 @@ def _create(tables: list[sa.Table]) -> Callable[[Connection], None]:
 # Append-only: a migration, once released, is never edited. Each runs in its own transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "entity tables, quarantine, file and run ledgers", _create(CORE_TABLES)),
+    (2, "weekly metric tables", _create(list(METRIC_TABLES.values()))),
 ]
 
 

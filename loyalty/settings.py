@@ -51,6 +51,15 @@ class Settings(BaseSettings):
 
     # Retention: a customer is churned after this many days without a purchase.
     churn_days: int = 90
+    # Metrics add money up in one currency. The rates are the value of one unit in the reporting currency;
+    # a fixed table stands in for a rates feed. Transactions in a currency without a rate are left out of
+    # money metrics and counted in the log.
+    reporting_currency: str = "GBP"
+    fx_rates: dict[str, float] = Field(default_factory=lambda: {"EUR": 0.86, "USD": 0.79})
+    # Trending terms are tested against this many trailing weeks.
+    baseline_weeks: int = 8
+    # How many customers the RETAIN list keeps per week.
+    retain_top_n: int = 50
 
     @field_validator("business_tz", "source_tz")
     @classmethod
@@ -94,6 +103,8 @@ def configure_runtime(settings: Settings | None = None, *, quiet: bool = False) 
     settings = settings or get_settings()
     os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home))
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    # No telemetry: these machines reach no network beyond package registries, and the attempt is logged.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # Prefect's local result store is not isolated by its test harness; keep it under PREFECT_HOME.
     os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(settings.prefect_home / "results"))
     if quiet:  # the demo prints its own summary; per-task lines still reach the Prefect run log

@@ -70,3 +70,53 @@ def test_status_shows_runs_and_quarantine_reasons(settings, landing, monkeypatch
     assert result.returncode == 0, result.stderr
     assert "2026-11-20   customers         succeeded        2        1        1  abcdef12" in result.stdout
     assert "customers         unparseable_timestamp:created_at" in result.stdout
+
+
+def test_metrics_json_has_the_documented_keys_and_unknown_weeks_fail(settings, landing):
+    import json
+    from datetime import date
+
+    from tasks.metrics import recompute_metrics
+    from tests.helpers import run_day, write_csv
+
+    write_csv(
+        landing / "survey_responses" / "2026-11-18_cards.csv",
+        ["response_id", "submitted_at", "channel", "nps", "csat", "ces"],
+        [[f"R{i}", "2026-11-18T10:00:00Z", "phone", str(n), "5", "6"] for i, n in enumerate([10, 9, 8, 3, 2, 9])],
+    )
+    run_day(settings, date(2026, 11, 18))
+    recompute_metrics.fn(settings, ["2026-W47"])
+    env = {"LOYALTY_WAREHOUSE_URL": settings.warehouse_url}
+    result = _loyalty("metrics", "--week", "2026-W47", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    documented = {
+        "week",
+        "responses",
+        "nps",
+        "nps_ci_low",
+        "nps_ci_high",
+        "promoters",
+        "passives",
+        "detractors",
+        "csat",
+        "ces",
+        "active_customers",
+        "repeat_rate",
+        "churn_rate",
+        "rising_terms",
+        "alerts",
+    }
+    assert documented <= set(figures)
+    # 6 answers: promoters 10, 9, 9 (3); passive 8 (1); detractors 3, 2 (2) -> NPS = 100 x (3 - 2) / 6 = 16.7
+    assert figures["responses"] == 6 and (figures["promoters"], figures["passives"], figures["detractors"]) == (3, 1, 2)
+    assert round(figures["nps"], 1) == 16.7
+    assert figures["nps_ci_low"] <= figures["nps"] <= figures["nps_ci_high"]
+    assert figures["csat"] == 1.0 and figures["ces"] == 6.0
+
+    empty = _loyalty("metrics", "--week", "2026-W30", "--json", env=env)
+    assert empty.returncode == 2 and empty.stderr.strip() == (
+        "error: no metrics for 2026-W30: the week is unknown or had no survey responses"
+    )
+    bad = _loyalty("metrics", "--week", "2026-47", env=env)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --week:")

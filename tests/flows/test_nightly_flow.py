@@ -89,3 +89,35 @@ def test_nightly_flow_fails_visibly_and_the_ledger_says_so(prefect_harness, proj
     # The other entities still load; the failed one wrote nothing.
     assert ledger["customers"][0] == ledger["survey_responses"][0] == "succeeded"
     assert (customers, transactions) == (1, 0)
+
+
+def test_backfill_equals_day_by_day_and_computes_the_touched_weeks(prefect_harness, project_env, tmp_path):
+    from flows.backfill import backfill
+    from tests.helpers import table_snapshot
+
+    landing = project_env.landing_dir
+    for offset, day in enumerate(("2026-11-15", "2026-11-16", "2026-11-17")):
+        write_csv(
+            landing / "survey_responses" / f"{day}_cards.csv",
+            ["response_id", "submitted_at", "channel", "nps", "csat"],
+            [[f"R{offset}{i}", f"{day}T10:00:00Z", "comment_card", str(i), "4"] for i in range(11)],
+        )
+    result = backfill(start=date(2026, 11, 15), end=date(2026, 11, 17))
+    assert result["days"] == 3 and result["rows_loaded"] == 33
+    assert result["weeks"] == ["2026-W46", "2026-W47"]  # Sunday the 15th ends W46
+    tables = ["survey_responses", "quarantine", "file_ledger", "weekly_satisfaction"]
+    backfilled = {t: table_snapshot(project_env.warehouse_url, t) for t in tables}
+
+    from flows.nightly_etl import nightly_etl
+
+    for day in (date(2026, 11, 15), date(2026, 11, 16), date(2026, 11, 17)):
+        nightly_etl(run_date=day)
+    for t in tables:
+        import pandas as pd
+
+        pd.testing.assert_frame_equal(backfilled[t], table_snapshot(project_env.warehouse_url, t), obj=t)
+    with get_engine(project_env.warehouse_url).connect() as conn:
+        weeks = dict(
+            conn.execute(sa.text("select week, responses from weekly_satisfaction where dimension = 'overall'")).all()
+        )
+    assert weeks == {"2026-W46": 11, "2026-W47": 22}

@@ -1,0 +1,92 @@
+"""Input checks and column coercions shared by the analytics modules (private)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from analytics.weeks import day_number, day_numbers_of
+
+UNKNOWN = "unknown"
+SERVICE_DIMENSIONS = ("reliability", "responsiveness", "assurance", "empathy", "tangibles")
+
+
+def require_columns(frame: pd.DataFrame, columns: Iterable[str], frame_name: str) -> None:
+    """Raise ValueError naming every missing column, so contract breaks fail loudly and early."""
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{frame_name} is missing required column(s): {', '.join(missing)}")
+
+
+def scores(frame: pd.DataFrame, column: str, low: int, high: int) -> pd.Series:
+    """Return a survey score column as float64 with NaN for missing answers.
+
+    Accepts float-with-NaN and pandas nullable Int64. Out-of-range answers are a contract breach
+    upstream (Great Expectations should have caught them), so they raise instead of being dropped.
+    """
+    values = pd.to_numeric(frame[column], errors="raise").astype("float64")
+    bad = values.notna() & ~values.between(low, high)
+    if bad.any():
+        examples = values[bad].unique()[:3].tolist()
+        raise ValueError(f"{column} must lie in [{low}, {high}]; found {examples}")
+    return values
+
+
+def labels_or_unknown(values: pd.Series) -> pd.Series:
+    """Return a string Series where missing or blank labels read 'unknown' (a segment may be None)."""
+    text = values.astype("str")
+    return text.where(values.notna() & (text.str.strip() != ""), UNKNOWN)
+
+
+def has_text(values: pd.Series) -> pd.Series:
+    """True where a free-text value is present and not just whitespace."""
+    text = values.astype("str")
+    return (values.notna() & (text.str.strip().str.len() > 0)).astype(bool)
+
+
+def purchases_only(transactions: pd.DataFrame) -> pd.DataFrame:
+    """Rows that count as a purchase: positive amount and a known customer (refunds are not activity)."""
+    amount = transactions["amount"].astype("float64")
+    return transactions.loc[(amount > 0) & transactions["customer_id"].notna()]
+
+
+def require_single_currency(transactions: pd.DataFrame) -> None:
+    """Refuse to add up amounts in different currencies: conversion belongs upstream, not here."""
+    if "currency" not in transactions.columns or transactions.empty:
+        return
+    currencies = sorted(transactions["currency"].dropna().astype("str").unique().tolist())
+    if len(currencies) > 1:
+        raise ValueError(
+            f"transactions hold several currencies ({', '.join(currencies)}); convert amounts to one "
+            "currency before computing revenue metrics"
+        )
+
+
+def as_float_array(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Plain float64 ndarray with NaN for missing values (pd.NA included)."""
+    return pd.Series(values).astype("float64").to_numpy()
+
+
+def transaction_ledger(transactions: pd.DataFrame, as_of: dt.date | None) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """Return (ledger, customer_ids, as_of_day) for transactions on or before as_of (default: the last day).
+
+    ledger has int `customer` codes (positions in the sorted customer_ids array), int `day` (days since
+    1970-01-01) and float `amount`; rows without a customer_id are dropped (they cannot be attributed).
+    """
+    require_columns(transactions, ["customer_id", "business_day", "amount"], "transactions")
+    require_single_currency(transactions)
+    known = transactions.loc[transactions["customer_id"].notna()]
+    codes, customer_ids = pd.factorize(known["customer_id"].astype("str"), sort=True)
+    ledger = pd.DataFrame(
+        {
+            "customer": codes.astype(np.int64),
+            "day": day_numbers_of(known["business_day"]),
+            "amount": known["amount"].astype("float64").to_numpy(),
+        }
+    )
+    as_of_day = day_number(as_of) if as_of is not None else int(ledger["day"].max()) if len(ledger) else 0
+    ledger = ledger.loc[ledger["day"] <= as_of_day].reset_index(drop=True)
+    return ledger, np.asarray(customer_ids, dtype=object), as_of_day

@@ -1,0 +1,158 @@
+"""All the weekly metric frames for a set of ISO weeks, from the three warehouse frames.
+
+This is the single recipe both the nightly metrics step (which stores the frames) and the report (which
+may compute a regional edition on the fly) follow, so the two can never disagree. Every frame returned
+has a ``week`` column and holds rows of the requested weeks only, except ``weekly_satisfaction`` and
+``weekly_retention``, which also hold ``trend_weeks`` earlier weeks for charts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from analytics.alerts import build_alerts
+from analytics.drivers import compute_key_drivers
+from analytics.keywords import compare_terms_by_nps_group, count_weekly_terms, describe_terms, find_trending_terms
+from analytics.linkage import compare_repurchase_by_nps_group, compute_repurchase_by_nps_group
+from analytics.retain import build_retain_list
+from analytics.retention import compute_cohort_retention, compute_weekly_retention
+from analytics.satisfaction import compute_weekly_satisfaction
+from analytics.weeks import parse_iso_week, previous_iso_weeks
+
+METRIC_FRAMES = (
+    "weekly_satisfaction",
+    "key_drivers",
+    "weekly_retention",
+    "cohort_retention",
+    "repurchase_by_nps_group",
+    "repurchase_tests",
+    "retain_list",
+    "trending_terms",
+    "group_terms",
+    "term_details",
+    "alerts",
+)
+
+
+@dataclass(frozen=True)
+class MetricParameters:
+    churn_days: int = 90
+    baseline_weeks: int = 8
+    min_term_count: int = 5
+    driver_window_weeks: int = 4
+    group_window_weeks: int = 4
+    repurchase_window_days: int = 90
+    retain_top_n: int = 50
+    highlighted_terms: int = 8
+    trend_weeks: int = 0
+
+
+def convert_currency(transactions: pd.DataFrame, rates: dict[str, float], to: str) -> pd.DataFrame:
+    """Amounts in one reporting currency; rows in a currency without a rate are dropped.
+
+    ``rates`` maps a currency code to the value of one unit in ``to``. The caller reports how many rows were
+    dropped (the frame's ``attrs['dropped_currencies']``).
+    """
+    rates = {**rates, to: 1.0}
+    factor = transactions["currency"].map(rates)
+    kept = transactions.loc[factor.notna()].copy()
+    kept["amount"] = kept["amount"].astype(float) * factor[factor.notna()].astype(float)
+    kept["currency"] = to
+    dropped = transactions.loc[factor.isna(), "currency"].value_counts().to_dict()
+    kept.attrs["dropped_currencies"] = {str(k): int(v) for k, v in dropped.items()}
+    return kept
+
+
+def _with_week(frame: pd.DataFrame, week: str) -> pd.DataFrame:
+    if "week" in frame.columns:
+        return frame
+    return frame.assign(week=week)[["week", *frame.columns]]
+
+
+def compute_metric_frames(
+    responses: pd.DataFrame,
+    transactions: pd.DataFrame,
+    customers: pd.DataFrame,
+    *,
+    weeks: list[str],
+    params: MetricParameters | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The metric frames of ``weeks`` (see METRIC_FRAMES), in one reporting currency.
+
+    ``responses`` must carry ``segment`` (the customer's, or None); ``transactions`` a single currency.
+    Each week is computed as of its Sunday, so recomputing an unchanged week gives identical rows.
+    """
+    params = params or MetricParameters()
+    weeks = sorted(set(weeks))
+    if not weeks:
+        return {name: pd.DataFrame() for name in METRIC_FRAMES}
+    keep = set(weeks) | {w for week in weeks for w in previous_iso_weeks(week, params.trend_weeks)}
+    last_sunday = parse_iso_week(weeks[-1])[1]
+
+    satisfaction = compute_weekly_satisfaction(responses)
+    retention = compute_weekly_retention(transactions, as_of=last_sunday, churn_days=params.churn_days)
+    weekly_terms = count_weekly_terms(responses)
+    drivers = compute_key_drivers(responses, window_weeks=params.driver_window_weeks, weeks=weeks)
+
+    out: dict[str, list[pd.DataFrame]] = {name: [] for name in METRIC_FRAMES}
+    for week in weeks:
+        sunday = parse_iso_week(week)[1]
+        trending = find_trending_terms(
+            weekly_terms, week=week, baseline_weeks=params.baseline_weeks, min_count=params.min_term_count
+        )
+        group_weeks = [*previous_iso_weeks(week, params.group_window_weeks - 1), week]
+        groups = compare_terms_by_nps_group(responses, weeks=group_weeks, min_count=params.min_term_count)
+        highlighted = _highlighted_terms(trending, groups, params.highlighted_terms)
+        details = describe_terms(responses, highlighted, weeks=group_weeks)
+        repurchase = compute_repurchase_by_nps_group(
+            responses, transactions, as_of=sunday, window_days=params.repurchase_window_days
+        )
+        retain = build_retain_list(responses, transactions, customers, week=week, as_of=sunday)
+        out["cohort_retention"].append(_with_week(compute_cohort_retention(transactions, as_of=sunday), week))
+        out["repurchase_by_nps_group"].append(_with_week(repurchase, week))
+        out["repurchase_tests"].append(_with_week(compare_repurchase_by_nps_group(repurchase), week))
+        out["retain_list"].append(retain.loc[retain["rank"] <= params.retain_top_n])
+        out["trending_terms"].append(trending)
+        out["group_terms"].append(_with_week(groups, week))
+        out["term_details"].append(_with_week(details, week))
+        out["alerts"].append(build_alerts(satisfaction, trending, weeks=[week]))
+
+    frames = {name: _concat(parts) for name, parts in out.items() if name not in {"weekly_satisfaction"}}
+    frames["weekly_satisfaction"] = satisfaction.loc[satisfaction["week"].isin(keep)].reset_index(drop=True)
+    frames["weekly_retention"] = retention.loc[retention["week"].isin(keep)].reset_index(drop=True)
+    frames["key_drivers"] = drivers.loc[drivers["week"].isin(weeks)].reset_index(drop=True)
+    return {name: frames[name] for name in METRIC_FRAMES}
+
+
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p.columns)]
+    if not parts:
+        return pd.DataFrame()
+    non_empty = [p for p in parts if len(p)]
+    return pd.concat(non_empty or parts[:1], ignore_index=True)
+
+
+def _highlighted_terms(trending: pd.DataFrame, groups: pd.DataFrame, limit: int) -> list[str]:
+    """Significant rising terms first (by ratio), then falling, then detractor terms: the ones a reader sees."""
+    chosen: list[str] = []
+    if len(trending):
+        significant = trending.loc[trending["is_significant"].astype(bool)]
+        for direction in ("rising", "falling"):
+            part = significant.loc[significant["direction"] == direction]
+            part = part.sort_values(["ratio", "term"], ascending=[direction == "falling", True])
+            chosen += part["term"].tolist()
+    if len(groups):
+        detractor = groups.loc[groups["is_significant"].astype(bool) & (groups["over_represented_in"] == "detractor")]
+        chosen += detractor.sort_values(["ratio", "term"], ascending=[False, True])["term"].tolist()
+    unique = list(dict.fromkeys(chosen))
+    return unique[:limit]
+
+
+def weeks_between(first_day: dt.date, last_day: dt.date) -> list[str]:
+    """ISO week labels of every week that holds a day in [first_day, last_day]."""
+    from analytics.weeks import iso_week_label, iso_week_range
+
+    return iso_week_range(iso_week_label(first_day), iso_week_label(last_day))

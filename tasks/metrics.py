@@ -1,0 +1,161 @@
+"""Metrics: read the warehouse frames, compute the weekly metric frames, store them per ISO week.
+
+Reading and storing live here; the computing is :func:`analytics.bundle.compute_metric_frames`, pure.
+Storing replaces the rows of the recomputed weeks in one transaction, so recomputing an unchanged week
+leaves identical rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from analytics.bundle import MetricParameters, compute_metric_frames, convert_currency
+from analytics.weeks import iso_week_label, parse_iso_week, previous_iso_weeks
+from loyalty.db import get_engine, load_sql
+from loyalty.schema import METRIC_TABLES
+from loyalty.settings import Settings
+from tasks.retry import retry_on_transient
+
+log = logging.getLogger(__name__)
+
+_INT_SCORES = ["nps", "csat", "ces", "reliability", "responsiveness", "assurance", "empathy", "tangibles"]
+
+
+def metric_parameters(settings: Settings, *, trend_weeks: int = 0) -> MetricParameters:
+    return MetricParameters(
+        churn_days=settings.churn_days,
+        baseline_weeks=settings.baseline_weeks,
+        retain_top_n=settings.retain_top_n,
+        trend_weeks=trend_weeks,
+    )
+
+
+def _utc(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series, utc=True)
+
+
+def read_warehouse_frames(
+    engine: sa.Engine, first_day: dt.date, last_day: dt.date, settings: Settings, region: str | None = None
+) -> dict[str, pd.DataFrame]:
+    """responses (business days in range, with segment), transactions (up to last_day) and customers.
+
+    With ``region``, only that region's rows: responses and transactions by their own region, customers by
+    theirs. Amounts come back in the reporting currency.
+    """
+    params = {"first_day": first_day, "last_day": last_day}
+    with engine.connect() as conn:
+        responses = pd.read_sql(load_sql("metrics/survey_responses"), conn, params=params)
+        transactions = pd.read_sql(load_sql("metrics/transactions"), conn, params={"last_day": last_day})
+        customers = pd.read_sql(load_sql("metrics/customers"), conn)
+    responses["submitted_at"] = _utc(responses["submitted_at"])
+    responses["business_day"] = pd.to_datetime(responses["business_day"]).dt.date
+    for column in _INT_SCORES:
+        responses[column] = pd.to_numeric(responses[column]).astype("Float64")
+    transactions["occurred_at"] = _utc(transactions["occurred_at"])
+    transactions["business_day"] = pd.to_datetime(transactions["business_day"]).dt.date
+    transactions["amount"] = pd.to_numeric(transactions["amount"]).astype(float)
+    customers["created_at"] = _utc(customers["created_at"])
+    if region is not None:
+        responses = responses.loc[responses["region"] == region].reset_index(drop=True)
+        transactions = transactions.loc[transactions["region"] == region].reset_index(drop=True)
+        customers = customers.loc[customers["region"] == region].reset_index(drop=True)
+    converted = convert_currency(transactions, settings.fx_rates, settings.reporting_currency)
+    if converted.attrs.get("dropped_currencies"):
+        log.warning("left out of money metrics, no exchange rate: %s", converted.attrs["dropped_currencies"])
+    return {"responses": responses, "transactions": converted.reset_index(drop=True), "customers": customers}
+
+
+def compute_weeks(
+    engine: sa.Engine, weeks: list[str], settings: Settings, *, region: str | None = None, trend_weeks: int = 0
+) -> dict[str, pd.DataFrame]:
+    """Every metric frame of ``weeks``, computed from the warehouse."""
+    weeks = sorted(set(weeks))
+    history = max(settings.baseline_weeks, 4, trend_weeks) + 1  # baselines, trailing windows and trends
+    first_day = parse_iso_week(previous_iso_weeks(weeks[0], history)[0])[0]
+    last_day = parse_iso_week(weeks[-1])[1]
+    frames = read_warehouse_frames(engine, first_day, last_day, settings, region=region)
+    return compute_metric_frames(
+        frames["responses"],
+        frames["transactions"],
+        frames["customers"],
+        weeks=weeks,
+        params=metric_parameters(settings, trend_weeks=trend_weeks),
+    )
+
+
+def _plain(value: object) -> object:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float | np.floating) and np.isnan(value):
+        return None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    return value
+
+
+def store_weeks(engine: sa.Engine, frames: dict[str, pd.DataFrame], weeks: list[str]) -> dict[str, int]:
+    """Replace the rows of ``weeks`` in every metric table, in one transaction; rows written per table."""
+    written: dict[str, int] = {}
+    with engine.begin() as conn:
+        for name, table in METRIC_TABLES.items():
+            conn.execute(table.delete().where(table.c.week.in_(weeks)))
+            frame = frames.get(name, pd.DataFrame())
+            if frame.empty:
+                written[name] = 0
+                continue
+            frame = frame.loc[frame["week"].isin(weeks), [c.name for c in table.columns]]
+            rows = [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+            if rows:
+                conn.execute(table.insert(), rows)
+            written[name] = len(rows)
+    return written
+
+
+def weeks_of_days(days: list[dt.date] | tuple[dt.date, ...]) -> list[str]:
+    return sorted({iso_week_label(d) for d in days})
+
+
+@task(
+    name="recompute-metrics",
+    retries=2,
+    retry_delay_seconds=exponential_backoff(backoff_factor=5),
+    retry_condition_fn=retry_on_transient,
+    timeout_seconds=3600,
+    cache_policy=NO_CACHE,
+)
+def recompute_metrics(settings: Settings, weeks: list[str]) -> dict[str, int]:
+    """Recompute and store the metric tables of ``weeks``."""
+    if not weeks:
+        return {}
+    engine = get_engine(settings.warehouse_url)
+    frames = compute_weeks(engine, weeks, settings)
+    return store_weeks(engine, frames, weeks)
+
+
+def weeks_to_recompute(engine: sa.Engine, touched_days: list[dt.date]) -> list[str]:
+    """The touched weeks and every later week that has data: their week-over-week and baselines move too."""
+    if not touched_days:
+        return []
+    with engine.connect() as conn:
+        last = conn.execute(load_sql("metrics/last_business_day")).scalar()
+    if last is None:
+        return []
+    last_day = pd.Timestamp(last).date()
+    first = iso_week_label(min(touched_days))
+    from analytics.weeks import iso_week_range
+
+    return iso_week_range(first, iso_week_label(max(last_day, max(touched_days))))
