@@ -87,6 +87,93 @@ def nightly(
 
 
 @app.command()
+def backfill(
+    start: Annotated[str, typer.Option(help="First delivery day YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last delivery day YYYY-MM-DD.")],
+    entity: Annotated[list[str] | None, typer.Option(help="Only this entity (repeatable); default all.")] = None,
+    skip_done: Annotated[bool, typer.Option(help="Skip the leading days a run already finished.")] = False,
+    render_reports: Annotated[bool, typer.Option(help="Render the report of each complete week touched.")] = False,
+    chunk_days: Annotated[int | None, typer.Option(help="Days per chunk; default LOYALTY_BACKFILL_CHUNK_DAYS.")] = None,
+    task_runner: Annotated[
+        str | None, typer.Option(help="serial or dask; default LOYALTY_BACKFILL_TASK_RUNNER.")
+    ] = None,
+) -> None:
+    """Load every delivery day of a range (re-run it to finish an interrupted one), then recompute metrics."""
+    with cli_errors():
+        from loyalty.contract import ENTITIES
+
+        first, last = parse_day(start, "--start"), parse_day(end, "--end")
+        if last < first:
+            raise UserError(f"--end {last} is before --start {first}")
+        if unknown := sorted(set(entity or []) - set(ENTITIES)):
+            raise UserError(f"--entity must be one of {', '.join(ENTITIES)}, got {', '.join(unknown)}")
+        if task_runner not in (None, "serial", "dask"):
+            raise UserError(f"--task-runner must be serial or dask, got {task_runner!r}")
+        if chunk_days is not None and chunk_days < 1:
+            raise UserError("--chunk-days must be at least 1")
+        settings = get_settings()
+        if settings.source_kind == "files" and not settings.landing_dir.is_dir():
+            raise UserError(f"landing folder {settings.landing_dir} does not exist (LOYALTY_LANDING_DIR)")
+        _check_warehouse()
+        configure_runtime(quiet=True)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from flows.backfill import backfill as backfill_flow
+        from loyalty import progress
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns) as bar:
+            task = bar.add_task(f"backfill {first} .. {last}", total=(last - first).days + 1)
+            with progress.watching(lambda p: bar.update(task, completed=p.done, description=f"backfill {p.label}")):
+                result = backfill_flow(
+                    start=first,
+                    end=last,
+                    entities=entity or None,
+                    skip_done=skip_done,
+                    render_reports=render_reports,
+                    chunk_days=chunk_days,
+                    task_runner=task_runner,
+                )
+        typer.echo(
+            f"{result['days']} delivery days ({result['days_skipped']} skipped as done): in {result['rows_in']:,}, "
+            f"loaded {result['rows_loaded']:,}, quarantined {result['rows_quarantined']:,}; "
+            f"metrics recomputed for {len(result['weeks'])} weeks"
+        )
+
+
+@app.command()
+def serve() -> None:
+    """Start a local Prefect server and serve the deployments of prefect.yaml with their schedules (Ctrl-C stops)."""
+    with cli_errors():
+        from loyalty.ops import serve as serve_deployments
+
+        serve_deployments(get_settings(), echo=typer.echo)
+
+
+@app.command()
+def deploy() -> None:
+    """Deploy prefect.yaml to the server at PREFECT_API_URL, for workers of the loyalty-process pool."""
+    with cli_errors():
+        from loyalty.ops import deploy as deploy_all
+
+        names = deploy_all(get_settings(), echo=typer.echo)
+        typer.echo(f"deployed: {', '.join(names)}")
+
+
+@app.command()
+def automations() -> None:
+    """Apply the failure alerts of ops/automations.yaml to the server at PREFECT_API_URL."""
+    with cli_errors():
+        from loyalty.alerts import apply_automations
+        from loyalty.ops import prefect_api
+
+        settings = get_settings()
+        with prefect_api(settings, start_server=False):
+            names = apply_automations(settings)
+        typer.echo(f"applied: {', '.join(names)}")
+
+
+@app.command()
 def status(limit: Annotated[int, typer.Option(help="How many run-ledger rows to show.")] = 15) -> None:
     """Show the last runs with their counts, and quarantined rows by reason."""
     with cli_errors():

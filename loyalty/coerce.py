@@ -100,8 +100,11 @@ def parse_numbers(values: pd.Series, *, integer: bool) -> tuple[pd.Series, dict[
     if integer:
         with np.errstate(invalid="ignore"):
             not_whole = np.isfinite(clean) & (np.floor(clean) != clean)
+            # Beyond 2**53 a float no longer holds every integer; no score or count gets near it.
+            too_large = np.isfinite(clean) & (np.abs(clean) > 2**53)
         problems["not_an_integer"] = not_whole
-        clean = np.where(not_whole, np.nan, clean)
+        problems["number_too_large"] = too_large
+        clean = np.where(not_whole | too_large, np.nan, clean)
         return pd.Series(clean, index=values.index).round().astype("Int64"), problems
     return pd.Series(clean, index=values.index, dtype="float64"), problems
 
@@ -111,6 +114,7 @@ _PROBLEM_TEXT = {
     "not_a_number": "is not a number",
     "non_finite_number": "is not a finite number (inf)",
     "not_an_integer": "is not a whole number",
+    "number_too_large": "is too large to be a whole number here",
 }
 
 

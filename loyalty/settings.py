@@ -58,8 +58,30 @@ class Settings(BaseSettings):
     fx_rates: dict[str, float] = Field(default_factory=lambda: {"EUR": 0.86, "USD": 0.79})
     # Trending terms are tested against this many trailing weeks.
     baseline_weeks: int = 8
+    # Multiplies every retry delay (tasks that touch the source, the warehouse or SMTP retry 3 times with
+    # exponential backoff). Tests set it small; read when tasks are defined.
+    retry_backoff_scale: float = 1.0
     # How many customers the RETAIN list keeps per week.
     retain_top_n: int = 50
+
+    # Operations (loyalty/ops.py). `loyalty serve` starts a Prefect server on this host and port, its database
+    # SQLite under prefect_home unless prefect_server_database_url names PostgreSQL
+    # (postgresql+asyncpg://...; use it for parallel backfills: SQLite locks under many concurrent runs).
+    prefect_server_host: str = "127.0.0.1"
+    prefect_server_port: int = 4200
+    prefect_server_database_url: str | None = None
+    # Reads of the source hold a slot of the Prefect global concurrency limit "loyalty-source", created with
+    # this many slots when missing (an operator's later change is kept). 0: no limit.
+    source_concurrency: int = 2
+    # Backfills: days per chunk (one subflow each: the server sees at most one chunk's task runs at a time);
+    # "serial" or "dask" (extract and validate of a chunk's days in parallel on Dask; loads stay in day order).
+    backfill_chunk_days: int = 7
+    backfill_task_runner: Literal["serial", "dask"] = "serial"
+    # A running dask.distributed scheduler (tcp://host:8786); unset: a LocalCluster of dask_workers processes.
+    dask_address: str | None = None
+    dask_workers: int = 2
+    # Failed or crashed flow runs are posted here by the automations of ops/automations.yaml.
+    alert_webhook_url: str | None = None
 
     @field_validator("business_tz", "source_tz")
     @classmethod

@@ -17,7 +17,6 @@ import pandas as pd
 import sqlalchemy as sa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.tasks import exponential_backoff
 
 from loyalty.contract import get_entity
 from loyalty.db import DatabaseUnavailable, check_connection, get_engine, load_sql, redact_url
@@ -25,7 +24,8 @@ from loyalty.delivery import Delivery, FileRecord
 from loyalty.intake import SUPPORTED_FORMATS, FileRejected, load_column_mapping, parse_file
 from loyalty.settings import Settings
 from loyalty.timeutil import day_bounds_utc
-from tasks.retry import retry_on_transient
+from tasks.limits import source_slot
+from tasks.retry import backoff, retry_on_transient
 
 
 class LandingMissing(FileNotFoundError):
@@ -139,17 +139,48 @@ def read_sql_source(settings: Settings, entity_name: str, day: date, warehouse: 
     name="extract-entity",
     task_run_name="extract-{entity}-{day}",
     retries=3,
-    retry_delay_seconds=exponential_backoff(backoff_factor=5),
+    retry_delay_seconds=backoff(5),
     retry_condition_fn=retry_on_transient,
     timeout_seconds=900,
     cache_policy=NO_CACHE,
 )
 def extract_entity(settings: Settings, entity: str, day: date) -> Delivery:
-    """Read one entity's delivery for ``day`` from the configured source."""
+    """Read one entity's delivery for ``day`` from the configured source (holding a ``loyalty-source`` slot)."""
+    warehouse = get_engine(settings.warehouse_url)
+    with source_slot(settings):
+        if settings.source_kind == "sql":
+            return read_sql_source(settings, entity, day, warehouse)
+        return read_landing(settings, entity, day, warehouse)
+
+
+def extraction_basis(settings: Settings, entity: str, day: date) -> dict[str, str | None]:
+    """What an extract of ``(entity, day)`` would take from the warehouse now.
+
+    For files: the already-loaded files of other days by content hash (a file whose hash is here is recorded
+    as a duplicate). For a SQL source: the window that would be read. An extract made ahead of time (a parallel
+    backfill prepares days before the days before them are loaded) is only valid if this is unchanged when
+    it is loaded: see :func:`basis_unchanged`.
+    """
     warehouse = get_engine(settings.warehouse_url)
     if settings.source_kind == "sql":
-        return read_sql_source(settings, entity, day, warehouse)
-    return read_landing(settings, entity, day, warehouse)
+        start, end = _window(warehouse, entity, day, settings)
+        return {"window": f"{start.isoformat()}/{end.isoformat()}"}
+    return _already_loaded(warehouse, entity, day)
 
 
-__all__ = ["DatabaseUnavailable", "LandingMissing", "extract_entity", "list_landing_files", "read_landing"]
+def basis_unchanged(delivery: Delivery, before: dict[str, str | None], now: dict[str, str | None]) -> bool:
+    """Whether ``delivery``, extracted when the warehouse said ``before``, is what an extract would give ``now``."""
+    if "window" in before or "window" in now:
+        return before.get("window") == now.get("window")
+    return all(before.get(f.sha256) == now.get(f.sha256) for f in delivery.files)
+
+
+__all__ = [
+    "DatabaseUnavailable",
+    "LandingMissing",
+    "basis_unchanged",
+    "extract_entity",
+    "extraction_basis",
+    "list_landing_files",
+    "read_landing",
+]

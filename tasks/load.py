@@ -8,7 +8,6 @@ from datetime import date
 import sqlalchemy as sa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.tasks import exponential_backoff
 
 from loyalty.db import check_connection, get_engine
 from loyalty.delivery import CheckedDelivery, LoadSummary
@@ -16,13 +15,13 @@ from loyalty.schema import migrate, run_ledger
 from loyalty.settings import Settings
 from loyalty.timeutil import utc_now_naive
 from loyalty.warehouse import write_partition
-from tasks.retry import retry_on_transient
+from tasks.retry import backoff, retry_on_transient
 
 
 @task(
     name="prepare-warehouse",
     retries=3,
-    retry_delay_seconds=exponential_backoff(backoff_factor=2),
+    retry_delay_seconds=backoff(2),
     retry_condition_fn=retry_on_transient,
     timeout_seconds=300,
     cache_policy=NO_CACHE,
@@ -38,7 +37,7 @@ def prepare_warehouse(settings: Settings) -> list[int]:
     name="load-entity",
     task_run_name="load-{checked.delivery.entity}",
     retries=3,
-    retry_delay_seconds=exponential_backoff(backoff_factor=5),
+    retry_delay_seconds=backoff(5),
     retry_condition_fn=retry_on_transient,
     timeout_seconds=1800,
     cache_policy=NO_CACHE,

@@ -15,14 +15,13 @@ import pandas as pd
 import sqlalchemy as sa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.tasks import exponential_backoff
 
 from analytics.bundle import MetricParameters, compute_metric_frames, convert_currency
 from analytics.weeks import iso_week_label, parse_iso_week, previous_iso_weeks
 from loyalty.db import get_engine, load_sql
 from loyalty.schema import METRIC_TABLES
 from loyalty.settings import Settings
-from tasks.retry import retry_on_transient
+from tasks.retry import backoff, retry_on_transient
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +131,7 @@ def weeks_of_days(days: list[dt.date] | tuple[dt.date, ...]) -> list[str]:
 @task(
     name="recompute-metrics",
     retries=2,
-    retry_delay_seconds=exponential_backoff(backoff_factor=5),
+    retry_delay_seconds=backoff(5),
     retry_condition_fn=retry_on_transient,
     timeout_seconds=3600,
     cache_policy=NO_CACHE,

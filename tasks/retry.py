@@ -6,8 +6,10 @@ import smtplib
 from typing import Any
 
 import sqlalchemy as sa
+from prefect.tasks import exponential_backoff
 
 from loyalty.db import DatabaseUnavailable
+from loyalty.settings import get_settings
 
 TRANSIENT = (
     DatabaseUnavailable,
@@ -28,3 +30,12 @@ def retry_on_transient(task: Any, task_run: Any, state: Any) -> bool:
     except Exception:
         return False
     return False
+
+
+def backoff(factor: float) -> list[float]:
+    """Retry delays ``factor x 2^n`` seconds (with Prefect's jitter), scaled by LOYALTY_RETRY_BACKOFF_SCALE.
+
+    Prefect evaluates the delays when a task is defined, so the scale is read at import time.
+    """
+    scaled = factor * get_settings().retry_backoff_scale
+    return exponential_backoff(backoff_factor=scaled)(3)

@@ -21,6 +21,8 @@ os.environ["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = str(_PREFECT_HOME / "results"
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# Retries still happen in tests, with delays of tens of milliseconds instead of seconds.
+os.environ.setdefault("LOYALTY_RETRY_BACKOFF_SCALE", "0.01")
 
 import sqlalchemy as sa  # noqa: E402
 

@@ -111,3 +111,9 @@ def test_record_hash_is_equal_for_equal_content_whatever_the_raw_spelling():
     )
     hashes = record_hashes(coerce_frame(raw, entity, LONDON).frame, entity)
     assert hashes.iloc[0] == hashes.iloc[1] != hashes.iloc[2]
+
+
+def test_integers_too_large_for_a_float_are_a_problem_not_a_crash():
+    values, problems = parse_numbers(pd.Series(["1e20", "-9e18", "5"], dtype=object), integer=True)
+    assert np.flatnonzero(problems["number_too_large"]).tolist() == [0, 1]
+    assert values.isna().tolist() == [True, True, False]

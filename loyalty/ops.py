@@ -1,0 +1,345 @@
+"""Operating the pipeline on a Prefect server: a local server, the deployments, serving them, deploying them.
+
+``prefect.yaml`` is the one place the deployments are written: names, entrypoints, parameters, tags, the work
+pool and the schedules. ``loyalty serve`` reads them from there and serves them from this process (the local,
+one-command way); ``loyalty deploy`` hands the same file to ``prefect deploy`` for workers of the
+``loyalty-process`` work pool (the production way, and the way to Docker or Kubernetes pools).
+
+The local server is started as a plain child process with its output in a log file (``prefect server start
+--background`` is unreliable here), healthy after about 10 s, and stopped when ``serve`` ends. Its database is
+SQLite under ``Settings.prefect_home`` unless ``Settings.prefect_server_database_url`` names PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import yaml
+
+from loyalty.settings import PROJECT_ROOT, Settings
+
+PREFECT_YAML = PROJECT_ROOT / "prefect.yaml"
+WORK_POOL = "loyalty-process"
+
+log = logging.getLogger(__name__)
+
+
+class OpsError(RuntimeError):
+    """Something an operator has to fix (a server that does not start, a missing setting): one line."""
+
+
+def prefect_executable() -> str:
+    """The ``prefect`` command of this interpreter's environment."""
+    return str(Path(sys.executable).with_name("prefect"))
+
+
+# --- the deployments of prefect.yaml ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """One deployment as prefect.yaml writes it."""
+
+    name: str
+    entrypoint: str
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    schedules: list[dict[str, Any]] = field(default_factory=list)
+    work_pool: str | None = None
+
+    @property
+    def source_path(self) -> Path:
+        return PROJECT_ROOT / self.entrypoint.split(":")[0]
+
+    @property
+    def available(self) -> bool:
+        """Whether the entrypoint's file is there (a flow still being written is not, yet)."""
+        return self.source_path.is_file()
+
+
+def read_deployments(path: Path = PREFECT_YAML) -> list[DeploymentSpec]:
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [
+        DeploymentSpec(
+            name=d["name"],
+            entrypoint=d["entrypoint"],
+            description=d.get("description") or "",
+            tags=list(d.get("tags") or []),
+            parameters=dict(d.get("parameters") or {}),
+            schedules=list(d.get("schedules") or []),
+            work_pool=(d.get("work_pool") or {}).get("name"),
+        )
+        for d in config["deployments"]
+    ]
+
+
+def runner_schedules(spec: DeploymentSpec) -> list[Any]:
+    """The deployment's schedules as Prefect schedule objects (cron or interval, with their time zone)."""
+    from prefect.schedules import Cron, Interval
+
+    out = []
+    for s in spec.schedules:
+        active = s.get("active", True)
+        if "cron" in s:
+            out.append(Cron(s["cron"], timezone=s.get("timezone"), active=active))
+        elif "interval" in s:
+            out.append(Interval(s["interval"], timezone=s.get("timezone"), active=active))
+        else:
+            raise OpsError(f"deployment {spec.name}: only cron and interval schedules are supported, got {s}")
+    return out
+
+
+def runner_deployments(specs: list[DeploymentSpec]) -> tuple[list[Any], list[str]]:
+    """RunnerDeployments for ``serve``, and a note for each deployment left out (its flow is not there yet).
+
+    Entrypoints are resolved relative to the project root, which must be the working directory.
+    """
+    from prefect.flows import load_flow_from_entrypoint
+
+    deployments, skipped = [], []
+    for spec in specs:
+        if not spec.available:
+            skipped.append(f"{spec.name}: {spec.source_path.relative_to(PROJECT_ROOT)} is not there yet, not served")
+            continue
+        flow = load_flow_from_entrypoint(spec.entrypoint)
+        deployments.append(
+            flow.to_deployment(
+                name=spec.name,
+                description=spec.description,
+                tags=spec.tags,
+                parameters=spec.parameters,
+                schedules=runner_schedules(spec),
+            )
+        )
+    return deployments, skipped
+
+
+# --- a local Prefect server ---------------------------------------------------------------------------------
+
+
+def server_environment(settings: Settings) -> dict[str, str]:
+    """The environment of a local server: its database, host and port, no telemetry."""
+    database = settings.prefect_server_database_url or (
+        f"sqlite+aiosqlite:///{settings.prefect_home / 'server' / 'prefect.db'}"
+    )
+    return {
+        "PREFECT_HOME": str(settings.prefect_home),
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": database,
+        "PREFECT_SERVER_API_HOST": settings.prefect_server_host,
+        "PREFECT_SERVER_API_PORT": str(settings.prefect_server_port),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_API_URL": f"http://{settings.prefect_server_host}:{settings.prefect_server_port}/api",
+    }
+
+
+def api_healthy(api_url: str, timeout: float = 2.0) -> bool:
+    try:
+        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class LocalServer:
+    """``prefect server start`` as a child process in its own session, its output in ``log_path``."""
+
+    def __init__(self, settings: Settings, log_path: Path | None = None) -> None:
+        self.settings = settings
+        self.log_path = log_path or settings.prefect_home / "server.log"
+        self.process: subprocess.Popen | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.settings.prefect_server_host}:{self.settings.prefect_server_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.ui_url}/api"
+
+    def start(self, timeout: float = 90.0) -> LocalServer:
+        if api_healthy(self.api_url):
+            raise OpsError(f"something already answers at {self.api_url}: stop it or set LOYALTY_PREFECT_SERVER_PORT")
+        env = server_environment(self.settings)
+        if self.settings.prefect_server_database_url is None:
+            Path(env["PREFECT_SERVER_DATABASE_CONNECTION_URL"].split(":///", 1)[1]).parent.mkdir(
+                parents=True, exist_ok=True
+            )
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter's prefect
+            [
+                prefect_executable(),
+                "server",
+                "start",
+                "--host",
+                self.settings.prefect_server_host,
+                "--port",
+                str(self.settings.prefect_server_port),
+            ],
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches us, not the server: we stop it after the runs
+            cwd=PROJECT_ROOT,
+        )
+        self.wait_healthy(timeout)
+        return self
+
+    def wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise OpsError(f"the Prefect server exited with code {self.process.returncode}: {self._tail()}")
+            if api_healthy(self.api_url):
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise OpsError(f"the Prefect server did not answer at {self.api_url} within {timeout:.0f} s: {self._tail()}")
+
+    def _tail(self) -> str:
+        try:
+            lines = [ln for ln in self.log_path.read_text(errors="replace").splitlines() if ln.strip()]
+        except OSError:
+            return "no log"
+        return f"see {self.log_path} ({lines[-1][:200] if lines else 'empty'})"
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+@contextlib.contextmanager
+def prefect_api(settings: Settings, *, start_server: bool = True) -> Iterator[tuple[str, LocalServer | None]]:
+    """The API to use: PREFECT_API_URL when it answers, else a local server started here and stopped after."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    configured = PREFECT_API_URL.value()
+    if configured:
+        if not api_healthy(configured):
+            raise OpsError(f"PREFECT_API_URL {configured} does not answer")
+        yield configured, None
+        return
+    if not start_server:
+        raise OpsError("no PREFECT_API_URL is set: start a server first (loyalty serve) or set PREFECT_API_URL")
+    server = LocalServer(settings).start()
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            yield server.api_url, server
+    finally:
+        server.stop()
+
+
+def ensure_work_pool(name: str = WORK_POOL) -> bool:
+    """Create the process work pool when it is missing (True if created); an existing pool is left as it is."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+    from prefect.workers.process import ProcessWorker
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(name)
+            return False
+        except ObjectNotFound:
+            pass
+        with contextlib.suppress(ObjectAlreadyExists):
+            client.create_work_pool(
+                WorkPoolCreate(
+                    name=name, type="process", base_job_template=ProcessWorker.get_default_base_job_template()
+                )
+            )
+    return True
+
+
+# --- the commands -------------------------------------------------------------------------------------------
+
+
+def serve(settings: Settings, echo=print) -> None:  # type: ignore[no-untyped-def]
+    """Start a local server (unless PREFECT_API_URL answers), serve every deployment with its schedules.
+
+    Blocks until Ctrl-C; then the runner stops and the server it started is stopped.
+    """
+    from prefect import serve as prefect_serve
+
+    from tasks.limits import ensure_source_limit
+
+    os.chdir(PROJECT_ROOT)  # entrypoints are relative to the project root, for us and for the runs we start
+    _warn_about_time_zone(settings, echo)
+    with prefect_api(settings) as (api_url, server):
+        if server is not None:
+            echo(f"Prefect server: {server.ui_url} (log {server.log_path})")
+        ensure_source_limit(settings)
+        deployments, skipped = runner_deployments(read_deployments())
+        for note in skipped:
+            echo(f"  skipped {note}")
+        for spec in read_deployments():
+            if spec.available:
+                when = ", ".join(
+                    f"{s.get('cron') or s.get('interval')} {s.get('timezone', '')}" for s in spec.schedules
+                )
+                echo(f"  serving {spec.name}: {when or 'no schedule (run it from the UI or the API)'}")
+        echo(f"UI: {api_url.removesuffix('/api')}  (Ctrl-C stops everything)")
+        prefect_serve(*deployments, print_starting_message=False)
+    echo("stopped")
+
+
+def deploy(settings: Settings, echo=print) -> list[str]:  # type: ignore[no-untyped-def]
+    """``prefect --no-prompt deploy`` of every deployment whose flow is there, to the process work pool."""
+    from prefect.settings import PREFECT_API_URL
+
+    from tasks.limits import ensure_source_limit
+
+    with prefect_api(settings, start_server=False) as (api_url, _server):
+        if ensure_work_pool():
+            echo(f"created work pool {WORK_POOL} (type process)")
+        ensure_source_limit(settings)
+        specs = read_deployments()
+        names = [s.name for s in specs if s.available]
+        for s in specs:
+            if not s.available:
+                echo(f"  skipped {s.name}: {s.source_path.relative_to(PROJECT_ROOT)} is not there yet")
+        args = ["--all"] if len(names) == len(specs) else [a for n in names for a in ("--name", n)]
+        result = subprocess.run(  # noqa: S603
+            [prefect_executable(), "--no-prompt", "deploy", *args],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value() or api_url)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode != 0:
+            lines = [ln for ln in (result.stdout + result.stderr).splitlines() if ln.strip()]
+            raise OpsError(f"prefect deploy failed: {lines[-1] if lines else result.returncode}")
+    return names
+
+
+def _warn_about_time_zone(settings: Settings, echo) -> None:  # type: ignore[no-untyped-def]
+    zones = {s.get("timezone") for spec in read_deployments() for s in spec.schedules}
+    if zones - {settings.business_tz}:
+        echo(
+            f"warning: prefect.yaml schedules run in {', '.join(sorted(z or 'UTC' for z in zones))} but "
+            f"LOYALTY_BUSINESS_TZ is {settings.business_tz}: change the schedules' timezone in prefect.yaml"
+        )
