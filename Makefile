@@ -4,9 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint format clean
+.PHONY: install demo test test-fast lint format clean serve deploy worker automations
 
 $(STAMP): pyproject.toml
+	bash scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip uv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
@@ -21,6 +22,23 @@ demo: $(STAMP)
 ## The whole test suite (PostgreSQL tests run when 127.0.0.1:5432 answers; required under CI=true).
 test: $(STAMP)
 	$(BIN)/pytest
+
+## A local Prefect server (UI on http://127.0.0.1:4200) serving the deployments of prefect.yaml with their
+## schedules; Ctrl-C stops the runner and the server. LOYALTY_PREFECT_SERVER_* settings pick port and database.
+serve: $(STAMP)
+	$(BIN)/loyalty serve
+
+## Deploy prefect.yaml to the server at PREFECT_API_URL (creates the loyalty-process work pool if missing).
+deploy: $(STAMP)
+	$(BIN)/loyalty deploy
+
+## A process worker for those deployments; it runs each flow from this directory.
+worker: $(STAMP)
+	LOYALTY_PROJECT_DIR=$(CURDIR) $(BIN)/prefect worker start --pool loyalty-process --type process
+
+## Apply the failure alerts of ops/automations.yaml (needs PREFECT_API_URL and LOYALTY_ALERT_WEBHOOK_URL).
+automations: $(STAMP)
+	$(BIN)/loyalty automations
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -15,6 +15,7 @@ from loyalty.db import get_engine
 from loyalty.delivery import LoadSummary
 from loyalty.rundate import resolve_run_date
 from loyalty.settings import get_settings
+from tasks.limits import ensure_source_limit
 from tasks.load import prepare_warehouse
 from tasks.metrics import recompute_metrics, weeks_to_recompute
 
@@ -53,6 +54,7 @@ def nightly_etl(run_date: date | None = None, entities: list[str] | None = None,
     day = resolve_run_date(run_date, settings.business_zone)
     run_id = str(runtime.flow_run.id or uuid.uuid4())
     prepare_warehouse(settings)
+    ensure_source_limit(settings)
     outcome = load_delivery_day(settings, day, run_id, logger, entities)
     publish_counts(day, outcome.summaries, outcome.failures)
     if recompute and outcome.touched_days:

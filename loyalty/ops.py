@@ -141,6 +141,8 @@ def server_environment(settings: Settings) -> dict[str, str]:
         "PREFECT_SERVER_API_PORT": str(settings.prefect_server_port),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_API_URL": f"http://{settings.prefect_server_host}:{settings.prefect_server_port}/api",
+        # links in alerts (the ui_url filter) are built from this
+        "PREFECT_UI_URL": f"http://{settings.prefect_server_host}:{settings.prefect_server_port}",
     }
 
 

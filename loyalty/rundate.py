@@ -14,15 +14,22 @@ def _scheduled_start() -> datetime:
     moment = runtime.flow_run.scheduled_start_time
     if moment is None:
         return datetime.now(UTC)
-    return datetime.fromisoformat(str(moment)) if not isinstance(moment, datetime) else moment
+    moment = datetime.fromisoformat(str(moment)) if not isinstance(moment, datetime) else moment
+    # Prefect hands back its own DateTime subclass, whose .date() is not a datetime.date that database
+    # drivers can bind (sqlite3: "type 'Date' is not supported"): continue with a plain datetime.
+    return datetime.fromtimestamp(moment.timestamp(), UTC)
+
+
+def _plain(day: date) -> date:
+    return date(day.year, day.month, day.day)
 
 
 def resolve_run_date(run_date: date | str | None, zone: ZoneInfo) -> date:
-    """The given day, or yesterday in the business zone as of the run's scheduled start time."""
+    """The given day, or yesterday in the business zone as of the run's scheduled start time (a plain date)."""
     if run_date is None:
-        return business_yesterday(_scheduled_start(), zone)
+        return _plain(business_yesterday(_scheduled_start(), zone))
     if isinstance(run_date, datetime):
-        return run_date.date()
+        return _plain(run_date.date())
     if isinstance(run_date, date):
-        return run_date
+        return _plain(run_date)
     return date.fromisoformat(str(run_date))

@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     prefect_server_host: str = "127.0.0.1"
     prefect_server_port: int = 4200
     prefect_server_database_url: str | None = None
-    # Reads of the source hold a slot of the Prefect global concurrency limit "loyalty-source", created with
-    # this many slots when missing (an operator's later change is kept). 0: no limit.
+    # Reads of a SQL source hold a slot of the Prefect global concurrency limit "loyalty-source", created with
+    # this many slots when missing (an operator's later change is kept). 0: no limit. Landing files take none.
     source_concurrency: int = 2
     # Backfills: days per chunk (one subflow each: the server sees at most one chunk's task runs at a time);
     # "serial" or "dask" (extract and validate of a chunk's days in parallel on Dask; loads stay in day order).
@@ -127,6 +127,7 @@ def configure_runtime(settings: Settings | None = None, *, quiet: bool = False) 
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     # No telemetry: these machines reach no network beyond package registries, and the attempt is logged.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")  # Prefect's client-side usage data, and its notice on `loyalty serve`
     # Prefect's local result store is not isolated by its test harness; keep it under PREFECT_HOME.
     os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(settings.prefect_home / "results"))
     if quiet:  # the demo prints its own summary; per-task lines still reach the Prefect run log

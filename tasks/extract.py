@@ -145,7 +145,7 @@ def read_sql_source(settings: Settings, entity_name: str, day: date, warehouse: 
     cache_policy=NO_CACHE,
 )
 def extract_entity(settings: Settings, entity: str, day: date) -> Delivery:
-    """Read one entity's delivery for ``day`` from the configured source (holding a ``loyalty-source`` slot)."""
+    """Read one entity's delivery for ``day`` from the configured source (SQL: in a ``loyalty-source`` slot)."""
     warehouse = get_engine(settings.warehouse_url)
     with source_slot(settings):
         if settings.source_kind == "sql":

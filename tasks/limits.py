@@ -1,10 +1,13 @@
-"""The concurrency limit that protects the source: how many reads of it may run at once, across every flow run.
+"""The concurrency limit that protects the source database: how many reads of it run at once, across runs.
 
-Reads of the source (a landing folder on shared storage, or a source database) hold a slot of the Prefect
-global concurrency limit ``loyalty-source`` while they run, so a parallel backfill and the nightly run together
-never open more than its slots' worth of connections. The limit lives on the Prefect server, so it holds for
-every process and every Dask worker. :func:`ensure_source_limit` creates it when missing, with
-``Settings.source_concurrency`` slots; an operator's later change (``prefect gcl update``) is kept.
+Reads of a SQL source hold a slot of the Prefect global concurrency limit ``loyalty-source`` while they run,
+so a parallel backfill and the nightly run together never open more than its slots' worth of connections to
+the source. The limit lives on the Prefect server, so it holds for every process and every Dask worker.
+:func:`ensure_source_limit` creates it when missing, with ``Settings.source_concurrency`` slots; an
+operator's later change (``prefect gcl update loyalty-source --limit N``) is kept.
+
+Reading a landing folder takes no slot: files put no load on a database, and every slot costs two API calls
+(on a server whose own database is SQLite, often a "database is locked" retry of about 2 s as well).
 
 Outside a Prefect run (a task's ``.fn()`` in a test, a script) there is nothing to coordinate with, and
 :func:`source_slot` is a no-op, so the limit never makes a server necessary.
@@ -31,8 +34,8 @@ def _in_prefect_run() -> bool:
 
 @contextlib.contextmanager
 def source_slot(settings: Settings) -> Iterator[None]:
-    """Hold one slot of ``loyalty-source`` while reading the source (a no-op outside a run or when disabled)."""
-    if settings.source_concurrency <= 0 or not _in_prefect_run():
+    """Hold one slot of ``loyalty-source`` while reading a SQL source (else, outside a run or at 0: no-op)."""
+    if settings.source_kind != "sql" or settings.source_concurrency <= 0 or not _in_prefect_run():
         yield
         return
     from prefect.concurrency.sync import concurrency

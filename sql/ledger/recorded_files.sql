@@ -1,0 +1,13 @@
+-- The landing files the warehouse holds a record of, per entity and delivery day in a range, whatever
+-- became of them (loaded, duplicate or rejected). One row per file per delivery day.
+with final as (
+    select
+        entity,
+        load_date,
+        path,
+        sha256
+    from file_ledger
+    where load_date between :first_day and :last_day
+)
+
+select * from final

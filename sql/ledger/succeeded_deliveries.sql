@@ -1,0 +1,13 @@
+-- Entity and delivery days in a range that a run finished successfully (any run, any number of times).
+-- One row per entity per delivery day.
+with final as (
+    select distinct
+        entity,
+        load_date
+    from run_ledger
+    where
+        status = 'succeeded'
+        and load_date between :first_day and :last_day
+)
+
+select * from final
