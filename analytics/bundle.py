@@ -145,7 +145,9 @@ def _highlighted_terms(trending: pd.DataFrame, groups: pd.DataFrame, limit: int)
             part = part.sort_values(["ratio", "term"], ascending=[direction == "falling", True])
             chosen += part["term"].tolist()
     if len(groups):
-        detractor = groups.loc[groups["is_significant"].astype(bool) & (groups["over_represented_in"] == "detractor")]
+        detractor = groups.loc[
+            groups["is_significant"].astype(bool) & groups["over_represented_in"].isin(["detractor", "detractors"])
+        ]
         chosen += detractor.sort_values(["ratio", "term"], ascending=[False, True])["term"].tolist()
     unique = list(dict.fromkeys(chosen))
     return unique[:limit]
