@@ -233,6 +233,112 @@ def metrics(
                 typer.echo(line)
 
 
+report_app = typer.Typer(help="The weekly report: render it, or email it.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+def _report_week(week: str | None) -> str | None:
+    if week is None:
+        return None
+    from analytics.weeks import parse_iso_week
+
+    try:
+        parse_iso_week(week)
+    except ValueError as exc:
+        raise UserError(f"--week: {exc}") from None
+    return week
+
+
+def _run_weekly_report(week: str | None, region: str | None, *, send: bool, recipients: list[str] | None) -> dict:
+    from flows.weekly_report import weekly_report
+    from tasks.report_data import ReportInputError
+
+    _check_warehouse()
+    if region is not None:
+        from loyalty.db import get_engine
+        from tasks.report_data import known_regions
+
+        regions = known_regions(get_engine(get_settings().warehouse_url))
+        if region not in regions:
+            raise UserError(f"unknown region {region!r}; the warehouse has: {', '.join(regions) or 'none'}")
+    configure_runtime(quiet=True)
+    try:
+        return weekly_report(week=week, region=region, send=send, recipients=recipients)
+    except ReportInputError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _print_report(result: dict) -> None:
+    typer.echo(f"weekly report {result['week']}" + (f" ({result['region']})" if result["region"] else ""))
+    typer.echo(f"  PDF   {result['pdf']}  ({result['pages']} pages, rendered in {result['seconds']:.1f} s)")
+    typer.echo(f"  HTML  {result['html']}")
+
+
+@report_app.command("render")
+def report_render(
+    week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W47; default the last complete week.")] = None,
+    region: Annotated[str | None, typer.Option(help="A regional manager's edition: only this region's data.")] = None,
+) -> None:
+    """Render the weekly report's PDF and HTML (not emailed)."""
+    with cli_errors():
+        _print_report(_run_weekly_report(_report_week(week), region, send=False, recipients=None))
+
+
+@report_app.command("send")
+def report_send(
+    week: Annotated[str, typer.Option(help="ISO week, e.g. 2026-W47.")],
+    region: Annotated[str | None, typer.Option(help="Send this region's edition.")] = None,
+    to: Annotated[list[str] | None, typer.Option(help="Send to this address only (repeatable).")] = None,
+    only_failed: Annotated[
+        bool, typer.Option(help="Re-send only to the recipients whose last delivery of this edition failed.")
+    ] = False,
+) -> None:
+    """Render the week's report again (same content) and email the PDF; the delivery log keeps every send."""
+    with cli_errors():
+        week_label = _report_week(week)
+        settings = get_settings()
+        if not settings.smtp_host:
+            raise UserError("no SMTP host: set LOYALTY_SMTP_HOST (and LOYALTY_SMTP_PORT, _SECURITY, _USER, _PASSWORD)")
+        recipients = list(to or [])
+        if only_failed:
+            from loyalty.db import get_engine
+            from tasks.deliver import read_deliveries
+
+            _check_warehouse()
+            log = read_deliveries(get_engine(settings.warehouse_url), week_label, region)
+            recipients = [r["recipient"] for r in log if r["status"] == "failed"]
+            if not recipients:
+                typer.echo(f"nobody to re-send to: every recipient of {week_label} got it")
+                return
+        if not recipients and not settings.report_recipients:
+            raise UserError("no recipients: set LOYALTY_REPORT_RECIPIENTS or pass --to")
+        result = _run_weekly_report(week_label, region, send=True, recipients=recipients or None)
+        _print_report(result)
+        typer.echo(f"  sent to {', '.join(result['delivered'])}")
+
+
+@report_app.command("deliveries")
+def report_deliveries(
+    week: Annotated[str, typer.Option(help="ISO week, e.g. 2026-W47.")],
+    region: Annotated[str | None, typer.Option(help="A regional edition.")] = None,
+) -> None:
+    """Show who got the week's report: the latest send to each recipient."""
+    with cli_errors():
+        from loyalty.db import get_engine
+        from tasks.deliver import read_deliveries
+
+        week_label = _report_week(week)
+        _check_warehouse()
+        rows = read_deliveries(get_engine(get_settings().warehouse_url), week_label, region)
+        if not rows:
+            typer.echo(f"no deliveries of the {week_label} report yet")
+        for r in rows:
+            typer.echo(
+                f"  {r['recipient']:<40} {r['status']:<7} attempts {r['attempts']}  sends {r['sends']}  "
+                f"{r['attempted_at']:%Y-%m-%d %H:%M} UTC" + (f"  {r['error']}" if r["error"] else "")
+            )
+
+
 def iso_week_of(day: date) -> str:
     from analytics.weeks import iso_week_label
 
@@ -342,6 +448,12 @@ def demo(
         typer.echo(f"\nHeadline figures, {last_week} (loyalty metrics --week {last_week} --json)")
         for line in _headline_lines(read_headline(last_week)):
             typer.echo(f"  {line}")
+        from flows.weekly_report import weekly_report
+
+        typer.echo(f"\nRendering the weekly report of {last_week}")
+        report = weekly_report(week=last_week, send=False)
+        typer.echo(f"  PDF   {report['pdf']}  ({report['pages']} pages, rendered in {report['seconds']:.1f} s)")
+        typer.echo(f"  HTML  {report['html']}")
         typer.echo(f"\nDemo finished in {time.monotonic() - started:,.0f} s. Try: loyalty status")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from loyalty.timeutil import business_yesterday
@@ -33,3 +33,21 @@ def resolve_run_date(run_date: date | str | None, zone: ZoneInfo) -> date:
     if isinstance(run_date, date):
         return _plain(run_date)
     return date.fromisoformat(str(run_date))
+
+
+def last_complete_week(moment: datetime, zone: ZoneInfo) -> str:
+    """The ISO week that ended on the last Sunday before ``moment``'s day in ``zone`` (never the running week)."""
+    from analytics.weeks import iso_week_label
+
+    today = moment.astimezone(zone).date()
+    return iso_week_label(today - timedelta(days=today.isoweekday()))
+
+
+def resolve_report_week(week: str | None, zone: ZoneInfo) -> str:
+    """The given ISO week (checked), or the last complete one as of the run's scheduled start in ``zone``."""
+    if week is None:
+        return last_complete_week(_scheduled_start(), zone)
+    from analytics.weeks import parse_iso_week
+
+    parse_iso_week(str(week))  # ValueError names the expected form
+    return str(week)

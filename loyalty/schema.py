@@ -130,6 +130,25 @@ schema_migrations = sa.Table(
     comment="Grain: one row per applied migration.",
 )
 
+report_deliveries = sa.Table(
+    "report_deliveries",
+    metadata,
+    sa.Column("delivery_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("week", sa.String(8), nullable=False),
+    # '' for the company-wide edition, else the region of a regional edition.
+    sa.Column("region", sa.Text, nullable=False),
+    sa.Column("recipient", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("message_id", sa.Text),
+    sa.Column("pdf_sha256", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_report_deliveries_week", "week", "region", "recipient"),
+    comment="Grain: one row per send of one weekly report edition to one recipient; status is sent or failed.",
+)
+
 CORE_TABLES = [customers, transactions, survey_responses, quarantine, file_ledger, run_ledger]
 
 # Metric tables: the analytics package's output frames, stored per ISO week. Column lists come from the
@@ -285,6 +304,7 @@ def _create(tables: list[sa.Table]) -> Callable[[Connection], None]:
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "entity tables, quarantine, file and run ledgers", _create(CORE_TABLES)),
     (2, "weekly metric tables", _create(list(METRIC_TABLES.values()))),
+    (3, "report delivery log", _create([report_deliveries])),
 ]
 
 

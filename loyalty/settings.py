@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = PROJECT_ROOT / "state"
@@ -83,6 +83,30 @@ class Settings(BaseSettings):
     # Failed or crashed flow runs are posted here by the automations of ops/automations.yaml.
     alert_webhook_url: str | None = None
 
+    # Weekly report (reports/, flows/weekly_report.py): written to reports_dir/<YYYY-Www>/weekly-report.{pdf,html}
+    # (regional editions to reports_dir/<YYYY-Www>/<region>/). The company name heads every page.
+    report_company: str = "Loyalty Analytics"
+    reports_dir: Path = STATE_DIR / "reports"
+    # Comments are cut to this many characters in the report (full text stays in the warehouse).
+    report_comment_chars: int = 280
+    # Who gets the PDF by email: comma-separated addresses (LOYALTY_REPORT_RECIPIENTS=a@x.com,b@x.com).
+    report_recipients: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # SMTP for the report and alert emails. The password is a secret: never logged or printed.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = "loyalty-reports@localhost"
+    smtp_timeout_seconds: float = 30.0
+
+    @field_validator("report_recipients", mode="before")
+    @classmethod
+    def _split_recipients(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     @field_validator("business_tz", "source_tz")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -92,7 +116,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    @field_validator("landing_dir", "column_mapping_path", "prefect_home")
+    @field_validator("landing_dir", "column_mapping_path", "prefect_home", "reports_dir")
     @classmethod
     def _anchor_path(cls, value: Path) -> Path:
         return value if value.is_absolute() else PROJECT_ROOT / value

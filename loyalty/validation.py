@@ -104,6 +104,10 @@ def _suite_runner(entity_name: str) -> tuple[Any, Any]:
 
     from loyalty.contract import get_entity
 
+    # Importing GX (or Prefect's logging setup) can reset its loggers: quiet them again here.
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
     entity = get_entity(entity_name)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)

@@ -30,6 +30,9 @@ from loyalty.db import create_engine  # noqa: E402
 from loyalty.schema import drop_all, migrate  # noqa: E402
 from loyalty.settings import Settings, reset_settings  # noqa: E402
 
+# A real SMTP server (aiosmtpd) for the delivery tests: the start_smtp fixture.
+pytest_plugins = ["tests.smtpserver"]
+
 POSTGRES_URL = os.environ.get("LOYALTY_TEST_POSTGRES_URL", "postgresql+psycopg://127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -92,6 +95,7 @@ def settings(warehouse_url: str, landing: Path, tmp_path: Path) -> Settings:
         business_tz="Europe/London",
         source_tz="Europe/London",
         prefect_home=tmp_path / "prefect",
+        reports_dir=tmp_path / "reports",
     )
 
 
@@ -102,6 +106,7 @@ def project_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator
     monkeypatch.setenv("LOYALTY_LANDING_DIR", str(settings.landing_dir))
     monkeypatch.setenv("LOYALTY_BUSINESS_TZ", settings.business_tz)
     monkeypatch.setenv("LOYALTY_SOURCE_TZ", settings.source_tz)
+    monkeypatch.setenv("LOYALTY_REPORTS_DIR", str(settings.reports_dir))
     reset_settings()
     yield settings
     reset_settings()

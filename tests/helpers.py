@@ -74,3 +74,24 @@ def table_snapshot(url: str, table: str, drop: set[str] = PROVENANCE_OF_WRITE) -
         frame = pd.read_sql(sa.text(f"select * from {table}"), conn)  # noqa: S608 - fixed table names in tests
     frame = frame.drop(columns=[c for c in frame.columns if c in drop])
     return frame.sort_values(list(frame.columns)).reset_index(drop=True) if len(frame) else frame
+
+
+def build_demo_warehouse(settings: Settings, start: date, end: date, *, n_customers: int = 200) -> list[str]:
+    """Demo sources for [start, end] in settings.landing_dir, loaded day by day, metrics computed; the weeks."""
+    from datetime import timedelta
+
+    from loyalty.demo_data import generate_demo_sources
+    from loyalty.schema import migrate
+    from tasks.metrics import recompute_metrics, weeks_of_days
+
+    generate_demo_sources(settings.landing_dir, start, end, n_customers=n_customers, source_tz=settings.source_tz)
+    migrate(get_engine(settings.warehouse_url))
+    touched: set[date] = set()
+    day = start
+    while day <= end:
+        for summary in run_day(settings, day, run_id=f"demo-{day}").values():
+            touched.update(summary.business_days)
+        day += timedelta(days=1)
+    weeks = weeks_of_days(sorted(touched))
+    recompute_metrics.fn(settings, weeks)
+    return weeks

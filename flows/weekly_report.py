@@ -1,0 +1,118 @@
+"""The weekly flow: read the week's metrics -> render the PDF and HTML -> publish artifacts -> email the PDF."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from prefect import flow, get_run_logger, runtime, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from loyalty.rundate import resolve_report_week
+from loyalty.settings import Settings, get_settings
+from tasks.deliver import deliver_report
+from tasks.load import prepare_warehouse
+from tasks.render import ReportFiles, region_slug, render_report
+from tasks.report_data import read_report_data
+
+
+def _run_name() -> str:
+    parameters = runtime.flow_run.parameters
+    week = resolve_report_week(parameters.get("week"), get_settings().business_zone)
+    region = parameters.get("region")
+    return f"weekly-report-{week}" + (f"-{region_slug(region)}" if region else "")
+
+
+def _markdown_text(value: str) -> str:
+    """Data (a region name, a term) made inert for the UI's markdown: HTML-escaped, markdown punctuation escaped."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|>~])", r"\\\1", html.escape(value, quote=True))
+
+
+def kpi_markdown(files: ReportFiles) -> str:
+    edition = f"region {files.region}" if files.region else "company-wide"
+    lines = [
+        f"# Weekly loyalty report {files.week} ({_markdown_text(edition)})",
+        "",
+        "| KPI | This week | Change | Significance | n |",
+        "|---|---:|---:|---|---:|",
+    ]
+    lines += [
+        f"| {t['label']} | {t['value']} | {t['marker']} {t['change']} | {t['significance']} | {t['n']} |"
+        for t in files.kpis
+    ]
+    lines += ["", *(f"- {_markdown_text(s)}" for s in files.summary), ""]
+    lines.append(f"PDF: `{files.pdf_path}` ({files.pages} pages, rendered in {files.seconds:.1f} s)  ")
+    lines.append(f"HTML: `{files.html_path}`")
+    return "\n".join(lines)
+
+
+def text_summary(files: ReportFiles) -> str:
+    lines = [files.title, ""]
+    lines += [f"{t['label']}: {t['value']} ({t['change']}, {t['significance']}, n = {t['n']})" for t in files.kpis]
+    lines += ["", *files.summary, "", "The full report is attached as a PDF."]
+    return "\n".join(lines)
+
+
+@task(name="publish-report-artifacts", cache_policy=NO_CACHE)
+def publish_report(files: ReportFiles) -> None:
+    key = "weekly-report" if files.region is None else f"weekly-report-{region_slug(files.region)}"
+    create_markdown_artifact(
+        key=f"{key}-kpis", markdown=kpi_markdown(files), description=f"KPIs of the weekly report {files.week}"
+    )
+    create_link_artifact(
+        key=f"{key}-pdf",
+        link=files.pdf_path.resolve().as_uri(),
+        link_text=f"{files.pdf_path.name} ({files.week})",
+        description=f"The PDF of the weekly report {files.week}; the HTML is beside it: {files.html_path.name}",
+    )
+
+
+def send_report(settings: Settings, files: ReportFiles, recipients: list[str] | None = None) -> list[dict]:
+    """Email the rendered PDF (DeliveryFailed names whoever did not get it)."""
+    edition = "" if files.region is None else f" \u2013 {files.region}"
+    return deliver_report(
+        settings,
+        week=files.week,
+        region=files.region,
+        pdf_path=files.pdf_path,
+        pdf_filename=files.attachment_name,
+        subject=f"{settings.report_company}: weekly loyalty report {files.week}{edition}",
+        html_summary=files.email_html,
+        text_summary=text_summary(files),
+        recipients=recipients,
+    )
+
+
+@flow(name="weekly-report", flow_run_name=_run_name)
+def weekly_report(
+    week: str | None = None, region: str | None = None, send: bool = True, recipients: list[str] | None = None
+) -> dict:
+    """Render the weekly report (the last complete ISO week in the business time zone without ``week``).
+
+    ``region`` renders that region's edition, holding only its data. With ``send`` the PDF is emailed to
+    LOYALTY_REPORT_RECIPIENTS (or to ``recipients``) when some are set; a failed delivery fails the run and
+    names who did not get it.
+    """
+    logger = get_run_logger()
+    settings = get_settings()
+    week = resolve_report_week(week, settings.business_zone)
+    prepare_warehouse(settings)
+    data = read_report_data(settings, week, region)
+    files = render_report(settings, data)
+    publish_report(files)
+    logger.info("weekly report %s: %s and %s (%d pages)", week, files.pdf_path, files.html_path, files.pages)
+    delivered: list[dict] = []
+    if send and (recipients or settings.report_recipients):
+        delivered = send_report(settings, files, recipients or None)
+    elif send:
+        logger.info("no LOYALTY_REPORT_RECIPIENTS set: the report is not emailed")
+    return {
+        "week": week,
+        "region": region,
+        "pdf": str(files.pdf_path),
+        "html": str(files.html_path),
+        "pages": files.pages,
+        "seconds": round(files.seconds, 2),
+        "delivered": [d["recipient"] for d in delivered if d["status"] == "sent"],
+    }

@@ -1,0 +1,1 @@
+"""The weekly leadership report: context, charts, rendering, email."""

@@ -1,0 +1,108 @@
+"""Read what the weekly report shows: the week's metric frames and its data-quality counts.
+
+The company-wide edition reads the stored metric tables, so its figures are exactly those of
+`loyalty metrics --week ... --json`. A regional edition computes the metric frames on the fly from that
+region's rows only (the same recipe, :func:`analytics.bundle.compute_metric_frames`), so no other region's
+comment or customer can reach it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import pandas as pd
+import sqlalchemy as sa
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from analytics.weeks import parse_iso_week, previous_iso_weeks
+from loyalty.db import get_engine, load_sql
+from loyalty.schema import METRIC_TABLES
+from loyalty.settings import Settings
+from tasks.metrics import compute_weeks, recompute_metrics
+from tasks.retry import backoff, retry_on_transient
+
+log = logging.getLogger(__name__)
+
+TREND_WEEKS = 12  # earlier weeks on the trend charts: 13 weeks with the reported one
+# Tables read for earlier weeks too: trends, and last week's figures for the changes.
+_HISTORY_TABLES = ("weekly_satisfaction", "weekly_retention")
+
+
+class ReportInputError(ValueError):
+    """The report cannot be made as asked (unknown region, a week with no data): the caller's mistake."""
+
+
+@dataclass
+class ReportData:
+    week: str
+    region: str | None
+    frames: dict[str, pd.DataFrame]
+    data_quality: dict[str, list[dict]] = field(default_factory=dict)
+
+
+def _trend_weeks(week: str) -> list[str]:
+    return [*previous_iso_weeks(week, TREND_WEEKS), week]
+
+
+def stored_weeks(engine: sa.Engine, weeks: list[str]) -> set[str]:
+    """The weeks among ``weeks`` that have metric rows stored."""
+    table = METRIC_TABLES["weekly_retention"]
+    with engine.connect() as conn:
+        return set(conn.execute(sa.select(table.c.week).where(table.c.week.in_(weeks))).scalars())
+
+
+def read_stored_frames(engine: sa.Engine, week: str) -> dict[str, pd.DataFrame]:
+    """The metric tables' rows of ``week`` (and of the trend weeks for satisfaction and retention)."""
+    frames: dict[str, pd.DataFrame] = {}
+    with engine.connect() as conn:
+        for name, table in METRIC_TABLES.items():
+            weeks = _trend_weeks(week) if name in _HISTORY_TABLES else [week]
+            query = sa.select(table).where(table.c.week.in_(weeks))
+            frames[name] = pd.read_sql(query, conn)
+    return frames
+
+
+def known_regions(engine: sa.Engine) -> list[str]:
+    """Regions of customers and survey responses, for checking a --region."""
+    with engine.connect() as conn:
+        rows = conn.execute(load_sql("report/regions")).scalars().all()
+    return sorted({r for r in rows if r})
+
+
+def read_data_quality(engine: sa.Engine, week: str) -> dict[str, list[dict]]:
+    """Counts of the week's delivery days: rows and files per entity, quarantine reasons, problem files."""
+    first_day, last_day = parse_iso_week(week)
+    params = {"first_day": first_day, "last_day": last_day}
+    out: dict[str, list[dict]] = {}
+    with engine.connect() as conn:
+        for name in ("delivery_counts", "quarantine_reasons", "problem_files", "failed_runs"):
+            out[name] = [dict(row._mapping) for row in conn.execute(load_sql(f"report/{name}"), params)]
+    return out
+
+
+@task(
+    name="read-report-data",
+    retries=2,
+    retry_delay_seconds=backoff(5),
+    retry_condition_fn=retry_on_transient,
+    timeout_seconds=1800,
+    cache_policy=NO_CACHE,
+)
+def read_report_data(settings: Settings, week: str, region: str | None = None) -> ReportData:
+    """Everything one edition of the report shows. Metrics missing for the week are computed and stored first."""
+    engine = get_engine(settings.warehouse_url)
+    if region is not None:
+        regions = known_regions(engine)
+        if region not in regions:
+            raise ReportInputError(f"unknown region {region!r}; the warehouse has: {', '.join(regions) or 'none'}")
+        frames = compute_weeks(engine, [week], settings, region=region, trend_weeks=TREND_WEEKS)
+        # Data-quality counts are pipeline-wide (files hold every region): the regional edition leaves them out.
+        return ReportData(week=week, region=region, frames=frames, data_quality={})
+    if week not in stored_weeks(engine, [week]):
+        log.info("no stored metrics for %s: computing them", week)
+        recompute_metrics.fn(settings, [week])
+    return ReportData(
+        week=week, region=None, frames=read_stored_frames(engine, week), data_quality=read_data_quality(engine, week)
+    )
