@@ -24,7 +24,6 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 # Retries still happen in tests, with delays of tens of milliseconds instead of seconds.
 os.environ.setdefault("LOYALTY_RETRY_BACKOFF_SCALE", "0.01")
 
-import sqlalchemy as sa  # noqa: E402
 
 from loyalty.db import create_engine  # noqa: E402
 from loyalty.schema import drop_all, migrate  # noqa: E402
@@ -33,39 +32,7 @@ from loyalty.settings import Settings, reset_settings  # noqa: E402
 # A real SMTP server (aiosmtpd) for the delivery tests: the start_smtp fixture.
 pytest_plugins = ["tests.smtpserver"]
 
-POSTGRES_URL = os.environ.get("LOYALTY_TEST_POSTGRES_URL", "postgresql+psycopg://127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _postgres_problem() -> str | None:
-    try:
-        engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.exec_driver_sql("select 1")
-        engine.dispose()
-    except Exception as exc:  # any failure to connect means the same thing here
-        return f"PostgreSQL at {POSTGRES_URL} is unreachable: {str(exc).splitlines()[0]}"
-    return None
-
-
-_PG_PROBLEM: str | None | bool = False
-
-
-def require_postgres() -> None:
-    global _PG_PROBLEM
-    if _PG_PROBLEM is False:
-        _PG_PROBLEM = _postgres_problem()
-    if _PG_PROBLEM:
-        if IN_CI:
-            pytest.fail(f"{_PG_PROBLEM} (CI=true: PostgreSQL tests must run)")
-        pytest.skip(_PG_PROBLEM)
-
-
-def make_warehouse_url(kind: str, tmp_path: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path / 'warehouse.db'}"
-    require_postgres()
-    return POSTGRES_URL
+from tests.databases import POSTGRES_URL, make_warehouse_url, require_postgres  # noqa: E402,F401
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

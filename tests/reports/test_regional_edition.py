@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from conftest import make_warehouse_url
 from pypdf import PdfReader
 
 from loyalty.db import get_engine
@@ -22,6 +21,7 @@ from loyalty.settings import Settings
 from tasks.metrics import recompute_metrics, weeks_of_days
 from tasks.render import ReportFiles, render_files
 from tasks.report_data import ReportInputError, read_report_data
+from tests.databases import make_warehouse_url
 from tests.helpers import run_day
 
 START, END = date(2026, 10, 26), date(2026, 11, 15)  # three ISO weeks, 2026-W44 .. 2026-W46
