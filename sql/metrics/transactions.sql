@@ -1,4 +1,5 @@
--- Purchases and refunds on business days up to last_day. One row per transaction.
+-- Purchases and refunds on business days up to last_day, with the columns the metrics use. One row per
+-- transaction, in a stable order (sums of amounts then add up in the same order every run).
 with final as (
     select
         transaction_id,
@@ -7,11 +8,17 @@ with final as (
         business_day,
         amount,
         currency,
-        channel,
         region
     from transactions
     where business_day <= :last_day
 )
 
-select * from final
+select
+    customer_id,
+    occurred_at,
+    business_day,
+    amount,
+    currency,
+    region
+from final
 order by business_day, transaction_id
