@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint format clean serve deploy worker automations
+.PHONY: install demo test test-fast lint format clean serve deploy worker automations bench bench-quick
 
 $(STAMP): pyproject.toml
 	bash scripts/system-deps.sh
@@ -39,6 +39,16 @@ worker: $(STAMP)
 ## Apply the failure alerts of ops/automations.yaml (needs PREFECT_API_URL and LOYALTY_ALERT_WEBHOOK_URL).
 automations: $(STAMP)
 	$(BIN)/loyalty automations
+
+## The pipeline at a year's scale (SCALE=year: 100k customers, ~4M transactions, ~400k responses) next to its
+## load floor and a naive pandas pipeline, on SQLite and PostgreSQL (database bench); table + state/bench/*.json.
+SCALE ?= year
+bench: $(STAMP)
+	$(BIN)/python -m bench --scale $(SCALE)
+
+## The same measures at a small scale (8 days, 3k customers), for everyday use: about 2 minutes.
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --scale quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
