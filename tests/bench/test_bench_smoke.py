@@ -1,13 +1,12 @@
 """Smoke tests of the benchmark's pieces that need no Prefect: data knobs, the floor loader, the naive peer, the
 process runner, and the goal verdicts. No timing is asserted anywhere: timings belong to ``make bench``.
 
-PostgreSQL is used only when LOYALTY_TEST_POSTGRES_URL names a database called ``bench`` (the bench's own).
+On PostgreSQL the floor writes into a schema of its own in the tests' database (LOYALTY_TEST_POSTGRES_URL) and drops it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from datetime import date
 from pathlib import Path
@@ -113,10 +112,11 @@ def test_floor_writes_exactly_the_generated_rows_on_sqlite(
 
 
 def _bench_postgres_url() -> str:
-    url = os.environ.get("LOYALTY_TEST_POSTGRES_URL", "")
-    if not url or make_url(url).database != "bench":
-        pytest.skip("set LOYALTY_TEST_POSTGRES_URL to the bench database (…/bench) to run the floor on PostgreSQL")
-    return url
+    """The tests' PostgreSQL: the floor writes into a schema of its own there (bench_test_floor) and drops it."""
+    from tests.databases import POSTGRES_URL, require_postgres
+
+    require_postgres()
+    return POSTGRES_URL
 
 
 @pytest.mark.postgres
