@@ -3,13 +3,8 @@
 The demo generator (:mod:`loyalty.demo_data`) simulates about 8 purchases per customer a year and a survey
 after about 25% of them. A year at bench scale needs 100k customers with about 40 purchases each, a survey
 after about 10% of purchases and a comment on 40% of the surveys, so :class:`Scale` carries three rate
-knobs and :func:`build_bench_frames` applies them to the generator's own simulation without changing
-``loyalty/demo_data.py``:
-
-* ``purchase_rate`` divides every customer's mean gap between purchases (a subclass of its simulation);
-* ``survey_rate`` and ``comment_rate`` multiply the generator's probability tables of a survey per purchase
-  and of a comment per survey; the tables are module constants, so they are swapped for the duration of the
-  build and put back after (bench data is built in a process of its own).
+knobs and :func:`build_bench_frames` passes them to the generator's own simulation
+(``loyalty.demo_data._Simulation``: ``purchase_rate``, ``survey_rate``, ``comment_rate``; 1.0 each is the demo).
 
 Everything else is the demo's: the file layout, vendor headers, mixed timestamp formats, late rows, invalid
 rows and planted patterns. Churn is per purchase in the simulation, so 5x the purchase rate does not give
@@ -22,14 +17,12 @@ The PostgreSQL source lives in schema ``src_<scale>`` of the bench database with
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -118,86 +111,21 @@ SCALES: dict[str, Scale] = {
 # --------------------------------------------------------------------------------------------------------
 
 
-class _RatedSimulation(demo_data._Simulation):
-    """The demo simulation with every customer's purchase rate multiplied by ``purchase_rate``.
-
-    The demo's churn is a chance per purchase (and per detractor answer); here it is divided by the rate
-    multipliers so that customers who buy more often do not churn more often per year. ``_simulate`` is the
-    demo's loop with only that change; purchases and surveys come from the demo's own ``_events``.
-    """
-
-    purchase_rate: float = 1.0
-    survey_rate: float = 1.0
-
-    def _customers(self) -> None:
-        super()._customers()
-        self.c_gap = self.c_gap / self.purchase_rate
-
-    def _simulate(self) -> None:
-        rng = demo_data._stream(self.seed, "events")
-        n = self.n
-        tau_end = self.W[-1]
-        cday = np.clip(self.c_day, 0, self.days - 1)
-        frac = (self.c_sec - self.c_day * 86400) / 86400
-        tau_created = np.where(self.c_new, self.W[cday] + frac * self.weight[cday], -np.inf)
-        gap0 = rng.gamma(2.0, self.c_gap / 2)
-        at_signup = self.c_new & (rng.random(n) < 0.6)
-        tau_next = np.where(
-            self.c_new,
-            np.where(at_signup, tau_created, tau_created + np.maximum(gap0, 1.0)),
-            rng.random(n) * gap0,
-        )
-        alive = ~self.c_dormant
-        mult = np.ones(n)
-        purchases: list[dict[str, np.ndarray]] = []
-        surveys: list[dict[str, np.ndarray]] = []
-        churn_scale = 1.0 / self.purchase_rate
-        detractor_churn = demo_data.DETRACTOR_CHURN_PROBABILITY * min(1.0, churn_scale / self.survey_rate)
-        seq = 0
-        while True:
-            idx = np.flatnonzero(alive & (tau_next < tau_end))
-            if idx.size == 0:
-                break
-            p, s = self._events(rng, idx, tau_next[idx], at_signup[idx], seq)
-            seq += idx.size
-            purchases.append(p)
-            surveys.append(s)
-            at_signup[idx] = False
-            detractor = np.zeros(n, dtype=bool)
-            detractor[s["cust"][s["nps"] <= 6]] = True
-            det = detractor[idx]
-            mult[idx[det]] = np.minimum(mult[idx[det]], demo_data.DETRACTOR_RATE_MULTIPLIER)
-            base_churn = (0.012 + 0.02 * (self.c_sat[idx] < -1)) * churn_scale
-            churn = (rng.random(idx.size) < base_churn) | (det & (rng.random(idx.size) < detractor_churn))
-            alive[idx[churn]] = False
-            tau_next[idx] += np.maximum(rng.gamma(2.0, self.c_gap[idx] / 2) / mult[idx], 0.3)
-        if not purchases:  # nobody bought anything: keep the column shapes with no rows
-            p, s = self._events(rng, np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=bool), 0)
-            purchases, surveys = [p], [s]
-        self.p = {k: np.concatenate([c[k] for c in purchases]) for k in purchases[0]}
-        self.s = {k: np.concatenate([c[k] for c in surveys]) for k in surveys[0]}
-
-
-@contextlib.contextmanager
-def _rates(survey_rate: float, comment_rate: float) -> Iterator[None]:
-    """The generator's survey and comment probability tables, multiplied, for the duration of a build."""
-    saved = demo_data._SURVEY_P, demo_data._COMMENT_P
-    demo_data._SURVEY_P = np.clip(saved[0] * survey_rate, 0.0, 1.0)
-    demo_data._COMMENT_P = np.clip(saved[1] * comment_rate, 0.0, 0.95)
-    try:
-        yield
-    finally:
-        demo_data._SURVEY_P, demo_data._COMMENT_P = saved
-
-
 def build_bench_frames(scale: Scale, source_tz: str = "Europe/London") -> dict[str, pd.DataFrame]:
     """The demo generator's frames (see :func:`loyalty.demo_data.build_demo_frames`) at ``scale``."""
     from zoneinfo import ZoneInfo
 
-    sim = _RatedSimulation(scale.start, scale.end, scale.seed, scale.customers, ZoneInfo(source_tz))
-    sim.purchase_rate, sim.survey_rate = scale.purchase_rate, scale.survey_rate
-    with _rates(scale.survey_rate, scale.comment_rate):
-        return sim.frames()
+    sim = demo_data._Simulation(
+        scale.start,
+        scale.end,
+        scale.seed,
+        scale.customers,
+        ZoneInfo(source_tz),
+        purchase_rate=scale.purchase_rate,
+        survey_rate=scale.survey_rate,
+        comment_rate=scale.comment_rate,
+    )
+    return sim.frames()
 
 
 def describe_frames(frames: dict[str, pd.DataFrame]) -> dict[str, int | float]:

@@ -465,7 +465,8 @@ def _print_totals() -> None:
 
     engine = get_engine(get_settings().warehouse_url)
     with engine.connect() as conn:
-        totals = conn.execute(load_sql("status/entity_totals")).all()
+        every_day = {"first_day": date.min, "last_day": date.max}
+        totals = conn.execute(load_sql("status/entity_totals"), every_day).all()
         reasons = conn.execute(load_sql("status/quarantine_by_reason")).all()
         stored = {
             name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() for name, t in ENTITY_TABLES.items()

@@ -810,8 +810,31 @@ _LAST_NAMES = (
 class _Simulation:
     """Simulates customers and their events; ``frames()`` renders them as the sources deliver them."""
 
-    def __init__(self, start: date, end: date, seed: int, n_customers: int, tz: ZoneInfo) -> None:
+    def __init__(
+        self,
+        start: date,
+        end: date,
+        seed: int,
+        n_customers: int,
+        tz: ZoneInfo,
+        *,
+        purchase_rate: float = 1.0,
+        survey_rate: float = 1.0,
+        comment_rate: float = 1.0,
+    ) -> None:
+        """The rates scale the demo's volumes (the benchmark's year uses them); 1.0 each is the demo itself.
+
+        ``purchase_rate`` divides every customer's mean gap between purchases, and the churn chances per
+        purchase and per detractor answer with it, so that buying more often does not mean churning more often
+        per year. ``survey_rate`` and ``comment_rate`` multiply the chance of a survey per purchase and of a
+        comment per survey.
+        """
         self.start, self.end, self.seed, self.n, self.tz = start, end, seed, n_customers, tz
+        self.purchase_rate = purchase_rate
+        self.churn_scale = 1.0 / purchase_rate
+        self.detractor_churn = DETRACTOR_CHURN_PROBABILITY * min(1.0, self.churn_scale / survey_rate)
+        self.survey_p = np.clip(_SURVEY_P * survey_rate, 0.0, 1.0)
+        self.comment_p = np.clip(_COMMENT_P * comment_rate, 0.0, 0.95)
         self.days = (end - start).days + 1
         d = np.arange(self.days)
         self.weekday = (start.weekday() + d) % 7
@@ -951,7 +974,7 @@ class _Simulation:
         ]
         self.c_email_known = rng.random(n) >= 0.08
         self.c_sat = rng.standard_normal(n)
-        self.c_gap = np.clip(8 + rng.gamma(1.6, 14.0, n), 8, 150)
+        self.c_gap = np.clip(8 + rng.gamma(1.6, 14.0, n), 8, 150) / self.purchase_rate
         pref_type = rng.choice(3, size=n, p=_PREF_TYPE_P)
         self.c_pref_cdf = np.cumsum(_PREF_CHANNEL_P[pref_type], axis=1)
         self.c_spend = math.log(48) + 0.35 * rng.standard_normal(n) + np.log(1.6) * self.c_business
@@ -993,8 +1016,8 @@ class _Simulation:
             detractor[s["cust"][s["nps"] <= 6]] = True
             det = detractor[idx]
             mult[idx[det]] = np.minimum(mult[idx[det]], DETRACTOR_RATE_MULTIPLIER)
-            base_churn = 0.012 + 0.02 * (self.c_sat[idx] < -1)
-            churn = (rng.random(idx.size) < base_churn) | (det & (rng.random(idx.size) < DETRACTOR_CHURN_PROBABILITY))
+            base_churn = (0.012 + 0.02 * (self.c_sat[idx] < -1)) * self.churn_scale
+            churn = (rng.random(idx.size) < base_churn) | (det & (rng.random(idx.size) < self.detractor_churn))
             alive[idx[churn]] = False
             tau_next[idx] += np.maximum(rng.gamma(2.0, self.c_gap[idx] / 2) / mult[idx], 0.3)
         if not purchases:  # nobody bought anything: keep the column shapes with no rows
@@ -1038,7 +1061,7 @@ class _Simulation:
         }
 
         # Survey: whether one follows, on which channel, when.
-        has = rng.random(m) < _SURVEY_P[channel]
+        has = rng.random(m) < self.survey_p[channel]
         cdf = np.cumsum(_SURVEY_CHANNEL_P[channel], axis=1)
         sch = (rng.random(m)[:, None] > cdf).sum(axis=1).clip(0, 4)
         delay = rng.integers(1, 6, m)
@@ -1055,7 +1078,7 @@ class _Simulation:
         dims = 0.75 * r[:, None] + math.sqrt(1 - 0.75**2) * rng.standard_normal((m, 5))
         noise = 0.45 * rng.standard_normal(m)
         z_pre = (dims @ self.driver_w + noise) / self.z_sd
-        comment_p = _COMMENT_P[sch] + 0.15 * (z_pre < -0.6) - 0.05 * (z_pre > 0.8)
+        comment_p = self.comment_p[sch] + 0.15 * (z_pre < -0.6) - 0.05 * (z_pre > 0.8)
         has_comment = rng.random(m) < comment_p
         level = self.theme_level[np.clip(sub_day, 0, self.days - 1)]
         theme_p = np.where(level == 0, THEME_BASE_SHARE, np.array([0.0, *THEME_WEEK_SHARES])[level])

@@ -98,9 +98,14 @@ class AssetFetcher(URLFetcher):
 
 def html_to_pdf(html: str, *, fetcher: AssetFetcher | None = None) -> bytes:
     """The PDF of ``html`` (rendered with medium="pdf"); metadata comes from its <title> and <meta> tags."""
+    return html_to_pdf_with_pages(html, fetcher=fetcher)[0]
+
+
+def html_to_pdf_with_pages(html: str, *, fetcher: AssetFetcher | None = None) -> tuple[bytes, int]:
+    """The PDF of ``html`` and its page count, from one layout."""
     from weasyprint import HTML
 
     fetcher = fetcher or AssetFetcher()
     # base_url is an asset: URL so that a relative link, too, can only resolve to a project asset.
-    document = HTML(string=html, base_url="asset:", url_fetcher=fetcher)
-    return document.write_pdf(pdf_identifier=b"loyalty-weekly-report", uncompressed_pdf=False)
+    document = HTML(string=html, base_url="asset:", url_fetcher=fetcher).render()
+    return document.write_pdf(pdf_identifier=b"loyalty-weekly-report", uncompressed_pdf=False), len(document.pages)

@@ -8,7 +8,6 @@ week's folder never holds another week's files.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import re
@@ -23,7 +22,7 @@ from prefect.cache_policies import NO_CACHE
 
 from loyalty.settings import Settings
 from reports.context import ReportOptions, build_report_context
-from reports.render import AssetFetcher, html_to_pdf, render_email_html, render_html
+from reports.render import AssetFetcher, html_to_pdf_with_pages, render_email_html, render_html
 from tasks.report_data import ReportData
 
 log = logging.getLogger(__name__)
@@ -88,12 +87,6 @@ def report_options(settings: Settings) -> ReportOptions:
     )
 
 
-def _page_count(pdf: bytes) -> int:
-    from pypdf import PdfReader
-
-    return len(PdfReader(io.BytesIO(pdf)).pages)
-
-
 def render_files(settings: Settings, data: ReportData) -> ReportFiles:
     """Build the context, render HTML and PDF, write both; returns where they are and what they say."""
     started = time.perf_counter()
@@ -105,13 +98,12 @@ def render_files(settings: Settings, data: ReportData) -> ReportFiles:
         options=report_options(settings),
     )
     fetcher = AssetFetcher()
-    pdf = html_to_pdf(render_html(context, medium="pdf"), fetcher=fetcher)
+    pdf, pages = html_to_pdf_with_pages(render_html(context, medium="pdf"), fetcher=fetcher)
     html = render_html(context, medium="html").encode("utf-8")
     pdf_path, html_path = report_paths(settings, data.week, data.region)
     _write_atomically(pdf_path, pdf)
     _write_atomically(html_path, html)
     seconds = time.perf_counter() - started
-    pages = _page_count(pdf)
     log.info(
         "report %s%s: %d pages in %.1f s: %s",
         data.week,

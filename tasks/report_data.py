@@ -77,8 +77,14 @@ def read_data_quality(engine: sa.Engine, week: str) -> dict[str, list[dict]]:
     params = {"first_day": first_day, "last_day": last_day}
     out: dict[str, list[dict]] = {}
     with engine.connect() as conn:
-        for name in ("delivery_counts", "quarantine_reasons", "problem_files", "failed_runs"):
-            out[name] = [dict(row._mapping) for row in conn.execute(load_sql(f"report/{name}"), params)]
+        queries = {
+            "delivery_counts": "status/entity_totals",
+            "quarantine_reasons": "report/quarantine_reasons",
+            "problem_files": "report/problem_files",
+            "failed_runs": "report/failed_runs",
+        }
+        for key, name in queries.items():
+            out[key] = [dict(row._mapping) for row in conn.execute(load_sql(name), params)]
     return out
 
 

@@ -1,11 +1,14 @@
--- Totals over the whole run ledger's latest succeeded run per entity and delivery day.
+-- Rows and files per entity over the delivery days in [first_day, last_day]: the latest succeeded run of
+-- each entity and day. `loyalty status` passes the widest range, the weekly report its week.
 with latest as (
     select
         entity,
         load_date,
         max(finished_at) as finished_at
     from run_ledger
-    where status = 'succeeded'
+    where
+        status = 'succeeded'
+        and load_date between :first_day and :last_day
     group by entity, load_date
 ),
 

@@ -44,7 +44,7 @@ def tiny_landing(tiny_frames: dict[str, pd.DataFrame], tmp_path_factory: pytest.
 
 
 def test_rates_of_one_give_the_demo_generator_unchanged() -> None:
-    """The bench's copy of the simulation loop only rescales: at rate 1 it is the demo, row for row."""
+    """The rate knobs only rescale: at rate 1 the bench data is the demo, row for row."""
     start, end = date(2026, 11, 9), date(2026, 11, 22)
     plain = Scale("plain", length_days=14, customers=300, end=end)
     assert plain.start == start

@@ -9,15 +9,12 @@ week renders to the same report text twice.
 
 from __future__ import annotations
 
-import http.server
 import io
 import logging
 import re
-import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
@@ -39,28 +36,6 @@ LONG_COMMENT = "refund lost voucher " + ("slow delivery and no reply " * 4000)[:
 NO_SPACE_WORD = "refund lost voucher " + "x" * 30_000
 EMOJI = "refund lost voucher, still missing 😡😡 📦❌ — never again 💔"
 RTL = "refund lost voucher لم يصل المبلغ بعد עדיין לא קיבלתי את הכסף"
-
-
-@pytest.fixture
-def listener():
-    """A real HTTP server that counts requests: any fetch of a URL from a comment would reach it."""
-    hits: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's name)
-            hits.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], hits
-    server.shutdown()
-    server.server_close()
 
 
 def _hostile(port: int) -> list[str]:
@@ -124,7 +99,7 @@ def test_extreme_and_hostile_comments_load_unchanged_and_stay_inert_in_the_repor
     settings, listener, start_smtp, caplog, tmp_path
 ):
     caplog.set_level(logging.DEBUG)
-    port, hits = listener
+    port, hits = listener.port, listener.requests
     special = _load(settings, port)
 
     # Loaded byte for byte: nothing cut, escaped or stripped in the warehouse.
@@ -194,7 +169,7 @@ def test_extreme_and_hostile_comments_load_unchanged_and_stay_inert_in_the_repor
 
 
 def test_the_same_week_renders_the_same_report_text_twice(settings, listener, tmp_path):
-    port, _ = listener
+    port = listener.port
     _load(settings, port)
     first = render_files(settings, read_report_data.fn(settings, WEEK))
     text, html = _pdf_text(first.pdf_path), first.html_path.read_bytes()

@@ -12,10 +12,7 @@ import io
 import re
 import shutil
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +25,7 @@ from analytics.bundle import MetricParameters, compute_metric_frames
 from loyalty.settings import Settings
 from tasks.render import ReportFiles, render_files
 from tasks.report_data import TREND_WEEKS, ReportData
+from tests.httplistener import Listener
 
 WEEK = "2026-W45"
 N_WEEKS = 10  # the reported week and nine before it: a full eight-week baseline for the trending terms
@@ -49,42 +47,6 @@ ORDINARY_COMMENTS = (
 
 
 # ---------------------------------------------------------------- a listener that must stay silent
-
-
-class _Listener:
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.requests.append(f"{self.command} {self.path}")
-                self.send_response(204)
-                self.end_headers()
-
-            do_POST = do_HEAD = do_GET
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture
-def listener() -> Iterator[_Listener]:
-    running = _Listener()
-    try:
-        yield running
-    finally:
-        running.close()
 
 
 def _payloads(port: int) -> dict[str, str]:
@@ -229,7 +191,7 @@ def _passwd_lines() -> list[str]:
 
 
 @pytest.fixture
-def rendered(listener: _Listener, tmp_path: Path) -> tuple[ReportFiles, Settings, float, dict[str, str]]:
+def rendered(listener: Listener, tmp_path: Path) -> tuple[ReportFiles, Settings, float, dict[str, str]]:
     warehouse = _frames(listener.port)
     frames = compute_metric_frames(
         warehouse["responses"],

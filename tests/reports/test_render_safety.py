@@ -5,11 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import struct
-import threading
-import zlib
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from markupsafe import escape
@@ -26,6 +21,7 @@ from reports.render import (
     render_email_html,
     render_html,
 )
+from tests.httplistener import tiny_png
 
 HOSTILE_COMPANY = "<b>Acme</b>"
 ESCAPED_COMPANY = "&lt;b&gt;Acme&lt;/b&gt;"
@@ -34,62 +30,7 @@ ESCAPED_COMPANY = "&lt;b&gt;Acme&lt;/b&gt;"
 # ---------------------------------------------------------------- helpers
 
 
-class Listener:
-    """A real HTTP server on a free local port that counts every request it receives."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-        listener = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                listener.paths.append(self.path)
-                self.send_response(200)
-                self.send_header("Content-Type", "image/png")
-                self.end_headers()
-                self.wfile.write(_tiny_png())
-
-            do_POST = do_HEAD = do_GET
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Listener:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture
-def listener() -> Iterator[Listener]:
-    with Listener() as running:
-        yield running
-
-
-def _tiny_png() -> bytes:
-    """A valid 1x1 PNG, so that a fetched image would really be drawn."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
-        + chunk(b"IEND", b"")
-    )
-
-
-DATA_PNG = "data:image/png;base64," + base64.b64encode(_tiny_png()).decode()
+DATA_PNG = "data:image/png;base64," + base64.b64encode(tiny_png()).decode()
 
 
 def _image_xobjects(pdf: bytes) -> list[str]:
@@ -252,7 +193,7 @@ def test_asset_fetcher_refuses_files_servers_data_urls_and_escapes_from_the_asse
         "asset:/etc/passwd",
     }
     assert expected <= refused, expected - refused
-    assert listener.paths == []
+    assert listener.requests == []
 
     text = _pdf_text(pdf)
     assert "Before the images." in text and "After the images." in text
