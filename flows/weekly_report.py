@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import html
-import re
-
 from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from loyalty.rundate import resolve_report_week
 from loyalty.settings import Settings, get_settings
+from reports.summaries import kpi_markdown, text_summary
 from tasks.deliver import deliver_report
 from tasks.load import prepare_warehouse
 from tasks.render import ReportFiles, region_slug, render_report
@@ -22,36 +20,6 @@ def _run_name() -> str:
     week = resolve_report_week(parameters.get("week"), get_settings().business_zone)
     region = parameters.get("region")
     return f"weekly-report-{week}" + (f"-{region_slug(region)}" if region else "")
-
-
-def _markdown_text(value: str) -> str:
-    """Data (a region name, a term) made inert for the UI's markdown: HTML-escaped, markdown punctuation escaped."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|>~])", r"\\\1", html.escape(value, quote=True))
-
-
-def kpi_markdown(files: ReportFiles) -> str:
-    edition = f"region {files.region}" if files.region else "company-wide"
-    lines = [
-        f"# Weekly loyalty report {files.week} ({_markdown_text(edition)})",
-        "",
-        "| KPI | This week | Change | Significance | n |",
-        "|---|---:|---:|---|---:|",
-    ]
-    lines += [
-        f"| {t['label']} | {t['value']} | {t['marker']} {t['change']} | {t['significance']} | {t['n']} |"
-        for t in files.kpis
-    ]
-    lines += ["", *(f"- {_markdown_text(s)}" for s in files.summary), ""]
-    lines.append(f"PDF: `{files.pdf_path}` ({files.pages} pages, rendered in {files.seconds:.1f} s)  ")
-    lines.append(f"HTML: `{files.html_path}`")
-    return "\n".join(lines)
-
-
-def text_summary(files: ReportFiles) -> str:
-    lines = [files.title, ""]
-    lines += [f"{t['label']}: {t['value']} ({t['change']}, {t['significance']}, n = {t['n']})" for t in files.kpis]
-    lines += ["", *files.summary, "", "The full report is attached as a PDF."]
-    return "\n".join(lines)
 
 
 @task(name="publish-report-artifacts", cache_policy=NO_CACHE)

@@ -254,15 +254,13 @@ def _run_weekly_report(week: str | None, region: str | None, *, send: bool, reci
     from tasks.report_data import ReportInputError
 
     _check_warehouse()
-    if region is not None:
-        from loyalty.db import get_engine
-        from tasks.report_data import known_regions
-
-        regions = known_regions(get_engine(get_settings().warehouse_url))
-        if region not in regions:
-            raise UserError(f"unknown region {region!r}; the warehouse has: {', '.join(regions) or 'none'}")
     configure_runtime(quiet=True)
     try:
+        if region is not None:  # before the flow starts: one line, not a failed run's traceback
+            from loyalty.db import get_engine
+            from tasks.report_data import check_region
+
+            check_region(get_engine(get_settings().warehouse_url), region)
         return weekly_report(week=week, region=region, send=send, recipients=recipients)
     except ReportInputError as exc:
         raise UserError(str(exc)) from None

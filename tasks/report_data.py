@@ -71,6 +71,13 @@ def known_regions(engine: sa.Engine) -> list[str]:
     return sorted({r for r in rows if r})
 
 
+def check_region(engine: sa.Engine, region: str) -> None:
+    """ReportInputError naming the known regions when ``region`` is not one of them."""
+    regions = known_regions(engine)
+    if region not in regions:
+        raise ReportInputError(f"unknown region {region!r}; the warehouse has: {', '.join(regions) or 'none'}")
+
+
 def read_data_quality(engine: sa.Engine, week: str) -> dict[str, list[dict]]:
     """Counts of the week's delivery days: rows and files per entity, quarantine reasons, problem files."""
     first_day, last_day = parse_iso_week(week)
@@ -100,9 +107,7 @@ def read_report_data(settings: Settings, week: str, region: str | None = None) -
     """Everything one edition of the report shows. Metrics missing for the week are computed and stored first."""
     engine = get_engine(settings.warehouse_url)
     if region is not None:
-        regions = known_regions(engine)
-        if region not in regions:
-            raise ReportInputError(f"unknown region {region!r}; the warehouse has: {', '.join(regions) or 'none'}")
+        check_region(engine, region)
         frames = compute_weeks(engine, [week], settings, region=region, trend_weeks=TREND_WEEKS)
         # Data-quality counts are pipeline-wide (files hold every region): the regional edition leaves them out.
         return ReportData(week=week, region=region, frames=frames, data_quality={})
