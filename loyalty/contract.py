@@ -119,5 +119,8 @@ def get_entity(name: str) -> Entity:
         raise ValueError(f"unknown entity {name!r}; expected one of {', '.join(ENTITIES)}") from None
 
 
+#: Every integer answer of a survey response: the three scores, then the service dimensions.
+ANSWER_COLUMNS: tuple[str, ...] = tuple(c.name for c in SURVEY_RESPONSES.columns if c.kind == "integer")
+
 #: Entity name -> its column names in contract order (the header a contract-named file carries).
 CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {e.name: tuple(e.column_names) for e in ENTITIES.values()}

@@ -106,6 +106,7 @@ def test_metrics_json_has_the_documented_keys_and_unknown_weeks_fail(settings, l
         "churn_rate",
         "rising_terms",
         "alerts",
+        "kpis",
     }
     assert documented <= set(figures)
     # 6 answers: promoters 10, 9, 9 (3); passive 8 (1); detractors 3, 2 (2) -> NPS = 100 x (3 - 2) / 6 = 16.7
@@ -113,6 +114,11 @@ def test_metrics_json_has_the_documented_keys_and_unknown_weeks_fail(settings, l
     assert round(figures["nps"], 1) == 16.7
     assert figures["nps_ci_low"] <= figures["nps"] <= figures["nps_ci_high"]
     assert figures["csat"] == 1.0 and figures["ces"] == 6.0
+    # The tiles the report shows, read back from weekly_kpi_tiles: the same NPS, and no week before to compare.
+    tiles = {tile["kpi"]: tile for tile in figures["kpis"]}
+    assert list(tiles) == ["nps", "csat", "ces", "responses", "active_customers", "repeat_rate", "churn_rate"]
+    assert tiles["nps"]["value"] == figures["nps"] and tiles["nps"]["previous"] is None
+    assert tiles["responses"]["value"] == 6 and tiles["responses"]["is_significant"] is False
 
     empty = _loyalty("metrics", "--week", "2026-W30", "--json", env=env)
     assert empty.returncode == 2 and empty.stderr.strip() == (

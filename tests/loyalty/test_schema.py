@@ -1,6 +1,7 @@
 """The warehouse schema and its migrations, on SQLite and PostgreSQL.
 
-A warehouse built before migration 4 has ``load_date`` columns and a ``report_deliveries`` table. It is rebuilt
+A warehouse built before migration 4 has ``load_date`` columns, a ``report_deliveries`` table, the term tables
+``group_terms`` and ``term_details`` and no ``weekly_kpi_tiles``. It is rebuilt
 here by renaming a fresh warehouse back to the old names and forgetting migration 4, so the test needs no copy
 of the old schema; migrating it again must give exactly the tables, columns and indexes of a fresh build, with
 the rows kept.
@@ -38,10 +39,13 @@ def _back_to_the_old_names(engine: sa.Engine) -> None:
         conn.execute(sa.text("alter table report_sends rename to report_deliveries"))
         conn.execute(sa.text("alter table report_deliveries rename column send_id to delivery_id"))
         conn.execute(sa.text("create index ix_report_deliveries_week on report_deliveries (week, region, recipient)"))
-        conn.execute(schema_migrations.delete().where(schema_migrations.c.version == 4))
+        conn.execute(sa.text("alter table terms_by_nps_group rename to group_terms"))
+        conn.execute(sa.text("alter table term_verbatims rename to term_details"))
+        conn.execute(sa.text("drop table weekly_kpi_tiles"))
+        conn.execute(schema_migrations.delete().where(schema_migrations.c.version.in_([4, 5])))
 
 
-def test_migration_4_renames_an_old_warehouse_to_the_fresh_schema_and_keeps_its_rows(warehouse_url: str) -> None:
+def test_migrations_4_and_5_bring_an_old_warehouse_to_the_fresh_schema_and_keeps_its_rows(warehouse_url: str) -> None:
     engine = create_engine(warehouse_url)
     fresh = _shape(engine)
     assert "report_sends" in fresh and "report_deliveries" not in fresh
@@ -50,6 +54,7 @@ def test_migration_4_renames_an_old_warehouse_to_the_fresh_schema_and_keeps_its_
     _back_to_the_old_names(engine)
     old = _shape(engine)
     assert "report_deliveries" in old and "load_date" in old["transactions"][0]
+    assert {"group_terms", "term_details"} <= set(old) and "weekly_kpi_tiles" not in old
     now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC).replace(tzinfo=None)
     with engine.begin() as conn:
         conn.execute(
@@ -67,7 +72,7 @@ def test_migration_4_renames_an_old_warehouse_to_the_fresh_schema_and_keeps_its_
             {"h": "0" * 64, "t": now},
         )
 
-    assert migrate(engine) == [4]
+    assert migrate(engine) == [4, 5]
     assert _shape(engine) == fresh
     assert migrate(engine) == []
     with engine.connect() as conn:
