@@ -103,7 +103,7 @@ def summarise_week(
     retention = weekly_retention.loc[weekly_retention["week"] == week] if weekly_retention is not None else None
     for field in _RETENTION_FIELDS:
         present = retention is not None and len(retention) and field in retention.columns
-        headline[field] = retention[field].iloc[0] if present else None
+        headline[field] = retention[field].iloc[0] if present and retention is not None else None
 
     headline["rising_terms"] = []
     if trending_terms is not None and len(trending_terms):

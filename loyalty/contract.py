@@ -1,7 +1,8 @@
 """The source data contract (v1) as code: entities, columns, types and rules.
 
-This module is the single description of ../shared/CONTRACT.md that intake, validation and the warehouse
-schema all read, so the three can never disagree about a column.
+This module is the single description of the source data contract that intake, validation and the warehouse
+schema all read, so the three can never disagree about a column. ``docs/contract.md`` describes it for
+readers; a test checks the two agree.
 
 Where the contract is silent we chose, and say so here:
 - ``channel`` is required on transactions and responses: a value outside the allowed set is invalid, and a

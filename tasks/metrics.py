@@ -59,7 +59,7 @@ def read_query_frame(conn: sa.Connection, name: str, params: dict) -> pd.DataFra
     if conn.dialect.name == "sqlite":  # the warehouse stores dates as ISO text there; bind them the same way
         convert = lambda v: v.isoformat() if isinstance(v, dt.date) and not isinstance(v, dt.datetime) else v  # noqa: E731
         args = tuple(map(convert, args)) if isinstance(args, tuple) else {k: convert(v) for k, v in args.items()}
-    cursor = conn.connection.dbapi_connection.cursor()
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # open: conn is live
     try:
         cursor.execute(str(compiled), args)
         columns = [d[0] for d in cursor.description]
