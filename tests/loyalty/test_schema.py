@@ -9,8 +9,10 @@ the rows kept.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
+import pytest
 import sqlalchemy as sa
 
 from loyalty.db import create_engine
@@ -45,8 +47,22 @@ def _back_to_the_old_names(engine: sa.Engine) -> None:
         conn.execute(schema_migrations.delete().where(schema_migrations.c.version.in_([4, 5])))
 
 
-def test_migrations_4_and_5_bring_an_old_warehouse_to_the_fresh_schema_and_keeps_its_rows(warehouse_url: str) -> None:
+@pytest.fixture
+def old_names_dropped_after(warehouse_url: str) -> Iterator[str]:
+    """The shared test database must not keep a table under an old name if the test stops half-way."""
+    yield warehouse_url
     engine = create_engine(warehouse_url)
+    with engine.begin() as conn:
+        for name in ("report_deliveries", "group_terms", "term_details"):
+            conn.execute(sa.text(f"drop table if exists {name}"))
+    drop_all(engine)
+    engine.dispose()
+
+
+def test_migrations_4_and_5_bring_an_old_warehouse_to_the_fresh_schema_and_keeps_its_rows(
+    old_names_dropped_after: str,
+) -> None:
+    engine = create_engine(old_names_dropped_after)
     fresh = _shape(engine)
     assert "report_sends" in fresh and "report_deliveries" not in fresh
     assert "delivery_day" in fresh["run_ledger"][0] and "load_date" not in fresh["run_ledger"][0]
@@ -80,5 +96,4 @@ def test_migrations_4_and_5_bring_an_old_warehouse_to_the_fresh_schema_and_keeps
         sends = conn.execute(sa.select(report_sends.c.send_id, report_sends.c.recipient)).all()
     assert [(r.run_id, date.fromisoformat(str(r.delivery_day)[:10])) for r in ledger] == [("r1", date(2026, 11, 29))]
     assert [s.recipient for s in sends] == ["a@example.com"] and sends[0].send_id is not None
-    drop_all(engine)
     engine.dispose()
