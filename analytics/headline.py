@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.kpis import KPI_ORDER
+from analytics.kpis import KPI_COLUMNS, KPI_ORDER
 from analytics.weeks import parse_iso_week
 
 __all__ = ["summarise_week", "to_plain"]
@@ -52,19 +52,7 @@ _RETENTION_FIELDS = [
     "net_revenue_retention",
     "is_partial_week",
 ]
-_KPI_FIELDS = [
-    "kpi",
-    "value",
-    "previous",
-    "change",
-    "p_value",
-    "q_value",
-    "is_significant",
-    "test",
-    "n",
-    "direction",
-    "unit",
-]
+_KPI_FIELDS = [c for c in KPI_COLUMNS if c != "label"]  # the tile's label is the report's wording
 _TERM_FIELDS = ["term", "count", "share", "baseline_share", "ratio", "p_value", "q_value"]
 
 
