@@ -19,7 +19,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from loyalty.contract import get_entity
-from loyalty.db import DatabaseUnavailable, check_connection, get_engine, load_sql, redact_url
+from loyalty.db import DatabaseUnavailable, check_connection, get_engine, load_sql, masked_driver_errors, redact_url
 from loyalty.delivery import Delivery, FileRecord
 from loyalty.intake import (
     SUPPORTED_FORMATS,
@@ -158,7 +158,7 @@ def read_sql_source(settings: Settings, entity_name: str, day: date, warehouse: 
 def extract_entity(settings: Settings, entity: str, day: date) -> Delivery:
     """Read one entity's delivery for ``day`` from the configured source (SQL: in a ``loyalty-source`` slot)."""
     warehouse = get_engine(settings.warehouse_url)
-    with source_slot(settings):
+    with source_slot(settings), masked_driver_errors(entity, day):
         if settings.source_kind == "sql":
             return read_sql_source(settings, entity, day, warehouse)
         return read_landing(settings, entity, day, warehouse)
