@@ -149,6 +149,18 @@ class Settings(BaseSettings):
     def _anchor_path(cls, value: Path) -> Path:
         return value if value.is_absolute() else PROJECT_ROOT / value
 
+    def smtp_plaintext_auth_refusal(self) -> str | None:
+        """Why the SMTP login must not be sent, or None: credentials over ``smtp_security=none`` to a host that is
+        not loopback travel in clear text, so they are refused unless ``smtp_allow_plaintext_auth`` is set."""
+        if self.smtp_security != "none" or not self.smtp_user or self.smtp_allow_plaintext_auth:
+            return None
+        if _is_loopback(self.smtp_host or ""):
+            return None
+        return (
+            "refused to send SMTP credentials in clear text: LOYALTY_SMTP_SECURITY=none to a host that is not "
+            "loopback; use starttls or ssl, or set LOYALTY_SMTP_ALLOW_PLAINTEXT_AUTH=true"
+        )
+
     @property
     def business_zone(self) -> ZoneInfo:
         return ZoneInfo(self.business_tz)
@@ -156,6 +168,18 @@ class Settings(BaseSettings):
     @property
     def source_zone(self) -> ZoneInfo:
         return ZoneInfo(self.source_tz)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)
