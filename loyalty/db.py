@@ -43,9 +43,9 @@ class WarehouseWriteError(RuntimeError):
         return (type(self), (self.entity, self.day, self.error_class))  # Prefect may pickle task exceptions
 
 
-# scheme://userinfo@host...: the userinfo is everything up to the LAST '@' before the path, so a password
-# holding an unencoded '@' or ':' is still masked whole.
-_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/?#]*@)(?P<rest>.*)$", re.DOTALL)
+# scheme://userinfo@host...: the userinfo is everything up to the LAST '@', so a password holding an unencoded
+# '@', ':', '/', '?' or '#' is still masked whole (an '@' later in the URL only masks more than needed).
+_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>.*@)(?P<rest>[^@]*)$", re.DOTALL)
 
 
 def redact_url(url: str) -> str:
