@@ -210,3 +210,21 @@ def test_a_real_lock_timeout_says_busy_not_unreachable(sqlite_url):
         held.close()
         writer.dispose()
         impatient.dispose()
+
+
+def test_the_load_task_turns_a_driver_error_into_a_message_without_row_values(settings, monkeypatch):
+    import pandas as pd
+
+    from loyalty.delivery import CheckedDelivery, Delivery
+    from tasks import load
+
+    def failing_write(*args, **kwargs):
+        orig = Exception(f"null value violates not-null constraint DETAIL: Failing row contains ({CANARY})")
+        raise sa.exc.IntegrityError("INSERT INTO customers ...", {"email": CANARY}, orig)
+
+    monkeypatch.setattr(load, "write_partition", failing_write)
+    delivery = Delivery("customers", date(2026, 11, 30), "files", pd.DataFrame())
+    with pytest.raises(WarehouseWriteError) as wrapped:
+        load.load_entity.fn(CheckedDelivery(delivery, pd.DataFrame(), pd.DataFrame()), settings, "run")
+    assert str(wrapped.value) == "customers 2026-11-30: the warehouse refused the write (Exception)"
+    assert CANARY not in repr(wrapped.value)

@@ -372,3 +372,41 @@ def test_comments_keep_their_whitespace_byte_for_byte_and_ids_are_trimmed(settin
     stored = loaded(settings, SURVEYS, DAY).set_index("response_id")["comment"]
     assert [stored[f"R{i}"] for i in range(4)] == comments[:4]
     assert pd.isna(stored["R4"])  # only whitespace: no comment (and it does not count as an answer)
+
+
+# --- finding 10: names and values shown on the terminal and in logs ---------------------------------------------
+
+
+def test_hostile_file_names_and_regions_are_shown_escaped(project_env, caplog, prefect_harness):
+    import logging
+
+    from typer.testing import CliRunner
+
+    from flows._steps import load_delivery_day
+    from loyalty.cli import app
+
+    settings = project_env
+    folder = settings.landing_dir / SURVEYS
+    names = ["2026-11-30_\x1b[2J\x1b[31mred.csv", "2026-11-30_a\r\nINFO forged.csv", "2026-11-30_\u202eVSC.txt"]
+    for name in names:
+        (folder / name).write_text("not,a,valid\nfile", encoding="utf-8")
+    (folder / "2026-11-30_dir\x1b]0;title\x07").mkdir()
+    survey_csv(folder / "2026-11-30_ok.csv", [["R1", "C1", "2026-11-30T10:00:00Z", "online", "9", "", "\u202eTSAE"]])
+
+    caplog.set_level(logging.INFO)
+    outcome = load_delivery_day(settings, DAY, "run-10", logging.getLogger("flows.test"), entities=[SURVEYS])
+    assert not outcome.failures
+    status = CliRunner().invoke(app, ["status"])
+    assert status.exit_code == 0, status.output
+    shown = status.output + caplog.text
+    for raw in ("\x1b", "\r", "\u202e", "\x07"):
+        assert raw not in shown
+    assert "\\x1b[2J\\x1b[31mred.csv" in status.output and "\\u202eVSC.txt" in shown
+    assert "INFO forged" not in shown.split("\n")[0]  # never at the start of a line of its own
+    assert not any(line.startswith("INFO forged") for line in shown.splitlines())
+    # The warehouse keeps the exact values.
+    assert loaded(settings, SURVEYS, DAY)["region"].tolist() == ["\u202eTSAE"]
+    assert set(names) <= {p.rpartition("/")[2] for p in ledger(settings, SURVEYS, DAY)["path"]}
+    # The "unknown region" error shows the name escaped too.
+    result = CliRunner().invoke(app, ["report", "render", "--week", "2026-W49", "--region", "\u202eHTRON\x1b[2J"])
+    assert result.exit_code == 2 and "\\u202eHTRON\\x1b[2J" in result.output and "\x1b" not in result.output
