@@ -25,6 +25,10 @@ _OFFSET_PATTERN = r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s*(?:[zZ]|[+-]
 _FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
 # Free text is stored exactly as sent, surrounding whitespace included (ids and codes are trimmed).
 VERBATIM_COLUMNS = frozenset({"comment", "note"})
+# Ids, codes, regions and other short text are keys and index entries; PostgreSQL cannot index a value over
+# 2,704 bytes, so one huge id would fail the whole entity-day. 500 characters is at most 2,000 bytes of UTF-8.
+# Free text has no limit.
+MAX_SHORT_TEXT_CHARS = 500
 # Whatever the window, a timestamp outside this range cannot be placed on a calendar in every time zone
 # (0001-01-01T00:00Z is year 0 in a zone west of UTC): it is always out of range.
 CALENDAR_LIMITS = (pd.Timestamp("0002-01-01", tz="UTC"), pd.Timestamp("9999-01-01", tz="UTC"))
@@ -206,6 +210,7 @@ _PROBLEM_TEXT = {
     "not_utf8": "is binary data that is not UTF-8 text",
     "forbidden_character": "holds a NUL character or a lone surrogate",
     "timestamp_out_of_range": "is outside the accepted time window",
+    "too_long": f"is longer than {MAX_SHORT_TEXT_CHARS} characters (only free text may be longer)",
 }
 
 
@@ -236,7 +241,13 @@ def coerce_frame(
         values = raw[column.name] if column.name in raw.columns else pd.Series(None, index=raw.index, dtype=object)
         values, found = check_scalars(values)
         if column.kind == "text":
-            typed[column.name] = parse_text(values, verbatim=column.name in VERBATIM_COLUMNS)
+            verbatim = column.name in VERBATIM_COLUMNS
+            typed[column.name] = parse_text(values, verbatim=verbatim)
+            if not verbatim:
+                lengths = typed[column.name].map(len, na_action="ignore")
+                too_long = (lengths > MAX_SHORT_TEXT_CHARS).fillna(False).to_numpy(dtype=bool)
+                typed[column.name] = typed[column.name].mask(too_long, None)
+                found["too_long"] = too_long
         elif column.kind == "timestamp":
             stamps, bad = parse_timestamps(values, source_zone)
             outside = _window_mask(stamps, window)

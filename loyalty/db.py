@@ -133,6 +133,15 @@ def describe_db_error(exc: BaseException, url: str | None = None) -> str:
     return f"database error{target} ({type(orig or exc).__name__})"
 
 
+def _is_connection_error(exc: BaseException) -> bool:
+    """An error of the connection, not of the statement: PostgreSQL's SQLSTATE classes 08 (connection), 53
+    (resources), 57 (operator intervention), or a driver error with no SQLSTATE at all (SQLite's I/O errors)."""
+    if not isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return False
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return sqlstate is None or str(sqlstate).startswith(("08", "53", "57"))
+
+
 def masked_driver_errors(entity: str, day: date | str):  # type: ignore[no-untyped-def]
     """Context manager: a driver or encoding error inside becomes :class:`WarehouseWriteError` (no row values)."""
     return _MaskedDriverErrors(entity, day)
@@ -152,7 +161,7 @@ class _MaskedDriverErrors:
             if is_busy_error(exc):
                 raise DatabaseBusy(f"{self.entity} {self.day}: {describe_db_error(exc)}") from None
             orig = getattr(exc, "orig", None)
-            if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):  # the connection: worth a retry
+            if _is_connection_error(exc):  # the connection: worth a retry
                 raise DatabaseUnavailable(
                     f"{self.entity} {self.day}: the database connection failed ({type(orig or exc).__name__})"
                 ) from None

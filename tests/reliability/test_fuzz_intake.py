@@ -232,7 +232,10 @@ def test_family_huge_fields(settings, data, size):
     as_csv = data.draw(st.booleans())
     name = (_write_csv if as_csv else _write_jsonl)(settings, day, records)
     _check_day(settings, day, name, records)
-    assert ledger(settings, "survey_responses", day)["rows_loaded"].sum() == 3  # long values are valid values
+    # Free text may be any length; ids and other short text over 500 characters are too_long (PostgreSQL cannot
+    # index them); a value of only whitespace is trimmed to missing.
+    expected_loaded = 3 if field == "comment" or not filler.strip() else 2
+    assert ledger(settings, "survey_responses", day)["rows_loaded"].sum() == expected_loaded
 
 
 odd_timestamp = st.one_of(

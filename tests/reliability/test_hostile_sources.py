@@ -410,3 +410,18 @@ def test_hostile_file_names_and_regions_are_shown_escaped(project_env, caplog, p
     # The "unknown region" error shows the name escaped too.
     result = CliRunner().invoke(app, ["report", "render", "--week", "2026-W49", "--region", "\u202eHTRON\x1b[2J"])
     assert result.exit_code == 2 and "\\u202eHTRON\\x1b[2J" in result.output and "\x1b" not in result.output
+
+
+def test_a_huge_id_or_region_is_one_quarantined_row_not_a_failed_day(settings):
+    # PostgreSQL cannot index a value over 2,704 bytes: before, one such customer id failed the entity-day.
+    survey_csv(
+        settings.landing_dir / SURVEYS / "2026-11-30_a.csv",
+        [
+            ["R1", "é" * 131_072, "2026-11-30T10:00:00Z", "online", "9", "", ""],
+            ["R2", "C1", "2026-11-30T10:00:00Z", "online", "9", "", "North" * 101],
+            ["R3", "C1", "2026-11-30T10:00:00Z", "online", "9", "", "N" * 500],
+        ],
+    )
+    summary = run_and_check(settings, DAY, SURVEYS, {"survey_responses/2026-11-30_a.csv": 3})
+    assert reasons_by_row(settings) == {2: "too_long:customer_id", 3: "too_long:region"}
+    assert summary.rows_loaded == 1
