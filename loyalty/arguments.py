@@ -28,7 +28,7 @@ def parse_day_argument(value: str, option: str = "date") -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{option} must be a real calendar date, got {_shown(value)}") from None
+        raise ValueError(f"{option} must be a date like 2026-11-22, got {_shown(value)}") from None
 
 
 def parse_week_argument(value: str, option: str = "week") -> str:
@@ -36,7 +36,7 @@ def parse_week_argument(value: str, option: str = "week") -> str:
     from analytics.weeks import parse_iso_week
 
     if not isinstance(value, str) or WEEK_PATTERN.fullmatch(value) is None:
-        raise ValueError(f"{option} must be an ISO week like 2026-W47, got {_shown(value)}")
+        raise ValueError(f"{option}: must be an ISO week like 2026-W47, got {_shown(value)}")
     try:
         parse_iso_week(value)
     except ValueError as exc:
