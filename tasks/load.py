@@ -44,7 +44,7 @@ def prepare_warehouse(settings: Settings) -> list[int]:
 )
 def load_entity(checked: CheckedDelivery, settings: Settings, run_id: str) -> LoadSummary:
     """Replace the entity's delivery partition in one transaction (driver errors carry no row values out)."""
-    with masked_driver_errors(checked.delivery.entity, checked.delivery.load_date):
+    with masked_driver_errors(checked.delivery.entity, checked.delivery.delivery_day):
         return write_partition(get_engine(settings.warehouse_url), checked, run_id, settings.business_tz)
 
 
@@ -52,14 +52,14 @@ def record_run_start(engine: sa.Engine, run_id: str, entity: str, day: date, sou
     with engine.begin() as conn:
         conn.execute(
             run_ledger.delete().where(
-                (run_ledger.c.run_id == run_id) & (run_ledger.c.entity == entity) & (run_ledger.c.load_date == day)
+                (run_ledger.c.run_id == run_id) & (run_ledger.c.entity == entity) & (run_ledger.c.delivery_day == day)
             )
         )
         conn.execute(
             run_ledger.insert().values(
                 run_id=run_id,
                 entity=entity,
-                load_date=day,
+                delivery_day=day,
                 status="running",
                 source=source,
                 started_at=utc_now_naive(),
@@ -100,6 +100,8 @@ def record_run_end(
     with engine.begin() as conn:
         conn.execute(
             run_ledger.update()
-            .where((run_ledger.c.run_id == run_id) & (run_ledger.c.entity == entity) & (run_ledger.c.load_date == day))
+            .where(
+                (run_ledger.c.run_id == run_id) & (run_ledger.c.entity == entity) & (run_ledger.c.delivery_day == day)
+            )
             .values(**values)
         )

@@ -18,7 +18,7 @@ def check_delivery(delivery: Delivery, settings: Settings) -> CheckedDelivery:
     entity = get_entity(delivery.entity)
     rows = delivery.rows
     if len(rows):
-        result = validate_frame(rows, entity, settings.source_zone, settings_window(settings, delivery.load_date))
+        result = validate_frame(rows, entity, settings.source_zone, settings_window(settings, delivery.delivery_day))
         valid, rejected = result.valid, result.rejected
     else:
         valid = pd.DataFrame(columns=[*entity.column_names, "record_hash", "_source", "_source_row"])

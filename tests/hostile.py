@@ -29,7 +29,7 @@ SURVEY_HEADER = ["response_id", "customer_id", "submitted_at", "channel", "nps",
 def ledger(settings: Settings, entity: str, day: date) -> pd.DataFrame:
     with get_engine(settings.warehouse_url).connect() as conn:
         return pd.read_sql(
-            sa.text("select * from file_ledger where entity = :e and load_date = :d order by path"),
+            sa.text("select * from file_ledger where entity = :e and delivery_day = :d order by path"),
             conn,
             params={"e": entity, "d": day},
         )
@@ -38,7 +38,7 @@ def ledger(settings: Settings, entity: str, day: date) -> pd.DataFrame:
 def quarantine(settings: Settings, entity: str, day: date) -> pd.DataFrame:
     with get_engine(settings.warehouse_url).connect() as conn:
         return pd.read_sql(
-            sa.text("select * from quarantine where entity = :e and load_date = :d order by source, source_row"),
+            sa.text("select * from quarantine where entity = :e and delivery_day = :d order by source, source_row"),
             conn,
             params={"e": entity, "d": day},
         )
@@ -47,7 +47,7 @@ def quarantine(settings: Settings, entity: str, day: date) -> pd.DataFrame:
 def loaded(settings: Settings, table: str, day: date) -> pd.DataFrame:
     with get_engine(settings.warehouse_url).connect() as conn:
         return pd.read_sql(
-            sa.text(f"select * from {table} where load_date = :d order by source, source_row"),  # noqa: S608
+            sa.text(f"select * from {table} where delivery_day = :d order by source, source_row"),  # noqa: S608
             conn,
             params={"d": day},
         )

@@ -73,7 +73,7 @@ def test_a_day_is_accepted_only_in_its_exact_ascii_form(value):
 def test_the_cli_says_one_line_and_exits_2(argv):
     from typer.testing import CliRunner
 
-    from loyalty.cli import app
+    from cli.main import app
 
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 2

@@ -36,7 +36,7 @@ def _bad_insert(conn: sa.Connection, comment: str) -> None:
             {
                 "run_id": "r",
                 "entity": "survey_responses",
-                "load_date": date(2026, 11, 30),
+                "delivery_day": date(2026, 11, 30),
                 "source": "f.csv",
                 "reason": "x",
                 "reasons": "x",
@@ -124,7 +124,7 @@ def test_redact_url_masks_any_password(password, user):
 
 
 def test_the_cli_never_prints_the_password(monkeypatch, tmp_path):
-    from loyalty.cli import app
+    from cli.main import app
     from loyalty.settings import reset_settings
 
     monkeypatch.setenv("LOYALTY_WAREHOUSE_URL", f"postgresql+psycopg://loyalty:{SECRET}@@127.0.0.1:1/db")
@@ -162,7 +162,7 @@ def _hold_write_lock(url: str):
 
 
 def test_reads_do_not_wait_for_a_writer(sqlite_url, monkeypatch):
-    from loyalty.cli import app, read_headline
+    from cli.main import app, read_headline
     from loyalty.settings import reset_settings
 
     writer, held = _hold_write_lock(sqlite_url)
@@ -176,7 +176,7 @@ def test_reads_do_not_wait_for_a_writer(sqlite_url, monkeypatch):
         status = CliRunner().invoke(app, ["status"])
         assert status.exit_code == 0, status.output
         assert "Last runs" in status.output
-        from loyalty.cli import UserError
+        from cli.main import UserError
 
         with pytest.raises(UserError, match="no metrics for 2026-W47"):
             read_headline("2026-W47")

@@ -382,8 +382,8 @@ def test_hostile_file_names_and_regions_are_shown_escaped(project_env, caplog, p
 
     from typer.testing import CliRunner
 
+    from cli.main import app
     from flows._steps import load_delivery_day
-    from loyalty.cli import app
 
     settings = project_env
     folder = settings.landing_dir / SURVEYS

@@ -17,11 +17,11 @@ from pydantic import SecretStr, ValidationError
 from pypdf import PdfWriter
 
 from loyalty.db import get_engine
-from loyalty.schema import report_deliveries
+from loyalty.schema import report_sends
 from loyalty.settings import Settings
-from tasks import deliver
-from tasks.deliver import DeliveryFailed, deliver_report
+from tasks import send
 from tasks.render import _write_atomically, region_slug, report_paths
+from tasks.send import SendFailed, send_report
 
 WEEK = "2026-W47"
 
@@ -96,14 +96,14 @@ def _mail(settings: Settings, port: int, **update) -> Settings:
 
 def _rows(settings: Settings) -> list[dict]:
     with get_engine(settings.warehouse_url).connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.select(report_deliveries).order_by("delivery_id"))]
+        return [dict(r._mapping) for r in conn.execute(sa.select(report_sends).order_by("send_id"))]
 
 
 @pytest.mark.parametrize("region", ["North\r\nBcc: evil@example.com", "North\x1b[2J", "\u202eHTRON"])
 def test_names_with_line_breaks_or_controls_are_sent_with_a_safe_subject(settings, start_smtp, report_pdf, region):
     server = start_smtp()
     config = _mail(settings, server.port, report_company="ACME\r\nX-Injected: 1")
-    rows = deliver_report.fn(
+    rows = send_report.fn(
         config,
         week=WEEK,
         region=region,
@@ -127,8 +127,8 @@ def test_names_with_line_breaks_or_controls_are_sent_with_a_safe_subject(setting
 def test_a_message_that_cannot_be_built_is_recorded_for_every_recipient(settings, start_smtp, report_pdf):
     server = start_smtp()
     config = _mail(settings, server.port)
-    with pytest.raises(DeliveryFailed) as failed:
-        deliver_report.fn(
+    with pytest.raises(SendFailed) as failed:
+        send_report.fn(
             config,
             week=WEEK,
             region=None,
@@ -179,9 +179,9 @@ def test_a_refused_login_is_recorded_and_no_connection_is_made(settings, report_
     config = _mail(
         settings, 25, smtp_host="smtp.example.com", smtp_user="reports", smtp_password=SecretStr("Zq7-secret")
     )
-    monkeypatch.setattr(deliver, "_sleep", lambda _: None)
-    with pytest.raises(DeliveryFailed):
-        deliver_report.fn(
+    monkeypatch.setattr(send, "_sleep", lambda _: None)
+    with pytest.raises(SendFailed):
+        send_report.fn(
             config,
             week=WEEK,
             region=None,
