@@ -157,6 +157,11 @@ def store_weeks(engine: sa.Engine, frames: dict[str, pd.DataFrame], weeks: list[
     return written
 
 
+def complete_weeks(weeks: list[str], end: dt.date, today: dt.date) -> list[str]:
+    """The weeks whose Sunday the backfill reached and that are over (their Sunday is before ``today``)."""
+    return [w for w in weeks if parse_iso_week(w)[1] <= end and parse_iso_week(w)[1] < today]
+
+
 def weeks_of_days(days: list[dt.date] | tuple[dt.date, ...]) -> list[str]:
     return sorted({iso_week_label(d) for d in days})
 
