@@ -164,7 +164,9 @@ def backfill(
     create_table_artifact(
         key="backfill-days", table=day_rows, description=f"Backfill {start} .. {end}: every delivery day"
     )
-    weeks = weeks_to_recompute(get_engine(settings.warehouse_url), sorted(touched))
+    weeks = weeks_to_recompute(
+        get_engine(settings.warehouse_url), sorted(touched), through=end, max_weeks=settings.recompute_max_weeks
+    )
     if recompute and weeks:
         recompute_metrics(settings, weeks)
         logger.info("metrics recomputed for %d weeks: %s .. %s", len(weeks), weeks[0], weeks[-1])

@@ -59,7 +59,12 @@ def nightly_etl(run_date: date | None = None, entities: list[str] | None = None,
     failures = {entity: message for (_day, entity), message in outcome.failures.items()}
     publish_counts(day, outcome.summaries, failures)
     if recompute and outcome.touched_days:
-        weeks = weeks_to_recompute(get_engine(settings.warehouse_url), outcome.touched_days)
+        weeks = weeks_to_recompute(
+            get_engine(settings.warehouse_url),
+            outcome.touched_days,
+            through=day,
+            max_weeks=settings.recompute_max_weeks,
+        )
         recompute_metrics(settings, weeks)
         logger.info("metrics recomputed for %s", ", ".join(weeks))
     if failures:

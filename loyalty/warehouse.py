@@ -70,7 +70,8 @@ def _insert(conn: Connection, table: sa.Table, columns: list[str], rows: list[tu
     """
     if not rows:
         return
-    processors = [table.c[name].type.bind_processor(conn.dialect) for name in columns]
+    dialect = conn.dialect
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
     if any(processors):
         converters = [(i, p) for i, p in enumerate(processors) if p is not None]
         processed = []

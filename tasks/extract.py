@@ -64,11 +64,14 @@ def read_landing(
     day: date,
     warehouse: sa.Engine | None,
     loaded_elsewhere: dict[str, str] | None = None,
+    mapping: dict[str, str] | None = None,
 ) -> Delivery:
-    """One day's files; ``loaded_elsewhere`` (hash -> path of files loaded on other days) is read if not given."""
+    """One day's files; ``loaded_elsewhere`` (hash -> path of files loaded on other days) and ``mapping`` (the
+    entity's column mapping) are read if not given."""
     entity = get_entity(entity_name)
     landing = settings.landing_dir
-    mapping = load_column_mapping(settings.column_mapping_path).get(entity_name, {})
+    if mapping is None:
+        mapping = load_column_mapping(settings.column_mapping_path).get(entity_name, {})
     if loaded_elsewhere is None:
         assert warehouse is not None
         loaded_elsewhere = _already_loaded(warehouse, entity_name, day)
@@ -180,13 +183,14 @@ def read_days(settings: Settings, entity: str, days: list[date]) -> list[Deliver
                 out.append(delivery)
             return out
         loaded = _loaded_files(warehouse, entity)
+        mapping = load_column_mapping(settings.column_mapping_path).get(entity, {})
         out = []
         for day in days:
             elsewhere: dict[str, str] = {}
             for other, files in loaded.items():
                 if other != day:
                     elsewhere.update(files)
-            delivery = read_landing(settings, entity, day, warehouse, elsewhere)
+            delivery = read_landing(settings, entity, day, warehouse, elsewhere, mapping)
             loaded[day] = {f.sha256: f.path for f in delivery.files if f.status == "loaded"}
             out.append(delivery)
         return out
