@@ -351,7 +351,6 @@ def read_headline(week: str) -> dict:
     from analytics.headline import summarise_week
     from analytics.weeks import shift_iso_week
     from loyalty.db import get_engine
-    from loyalty.schema import METRIC_TABLES
 
     engine = get_engine(get_settings().warehouse_url)
     if not sa.inspect(engine).has_table("weekly_satisfaction"):
@@ -359,7 +358,8 @@ def read_headline(week: str) -> dict:
     frames = {}
     with engine.connect() as conn:
         for name in ("weekly_satisfaction", "weekly_retention", "trending_terms", "alerts"):
-            table = METRIC_TABLES[name]
+            # Reflected, not loyalty.schema's: building those imports every analytics module (seconds).
+            table = sa.Table(name, sa.MetaData(), autoload_with=conn)
             weeks = [shift_iso_week(week, -1), week] if name == "weekly_satisfaction" else [week]
             frames[name] = pd.read_sql(sa.select(table).where(table.c.week.in_(weeks)), conn)
     satisfaction = frames["weekly_satisfaction"]
