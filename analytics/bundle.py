@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analytics.alerts import build_alerts
 from analytics.drivers import compute_key_drivers
 from analytics.keywords import compare_terms_by_nps_group, count_weekly_terms, describe_terms, find_trending_terms
-from analytics.linkage import compare_repurchase_by_nps_group, compute_repurchase_by_nps_group
-from analytics.retain import build_retain_list
+from analytics.metric_alerts import build_alerts
+from analytics.repurchase import compare_repurchase_by_nps_group, compute_repurchase_by_nps_group
+from analytics.retain_list import build_retain_list
 from analytics.retention import compute_cohort_retention, compute_weekly_retention
 from analytics.satisfaction import compute_weekly_satisfaction
 from analytics.weeks import parse_iso_week, previous_iso_weeks

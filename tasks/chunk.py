@@ -56,7 +56,7 @@ class ChunkOutcome:
         return sorted({d for s in self.summaries if s.entity in METRIC_ENTITIES for d in s.business_days})
 
     def of_day(self, day: date) -> tuple[list[LoadSummary], dict[str, str]]:
-        summaries = [s for s in self.summaries if s.load_date == day]
+        summaries = [s for s in self.summaries if s.delivery_day == day]
         return summaries, {entity: m for (d, entity), m in self.failures.items() if d == day}
 
     def day_rows(self) -> list[dict]:
@@ -125,18 +125,23 @@ def intake_chunk(
         for day, message in loaded.failures.items():
             outcome.failures[(day, entity)] = message
             logger.error("%s %s: FAILED, nothing written for this day: %s", entity, day, message)
-        files = {c.delivery.load_date: c.delivery.files for c in checked}
+        files = {c.delivery.delivery_day: c.delivery.files for c in checked}
         for summary in loaded.summaries:
             outcome.summaries.append(summary)
-            for record in files.get(summary.load_date, []):
+            for record in files.get(summary.delivery_day, []):
                 if record.status != "loaded":
                     logger.warning(
-                        "%s %s: file %s %s (%s)", entity, summary.load_date, record.path, record.status, record.reason
+                        "%s %s: file %s %s (%s)",
+                        entity,
+                        summary.delivery_day,
+                        record.path,
+                        record.status,
+                        record.reason,
                     )
             logger.info(
                 "%s %s: in=%d loaded=%d quarantined=%d (files: %d loaded, %d duplicate, %d rejected)",
                 entity,
-                summary.load_date,
+                summary.delivery_day,
                 summary.rows_in,
                 summary.rows_loaded,
                 summary.rows_quarantined,
@@ -144,7 +149,7 @@ def intake_chunk(
                 summary.files_duplicate,
                 summary.files_rejected,
             )
-    outcome.summaries.sort(key=lambda s: (s.load_date, entities.index(s.entity)))
+    outcome.summaries.sort(key=lambda s: (s.delivery_day, entities.index(s.entity)))
     return outcome
 
 

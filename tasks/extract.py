@@ -44,7 +44,7 @@ def list_landing_files(landing: Path, entity: str, day: date) -> list[Path]:
 
 def _already_loaded(engine: sa.Engine, entity: str, day: date) -> dict[str, str]:
     with engine.connect() as conn:
-        rows = conn.execute(load_sql("ledger/loaded_files_by_hash"), {"entity": entity, "load_date": day})
+        rows = conn.execute(load_sql("ledger/loaded_files_by_hash"), {"entity": entity, "delivery_day": day})
         return {r.sha256: r.path for r in rows}
 
 
@@ -53,7 +53,7 @@ def _loaded_files(engine: sa.Engine, entity: str) -> dict[date, dict[str, str]]:
     out: dict[date, dict[str, str]] = {}
     with engine.connect() as conn:
         for r in conn.execute(load_sql("ledger/loaded_files_of_entity"), {"entity": entity}):
-            day = r.load_date if isinstance(r.load_date, date) else date.fromisoformat(str(r.load_date))
+            day = r.delivery_day if isinstance(r.delivery_day, date) else date.fromisoformat(str(r.delivery_day))
             out.setdefault(day, {})[r.sha256] = r.path
     return out
 
@@ -77,7 +77,7 @@ def read_landing(
         loaded_elsewhere = _already_loaded(warehouse, entity_name, day)
     seen_today: dict[str, str] = {}
     frames: list[pd.DataFrame] = []
-    delivery = Delivery(entity=entity_name, load_date=day, source=f"files:{landing}", rows=pd.DataFrame())
+    delivery = Delivery(entity=entity_name, delivery_day=day, source=f"files:{landing}", rows=pd.DataFrame())
     for path in list_landing_files(landing, entity_name, day):
         data = path.read_bytes()
         relative = path.relative_to(landing).as_posix()
@@ -123,7 +123,7 @@ def _window(
 ) -> tuple[datetime, datetime]:
     """The window of ``(entity, day)``. ``read_before``: the newest window end that earlier days of the same
     chunk will have recorded by the time this day loads (they are extracted together, before any is loaded)."""
-    params = {"entity": entity, "load_date": day}
+    params = {"entity": entity, "delivery_day": day}
     with warehouse.connect() as conn:
         recorded = conn.execute(load_sql("ledger/recorded_window"), params).first()
         if recorded is not None:
@@ -157,7 +157,7 @@ def read_sql_source(
     rows["_source_row"] = None
     return Delivery(
         entity=entity_name,
-        load_date=day,
+        delivery_day=day,
         source=f"sql:{redact_url(settings.source_url)}",
         rows=rows.reset_index(drop=True),
         window_start=start,

@@ -42,7 +42,7 @@ def _load_task_name() -> str:
     checked = runtime.task_run.parameters["checked"]
     if not checked:
         return "load"
-    return f"load-{checked[0].delivery.entity}-{days_label([c.delivery.load_date for c in checked])}"
+    return f"load-{checked[0].delivery.entity}-{days_label([c.delivery.delivery_day for c in checked])}"
 
 
 @dataclass
@@ -77,7 +77,7 @@ def load_checked(checked: list[CheckedDelivery], settings: Settings, run_id: str
                 conn,
                 run_id,
                 delivery.entity,
-                delivery.load_date,
+                delivery.delivery_day,
                 summary,
                 files=[f.path for f in delivery.files],
                 window=(delivery.window_start, delivery.window_end),
@@ -89,8 +89,8 @@ def load_checked(checked: list[CheckedDelivery], settings: Settings, run_id: str
             raise
         except Exception as exc:
             message = error_text(exc)
-            record_run_end(engine, run_id, delivery.entity, delivery.load_date, error=message)
-            out.failures[delivery.load_date] = message
+            record_run_end(engine, run_id, delivery.entity, delivery.delivery_day, error=message)
+            out.failures[delivery.delivery_day] = message
             continue
         out.summaries.append(summary)
     return out
@@ -119,7 +119,7 @@ def record_runs_start(engine: sa.Engine, run_id: str, entities: list[str], days:
                 run_ledger.delete().where(
                     (run_ledger.c.run_id == run_id)
                     & (run_ledger.c.entity == entity)
-                    & (run_ledger.c.load_date.in_(days))
+                    & (run_ledger.c.delivery_day.in_(days))
                 )
             )
         conn.execute(
@@ -128,7 +128,7 @@ def record_runs_start(engine: sa.Engine, run_id: str, entities: list[str], days:
                 {
                     "run_id": run_id,
                     "entity": entity,
-                    "load_date": day,
+                    "delivery_day": day,
                     "status": "running",
                     "source": source,
                     "started_at": started,
@@ -143,14 +143,14 @@ def record_run_start(engine: sa.Engine, run_id: str, entity: str, day: date, sou
     with engine.begin() as conn:
         conn.execute(
             run_ledger.delete().where(
-                (run_ledger.c.run_id == run_id) & (run_ledger.c.entity == entity) & (run_ledger.c.load_date == day)
+                (run_ledger.c.run_id == run_id) & (run_ledger.c.entity == entity) & (run_ledger.c.delivery_day == day)
             )
         )
         conn.execute(
             run_ledger.insert().values(
                 run_id=run_id,
                 entity=entity,
-                load_date=day,
+                delivery_day=day,
                 status="running",
                 source=source,
                 started_at=utc_now_naive(),
@@ -205,6 +205,6 @@ def _run_end(
         values.update(window_start=window[0], window_end=window[1])
     conn.execute(
         run_ledger.update()
-        .where((run_ledger.c.run_id == run_id) & (run_ledger.c.entity == entity) & (run_ledger.c.load_date == day))
+        .where((run_ledger.c.run_id == run_id) & (run_ledger.c.entity == entity) & (run_ledger.c.delivery_day == day))
         .values(**values)
     )

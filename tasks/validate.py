@@ -70,7 +70,7 @@ def _task_name() -> str:
     deliveries = runtime.task_run.parameters["deliveries"]
     if not deliveries:
         return "validate"
-    return f"validate-{deliveries[0].entity}-{days_label([d.load_date for d in deliveries])}"
+    return f"validate-{deliveries[0].entity}-{days_label([d.delivery_day for d in deliveries])}"
 
 
 @task(name="validate", task_run_name=_task_name, cache_policy=NO_CACHE)

@@ -1,7 +1,7 @@
 -- Every file loaded for an entity, with its delivery day and content hash. One row per loaded file.
 with final as (
     select
-        load_date,
+        delivery_day,
         sha256,
         path
     from file_ledger
@@ -11,4 +11,4 @@ with final as (
 )
 
 select * from final
-order by load_date, path
+order by delivery_day, path

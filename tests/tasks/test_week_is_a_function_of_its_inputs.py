@@ -28,7 +28,7 @@ WEEKS = [f"2026-W{n}" for n in range(40, 48)]
 
 @pytest.fixture(scope="module")
 def nightly_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    from loyalty.demo_data import generate_demo_sources
+    from demo import generate_demo_sources
 
     folder = tmp_path_factory.mktemp("nightly-demo")
     demo = Settings(warehouse_url=f"sqlite:///{folder / 'warehouse.db'}", landing_dir=folder / "landing")
