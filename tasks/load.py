@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from loyalty.db import check_connection, get_engine
+from loyalty.db import check_connection, get_engine, masked_driver_errors
 from loyalty.delivery import CheckedDelivery, LoadSummary
 from loyalty.schema import migrate, run_ledger
 from loyalty.settings import Settings
@@ -84,7 +84,8 @@ def load_checked(checked: list[CheckedDelivery], settings: Settings, run_id: str
             )
 
         try:
-            summary = write_partition(engine, item, run_id, settings.business_tz, finish)
+            with masked_driver_errors(delivery.entity, delivery.delivery_day):
+                summary = write_partition(engine, item, run_id, settings.business_tz, finish)
         except TRANSIENT:
             raise
         except Exception as exc:

@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from loyalty.contract import get_entity
 from loyalty.delivery import CheckedDelivery, Delivery
 from loyalty.settings import Settings
-from loyalty.validation import validate_frame
+from loyalty.validation import settings_window, validate_frame
 
 REJECTED_COLUMNS = ["source", "source_row", "source_key", "reason", "reasons", "detail", "raw_record"]
 _DAY = "_delivery_day"
@@ -42,17 +42,33 @@ def check_deliveries(deliveries: list[Delivery], settings: Settings) -> list[Che
     empty_rejected = pd.DataFrame(columns=REJECTED_COLUMNS)
     if not frames:
         return [_with_malformed(d, empty_valid, empty_rejected) for d in deliveries]
-    raw = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
-    result = validate_frame(raw, entity, settings.source_zone, partition=_DAY)
-    valid_by_day = dict(tuple(result.valid.groupby(_DAY, sort=False)))
-    rejected_by_day = dict(tuple(result.rejected.groupby(_DAY, sort=False)))
+    if len(frames) == 1:
+        result = validate_frame(
+            frames[0].reset_index(drop=True),
+            entity,
+            settings.source_zone,
+            settings_window(settings, deliveries[frames[0][_DAY].iloc[0]].delivery_day),
+            partition=_DAY,
+        )
+        valid_by_day = dict(tuple(result.valid.groupby(_DAY, sort=False)))
+        rejected_by_day = dict(tuple(result.rejected.groupby(_DAY, sort=False)))
+    else:
+        # The accepted timestamp window ends with each delivery day (LOYALTY_MAX_FUTURE_HOURS after it), so
+        # until the window can be given per row, each day's rows are checked with their own window: one suite
+        # run per day. The reading, hashing of files and the loads stay per chunk.
+        valid_by_day, rejected_by_day = {}, {}
+        for frame in frames:
+            i = int(frame[_DAY].iloc[0])
+            window = settings_window(settings, deliveries[i].delivery_day)
+            result = validate_frame(frame.reset_index(drop=True), entity, settings.source_zone, window, partition=_DAY)
+            valid_by_day[i], rejected_by_day[i] = result.valid, result.rejected
     out = []
     for i, delivery in enumerate(deliveries):
         if not len(delivery.rows):
             out.append(_with_malformed(delivery, empty_valid, empty_rejected))
             continue
-        valid = valid_by_day.get(i, result.valid.iloc[:0]).drop(columns=[_DAY]).reset_index(drop=True)
-        rejected = rejected_by_day.get(i, result.rejected.iloc[:0]).drop(columns=[_DAY]).reset_index(drop=True)
+        valid = valid_by_day.get(i, empty_valid).drop(columns=[_DAY], errors="ignore").reset_index(drop=True)
+        rejected = rejected_by_day.get(i, empty_rejected).drop(columns=[_DAY], errors="ignore").reset_index(drop=True)
         out.append(_with_malformed(delivery, valid, rejected))
     return out
 
