@@ -102,14 +102,14 @@ def intake_chunk(
     prepared = {}
     if as_tasks and parallel:
         for entity in entities:
-            prepared[entity] = validate_days.submit(extract_days.submit(settings, entity, days), settings)
+            prepared[entity] = validate_days.submit(extract_days.submit(settings, entity, days), settings, entity, days)
     for entity in entities:
         try:
             checked: list[CheckedDelivery]
             if entity in prepared:
                 checked = prepared[entity].result()
             elif as_tasks:
-                checked = validate_days(extract_days(settings, entity, days), settings)
+                checked = validate_days(extract_days(settings, entity, days), settings, entity, days)
             else:
                 checked = validate_days.fn(extract_days.fn(settings, entity, days), settings)
             loaded: LoadedDays = (

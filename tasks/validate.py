@@ -83,13 +83,16 @@ def _task_name() -> str:
 
     from tasks.extract import days_label
 
-    deliveries = runtime.task_run.parameters["deliveries"]
-    if not deliveries:
-        return "validate"
-    return f"validate-{deliveries[0].entity}-{days_label([d.delivery_day for d in deliveries])}"
+    parameters = runtime.task_run.parameters
+    # The entity and days are given as parameters: on Dask the deliveries arrive as an upstream future's state.
+    if parameters.get("entity") and parameters.get("days"):
+        return f"validate-{parameters['entity']}-{days_label(parameters['days'])}"
+    return "validate"
 
 
 @task(name="validate", task_run_name=_task_name, cache_policy=NO_CACHE)
-def validate_days(deliveries: list[Delivery], settings: Settings) -> list[CheckedDelivery]:
+def validate_days(
+    deliveries: list[Delivery], settings: Settings, entity: str = "", days: list | None = None
+) -> list[CheckedDelivery]:
     """Run the entity's contract suite once over a chunk's deliveries; every row ends valid or rejected."""
     return check_deliveries(deliveries, settings)
