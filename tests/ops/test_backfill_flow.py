@@ -156,7 +156,7 @@ def test_dask_backfill_loads_exactly_what_a_serial_one_does(prefect_harness, pro
     started = time.monotonic()
     state = backfill(start=days[0], end=days[-1], task_runner="dask", chunk_days=3, return_state=True)
     assert state.is_completed(), state.message
-    # Day 3's re-delivered file is prepared before day 1 is loaded, so it looks new then; only the check
-    # before its load (extract again, in order) makes it the same "duplicate" file the serial run records.
+    # Day 3's re-delivered file is read before day 1 is loaded; the chunk's extract carries day 1's loaded
+    # files forward, so it is the same "duplicate" file the serial run records.
     _assert_same(_snapshot(url), serial)
     assert time.monotonic() - started < 180
