@@ -138,7 +138,7 @@ def _window(
     with warehouse.connect() as conn:
         recorded = conn.execute(load_sql("ledger/recorded_window"), params).first()
         if recorded is not None:
-            return _naive_utc(recorded.window_start), _naive_utc(recorded.window_end)
+            return _naive_utc(recorded.window_start), _naive_utc(recorded.window_end)  # type: ignore[return-value]
         watermark = _naive_utc(conn.execute(load_sql("ledger/watermark"), params).scalar())
     if read_before is not None and (watermark is None or read_before > watermark):
         watermark = read_before
