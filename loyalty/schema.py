@@ -316,7 +316,7 @@ def metric_tables() -> dict[str, sa.Table]:
     return _METRIC_TABLES
 
 
-def __getattr__(name: str) -> object:  # ``from loyalty.schema import METRIC_TABLES`` builds them then
+def __getattr__(name: str) -> dict[str, sa.Table]:  # ``from loyalty.schema import METRIC_TABLES`` builds them
     if name == "METRIC_TABLES":
         return metric_tables()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
