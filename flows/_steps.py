@@ -35,12 +35,13 @@ class DayOutcome:
 
     @property
     def touched_days(self) -> list[date]:
-        """Business days whose weekly metrics moved: those of loaded responses and transactions.
+        """Business days whose weekly metrics moved: those of loaded responses, transactions and outreach
+        (an outreach changes the status of the cases open that week and after).
 
         A customer's business day is the day the account was created, often long before; a new customer
         row changes no past week's figures, so it does not reopen those weeks.
         """
-        metric_entities = {"transactions", "survey_responses"}
+        metric_entities = {"transactions", "survey_responses", "outreach"}
         return sorted({d for s in self.summaries if s.entity in metric_entities for d in s.business_days})
 
 

@@ -47,14 +47,17 @@ def _entity_table(entity: Entity) -> sa.Table:
 customers = _entity_table(ENTITIES["customers"])
 transactions = _entity_table(ENTITIES["transactions"])
 survey_responses = _entity_table(ENTITIES["survey_responses"])
+outreach = _entity_table(ENTITIES["outreach"])
 ENTITY_TABLES: dict[str, sa.Table] = {
     "customers": customers,
     "transactions": transactions,
     "survey_responses": survey_responses,
+    "outreach": outreach,
 }
 
 sa.Index("ix_transactions_customer_occurred", transactions.c.customer_id, transactions.c.occurred_at)
 sa.Index("ix_survey_responses_customer", survey_responses.c.customer_id)
+sa.Index("ix_outreach_customer_contacted", outreach.c.customer_id, outreach.c.contacted_at)
 
 quarantine = sa.Table(
     "quarantine",
@@ -305,6 +308,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "entity tables, quarantine, file and run ledgers", _create(CORE_TABLES)),
     (2, "weekly metric tables", _create(list(METRIC_TABLES.values()))),
     (3, "report delivery log", _create([report_deliveries])),
+    (4, "outreach entity table (contact attempts from the CRM or call centre)", _create([outreach])),
 ]
 
 
