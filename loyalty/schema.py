@@ -179,8 +179,25 @@ _TEXT = {
     "severity",
     "evidence",
     "rfm_segment",
+    "case_id",
+    "list_week",
+    "last_listed_week",
+    "status",
+    "team",
+    "subset",
+    "arm",
+    "verdict",
 }
-_DATES = {"week_start", "week_end", "as_of", "last_purchase_day"}
+_DATES = {
+    "week_start",
+    "week_end",
+    "as_of",
+    "last_purchase_day",
+    "opened_day",
+    "sla_due_day",
+    "first_contact_day",
+    "closed_day",
+}
 _INTEGERS = {
     "responses",
     "comments",
@@ -215,6 +232,27 @@ _INTEGERS = {
     "promoter_comments",
     "dof",
     "week_comments",
+    "times_listed",
+    "contact_attempts",
+    "age_days",
+    "cases_opened",
+    "control_cases_opened",
+    "cases_open",
+    "sla_cases",
+    "contacted_within_sla",
+    "first_contacts",
+    "cases_closed",
+    "cases_resolved",
+    "cases_came_back",
+    "cases_expired",
+    "treatment_n",
+    "control_n",
+    "treatment_repurchasers",
+    "control_repurchasers",
+    "survival_treatment_n",
+    "survival_control_n",
+    "day",
+    "at_risk",
 }
 
 
@@ -239,8 +277,42 @@ def _metric_table(name: str, columns: list[str], key: tuple[str, ...], grain: st
     )
 
 
+def _case_table_specs(cases, outreach_effect) -> list[tuple[str, list[str], tuple[str, ...], str]]:
+    """The RETAIN closed-loop tables (analytics/cases.py, analytics/outreach_effect.py), migration 5."""
+    return [
+        (
+            "weekly_cases",
+            cases.WEEKLY_CASE_COLUMNS,
+            ("week", "case_id"),
+            "one row per ISO week x RETAIN case active that week (opened by its end, not closed by its start), "
+            "status as of the week's end",
+        ),
+        (
+            "weekly_followup",
+            cases.FOLLOWUP_COLUMNS,
+            ("week", "dimension", "segment_value"),
+            "one row per ISO week x dimension (overall, region, team) x value",
+        ),
+        (
+            "outreach_effect",
+            outreach_effect.EFFECT_COLUMNS,
+            ("week", "subset"),
+            "one row per ISO week x subset of cases (all, detractor)",
+        ),
+        (
+            "outreach_survival",
+            outreach_effect.SURVIVAL_COLUMNS,
+            ("week", "subset", "arm", "day"),
+            "one row per ISO week x subset x arm x day since the case opened (Kaplan-Meier)",
+        ),
+    ]
+
+
+CASE_TABLES = ("weekly_cases", "weekly_followup", "outreach_effect", "outreach_survival")
+
+
 def _metric_tables() -> dict[str, sa.Table]:
-    from analytics import alerts, drivers, keywords, linkage, retain, retention, satisfaction
+    from analytics import alerts, cases, drivers, keywords, linkage, outreach_effect, retain, retention, satisfaction
 
     specs = [
         (
@@ -289,6 +361,7 @@ def _metric_tables() -> dict[str, sa.Table]:
             "one row per ISO week x highlighted term",
         ),
         ("alerts", alerts.ALERT_COLUMNS, ("week", "kind", "subject"), "one row per ISO week x alert"),
+        *_case_table_specs(cases, outreach_effect),
     ]
     return {name: _metric_table(name, columns, key, grain) for name, columns, key, grain in specs}
 
@@ -309,6 +382,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (2, "weekly metric tables", _create(list(METRIC_TABLES.values()))),
     (3, "report delivery log", _create([report_deliveries])),
     (4, "outreach entity table (contact attempts from the CRM or call centre)", _create([outreach])),
+    (5, "RETAIN case, follow-up and outreach-effect tables", _create([METRIC_TABLES[t] for t in CASE_TABLES])),
 ]
 
 
