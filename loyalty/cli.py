@@ -525,6 +525,24 @@ def _headline_lines(h: dict) -> list[str]:
         lines.append("rising terms: " + ", ".join(f"{t['term']} ({t['count']})" for t in rising[:6]))
     for alert in (h.get("alerts") or [])[:5]:
         lines.append(f"alert [{alert.get('severity')}] {alert.get('kind')} {alert.get('subject')}")
+    if h.get("cases_opened") is not None:
+        lines.append(
+            f"RETAIN cases opened {h['cases_opened']}, open {h['cases_open']}; contacted within SLA "
+            f"{_fmt(h.get('contacted_within_sla_share'), '{:.0%}')}, median first contact "
+            f"{_fmt(h.get('median_hours_to_first_contact'), '{:.0f}')} h; of cases closed, resolved "
+            f"{_fmt(h.get('resolved_share'), '{:.0%}')}, came back {_fmt(h.get('came_back_share'), '{:.0%}')}"
+        )
+    effect = h.get("outreach_effect") or {}
+    for label, part in (("all cases", effect), ("detractors", effect.get("detractors") or {})):
+        if not part:
+            continue
+        n = part["n"]
+        lines.append(
+            f"outreach effect ({label}, {'randomised' if part['is_randomised'] else 'observational only'}): "
+            f"{part['window_days']}-day repurchase {_fmt(part.get('difference'), '{:+.1%}')} "
+            f"(95% CI {_fmt(part.get('ci_low'), '{:+.1%}')} to {_fmt(part.get('ci_high'), '{:+.1%}')}; "
+            f"n {n['outreach']} vs {n['control']} control; {part['verdict'].replace('_', ' ')})"
+        )
     return lines
 
 
@@ -562,7 +580,17 @@ def demo(
 
         typer.echo(f"Generating demo sources {start_day} .. {end_day} ({customers:,} customers) in {landing}")
         summary = generate_demo_sources(
-            landing, start_day, end_day, n_customers=customers, source_tz=settings.source_tz
+            landing,
+            start_day,
+            end_day,
+            n_customers=customers,
+            source_tz=settings.source_tz,
+            outreach={
+                "business_tz": settings.business_tz,
+                "top_n": settings.retain_top_n,
+                "control_share": settings.retain_control_share,
+                "expiry_weeks": settings.retain_case_expiry_weeks,
+            },
         )
         typer.echo(f"  {summary.files:,} files: " + ", ".join(f"{k} {v:,} rows" for k, v in summary.rows.items()))
 

@@ -68,13 +68,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from loyalty.demo_outreach import OUTREACH_COLUMNS, RELAY_HEADERS, simulate_outreach
+
 logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------------------
 # Contract and file kinds
 # --------------------------------------------------------------------------------------------------------
 
-ENTITIES = ("customers", "transactions", "survey_responses")
+ENTITIES = ("customers", "transactions", "survey_responses", "outreach")
 CUSTOMER_COLUMNS = ("customer_id", "created_at", "region", "segment", "email")
 TRANSACTION_COLUMNS = (
     "transaction_id",
@@ -100,6 +102,7 @@ CONTRACT_COLUMNS = {
     "customers": CUSTOMER_COLUMNS,
     "transactions": TRANSACTION_COLUMNS,
     "survey_responses": SURVEY_COLUMNS,
+    "outreach": OUTREACH_COLUMNS,
 }
 #: Columns of every frame from :func:`build_demo_frames` that are not contract columns (never written).
 HELPER_COLUMNS = ("delivery_day", "file_kind", "invalid_kind")
@@ -149,6 +152,8 @@ FILE_KINDS: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
     ),
     "callcentre": ("survey_responses", "csv", SURVEY_COLUMNS, SURVEY_COLUMNS),
     "cards": ("survey_responses", "csv", CARD_COLUMNS, CARD_COLUMNS),
+    # The CRM's contact log (loyalty/demo_outreach.py), Relay's headers.
+    "relay": ("outreach", "csv", OUTREACH_COLUMNS, tuple(RELAY_HEADERS[c] for c in OUTREACH_COLUMNS)),
 }
 _KIND_ORDER = {kind: i for i, kind in enumerate(FILE_KINDS)}
 
@@ -258,8 +263,12 @@ def generate_demo_sources(
     seed: int = 7,
     n_customers: int = 3000,
     source_tz: str = "Europe/London",
+    outreach: dict | None = None,
 ) -> DemoSummary:
     """Write a deterministic demo delivery for ``[start, end]`` under ``landing`` and describe it.
+
+    ``outreach``: keyword arguments for :func:`loyalty.demo_outreach.simulate_outreach` (business_tz, top_n,
+    control_share, expiry_weeks), so the demo's care teams work the lists the pipeline will build.
 
     Raises ``ValueError`` if ``landing`` already holds a file (a demo never mixes runs: delete it first),
     if ``end`` is before ``start`` or if ``n_customers`` is below 1.
@@ -271,6 +280,7 @@ def generate_demo_sources(
         if any(p.is_file() or p.is_symlink() for p in landing.rglob("*")):
             raise ValueError(f"landing {landing} already holds files; delete it before generating a demo")
     frames = build_demo_frames(start, end, seed=seed, n_customers=n_customers, source_tz=source_tz)
+    frames = add_outreach(frames, start, end, seed=seed, source_tz=source_tz, **(outreach or {}))
     paths = write_demo_files(frames, landing)
     invalid_kinds = {
         entity: {
@@ -315,12 +325,21 @@ def build_demo_frames(
     return sim.frames()
 
 
+def add_outreach(frames: dict[str, pd.DataFrame], start: date, end: date, **options) -> dict[str, pd.DataFrame]:
+    """The frames with ``outreach`` (the CRM's contact log) and the purchases contacts bring back added."""
+    outreach, comebacks = simulate_outreach(frames, start, end, **options)
+    transactions = pd.concat([frames["transactions"], comebacks.astype(frames["transactions"].dtypes.to_dict())])
+    order = transactions["file_kind"].map(_KIND_ORDER)
+    transactions = transactions.assign(_order=order).sort_values(["delivery_day", "_order"], kind="stable")
+    return {**frames, "transactions": transactions.drop(columns="_order").reset_index(drop=True), "outreach": outreach}
+
+
 def write_demo_files(frames: dict[str, pd.DataFrame], landing: Path) -> list[Path]:
     """Split frames from :func:`build_demo_frames` into their delivery files; return the paths written."""
     landing = Path(landing)
     written: list[Path] = []
     for entity in ENTITIES:
-        df = frames[entity]
+        df = frames.get(entity, pd.DataFrame())
         if df.empty:
             continue
         folder = landing / entity
