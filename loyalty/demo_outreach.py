@@ -10,7 +10,7 @@ every night, plus the purchases that contacts bring back. It follows the pipelin
 2. control cases (the same sha256 assignment) are never contacted; ``CONTACTED_SHARE`` of the others are;
 3. a first attempt lands on the opening Monday (45%), Tuesday (30%) or later (25%: missed SLAs), in office
    hours; ``no_answer`` is retried up to twice a business day or two later; ``escalated`` gets a follow-up;
-4. planted effect: a detractor who was reached (reached, resolved or escalated) buys again 1-21 days later with
+4. planted effect: a detractor who was reached (reached, resolved or escalated) buys again 1-14 days later with
    probability ``DETRACTOR_COMEBACK_P``, an overdue customer with ``OVERDUE_COMEBACK_P``. Control customers
    only have their simulated purchases, so the difference is the effect of the contact;
 5. about 1% invalid extra rows (unknown channel, unknown outcome, missing customer, unparseable timestamp, a
@@ -57,8 +57,8 @@ RELAY_HEADERS = {
     "note": "Notes",
 }
 CONTACTED_SHARE = 0.88
-DETRACTOR_COMEBACK_P = 0.55
-OVERDUE_COMEBACK_P = 0.15
+DETRACTOR_COMEBACK_P = 0.8
+OVERDUE_COMEBACK_P = 0.25
 INVALID_SHARE = 0.01
 _FIRST_DAY_P = np.array([0.45, 0.30, 0.12, 0.08, 0.05])  # business days 0..3 after opening, then 5-8
 _OUTCOMES = ("no_answer", "reached", "resolved", "declined", "escalated")
@@ -143,7 +143,7 @@ def simulate_outreach(
             reached = [a for a in made if a["outcome"] in ("reached", "resolved", "escalated")]
             chance = DETRACTOR_COMEBACK_P if case.is_detractor else OVERDUE_COMEBACK_P
             if reached and rng.random() < chance:
-                when = reached[0]["contacted_at"] + pd.Timedelta(days=float(rng.uniform(1, 21)))
+                when = reached[0]["contacted_at"] + pd.Timedelta(days=float(rng.uniform(1, 14)))
                 amount = float(spend.get(case.customer_id, 40.0)) * float(rng.uniform(0.7, 1.3))
                 comebacks.append({"customer_id": case.customer_id, "occurred_at": when, "amount": round(amount, 2)})
     return _outreach_rows(rng, attempts, start, end, local), _comeback_rows(comebacks, customers, start, end, local)

@@ -57,7 +57,7 @@ def _clip(text: Any, limit: int = 40) -> str:
 
 def _followup_row(row: dict, label: str) -> dict:
     return {
-        "label": _clip(label),
+        "label": _clip(label, 24),
         "cases_opened": _int(row.get("cases_opened")),
         "control_cases_opened": _int(row.get("control_cases_opened")),
         "cases_open": _int(row.get("cases_open")),
@@ -114,7 +114,7 @@ def closing_loop_context(
     if len(followup):
         if region is None:
             headline = followup.loc[followup["dimension"] == "overall"]
-            label = "All regions"
+            label = "All"
         else:
             headline = followup.loc[(followup["dimension"] == "region") & (followup["segment_value"] == region)]
             label = region
@@ -127,7 +127,7 @@ def closing_loop_context(
             by_team = by_team.loc[by_team["segment_value"].isin(region_teams)]
     else:
         headline = by_region = by_team = followup
-        label = region or "All regions"
+        label = region or "All"
     headline_rows = [_followup_row(r, label) for r in headline.to_dict("records")]
 
     effect = outreach_effect.loc[outreach_effect["week"] == week] if len(outreach_effect) else outreach_effect

@@ -84,7 +84,7 @@ def test_company_edition_shows_every_region_and_the_effect_sentences():
     context = closing_loop_context(
         _cases(), _followup(), _effect("no_effect_detected"), survival, week=WEEK, region=None
     )
-    assert context["headline"]["label"] == "All regions" and context["headline"]["cases_open"] == "9"
+    assert context["headline"]["label"] == "All" and context["headline"]["cases_open"] == "9"
     assert context["headline"]["sla"] == "75%" and context["headline"]["hours"] == "26 h"
     assert [r["label"] for r in context["by_region"]] == ["North", "South"]
     assert [r["label"] for r in context["by_team"]] == ["North care", "South care"]
