@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analytics.alerts import build_alerts
 from analytics.cases import build_case_ledger, compute_weekly_cases, compute_weekly_followup, list_issued_at
 from analytics.drivers import compute_key_drivers
 from analytics.keywords import compare_terms_by_nps_group, count_weekly_terms, describe_terms, find_trending_terms
-from analytics.linkage import compare_repurchase_by_nps_group, compute_repurchase_by_nps_group
+from analytics.metric_alerts import build_alerts
 from analytics.outreach_effect import effect_sample, estimate_outreach_effect
-from analytics.retain import build_retain_list
+from analytics.repurchase import compare_repurchase_by_nps_group, compute_repurchase_by_nps_group
+from analytics.retain_list import build_retain_list
 from analytics.retention import compute_cohort_retention, compute_weekly_retention
 from analytics.satisfaction import compute_weekly_satisfaction
 from analytics.weeks import parse_iso_week, previous_iso_weeks

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     retain_sla_business_days: int = Field(default=2, ge=1)
     retain_control_share: float = Field(default=0.1, ge=0.0, lt=1.0)
 
-    # Operations (loyalty/ops.py). `loyalty serve` starts a Prefect server on this host and port, its database
+    # Operations (cli/server.py). `loyalty serve` starts a Prefect server on this host and port, its database
     # SQLite under prefect_home unless prefect_server_database_url names PostgreSQL
     # (postgresql+asyncpg://...; use it for parallel backfills: SQLite locks under many concurrent runs).
     prefect_server_host: str = "127.0.0.1"

@@ -32,30 +32,21 @@ import pandas as pd
 
 from analytics.bundle import convert_currency
 from analytics.cases import build_case_ledger
-from analytics.retain import build_retain_list
+from analytics.retain_list import build_retain_list
 from analytics.weeks import iso_week_label, iso_week_range, parse_iso_week
+from demo.files import KIND_ORDER, OUTREACH_COLUMNS, RELAY_HEADERS
 from loyalty.coerce import coerce_frame
 from loyalty.contract import ENTITIES, OUTREACH_CHANNELS
 
 __all__ = [
     "CONTACTED_SHARE",
     "DETRACTOR_COMEBACK_P",
-    "OUTREACH_COLUMNS",
     "OVERDUE_COMEBACK_P",
     "RELAY_HEADERS",
+    "add_outreach",
     "simulate_outreach",
 ]
 
-OUTREACH_COLUMNS = tuple(ENTITIES["outreach"].column_names)
-RELAY_HEADERS = {
-    "outreach_id": "ActivityID",
-    "customer_id": "ContactRef",
-    "contacted_at": "ActivityDateTime",
-    "channel": "Medium",
-    "team": "OwnerTeam",
-    "outcome": "Disposition",
-    "note": "Notes",
-}
 CONTACTED_SHARE = 0.88
 DETRACTOR_COMEBACK_P = 0.8
 OVERDUE_COMEBACK_P = 0.25
@@ -274,3 +265,12 @@ def _comeback_rows(
         )
     columns = [*ENTITIES["transactions"].column_names, "delivery_day", "file_kind", "invalid_kind"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def add_outreach(frames: dict[str, pd.DataFrame], start: dt.date, end: dt.date, **options) -> dict[str, pd.DataFrame]:
+    """The frames with ``outreach`` (the CRM's contact log) and the purchases contacts bring back added."""
+    outreach, comebacks = simulate_outreach(frames, start, end, **options)
+    transactions = pd.concat([frames["transactions"], comebacks.astype(frames["transactions"].dtypes.to_dict())])
+    order = transactions["file_kind"].map(KIND_ORDER)
+    transactions = transactions.assign(_order=order).sort_values(["delivery_day", "_order"], kind="stable")
+    return {**frames, "transactions": transactions.drop(columns="_order").reset_index(drop=True), "outreach": outreach}

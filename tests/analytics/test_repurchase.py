@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.linkage import (
+from analytics.repurchase import (
     REPURCHASE_COLUMNS,
     compare_repurchase_by_nps_group,
     compute_repurchase_by_nps_group,

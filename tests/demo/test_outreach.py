@@ -12,12 +12,12 @@ import pytest
 
 from analytics.cases import build_case_ledger, list_issued_at
 from analytics.outreach_effect import effect_sample, estimate_outreach_effect
-from analytics.retain import build_retain_list
+from analytics.retain_list import build_retain_list
 from analytics.weeks import iso_week_label, iso_week_range
+from demo import add_outreach, build_demo_frames
+from demo.outreach import _typed
 from loyalty.coerce import coerce_frame
 from loyalty.contract import ENTITIES
-from loyalty.demo_data import add_outreach, build_demo_frames
-from loyalty.demo_outreach import _typed
 
 START, END = date(2026, 6, 1), date(2026, 11, 29)  # the demo's 26 weeks
 

@@ -8,9 +8,9 @@ import io
 import json
 
 from tasks.metrics import recompute_metrics
+from tests.cli.test_main import _loyalty
 from tests.helpers import run_day
 from tests.tasks.test_cases_store import NOTE, WEEKS, _landing
-from tests.test_cli import _loyalty
 
 
 def test_cases_list_export_and_metrics_json(settings, landing, tmp_path):
