@@ -134,10 +134,17 @@ def simulate_outreach(
             reached = [a for a in made if a["outcome"] in ("reached", "resolved", "escalated")]
             chance = DETRACTOR_COMEBACK_P if case.is_detractor else OVERDUE_COMEBACK_P
             if reached and rng.random() < chance:
-                when = reached[0]["contacted_at"] + pd.Timedelta(days=float(rng.uniform(1, 14)))
+                # In a shop's opening hours, never near a daylight-saving change (naive times stay exact).
+                day = reached[0]["contacted_at"].tz_convert(local).date() + dt.timedelta(days=int(rng.integers(1, 15)))
+                seconds = int(rng.integers(10 * 3600, 18 * 3600))
+                when = pd.Timestamp(dt.datetime.combine(day, dt.time(), tzinfo=local) + dt.timedelta(seconds=seconds))
                 amount = float(spend.get(case.customer_id, 40.0)) * float(rng.uniform(0.7, 1.3))
                 comebacks.append({"customer_id": case.customer_id, "occurred_at": when, "amount": round(amount, 2)})
-    return _outreach_rows(rng, attempts, start, end, local), _comeback_rows(comebacks, customers, start, end, local)
+    source = ZoneInfo(source_tz)
+    return (
+        _outreach_rows(rng, attempts, start, end, local, source),
+        _comeback_rows(comebacks, customers, start, end, local, source),
+    )
 
 
 def _work_case(rng, customer_id: str, opened_at: pd.Timestamp, region, local: ZoneInfo) -> list[dict]:
@@ -179,11 +186,15 @@ def _with_comebacks(transactions: pd.DataFrame, comebacks: list[dict], local: Zo
     return pd.concat([transactions, extra], ignore_index=True)
 
 
-def _naive_local(at: pd.Timestamp, local: ZoneInfo) -> str:
-    return at.tz_convert(local).strftime("%Y-%m-%dT%H:%M:%S")
+def _naive_local(at: pd.Timestamp, source: ZoneInfo) -> str:
+    """Wall-clock time in the source's zone, as the CRM and the tills export it (read back in LOYALTY_SOURCE_TZ).
+    Every demo contact and comeback falls in office or opening hours, so it is never in a fold or a gap."""
+    return at.tz_convert(source).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _outreach_rows(rng, attempts: list[dict], start: dt.date, end: dt.date, local: ZoneInfo) -> pd.DataFrame:
+def _outreach_rows(
+    rng, attempts: list[dict], start: dt.date, end: dt.date, local: ZoneInfo, source: ZoneInfo
+) -> pd.DataFrame:
     rows = []
     for number, attempt in enumerate(sorted(attempts, key=lambda a: (a["contacted_at"], a["customer_id"])), 1):
         delivered = attempt["contacted_at"].tz_convert(local).date() + dt.timedelta(days=1)
@@ -193,7 +204,7 @@ def _outreach_rows(rng, attempts: list[dict], start: dt.date, end: dt.date, loca
             {
                 "outreach_id": f"RLY-{number:07d}",
                 "customer_id": attempt["customer_id"],
-                "contacted_at": _naive_local(attempt["contacted_at"], local),
+                "contacted_at": _naive_local(attempt["contacted_at"], source),
                 "channel": attempt["channel"],
                 "team": attempt["team"],
                 "outcome": attempt["outcome"],
@@ -216,18 +227,24 @@ def _invalid_rows(rng, valid: pd.DataFrame, end: dt.date) -> pd.DataFrame:
     if valid.empty:
         return valid.iloc[0:0]
     picked = valid.iloc[np.sort(rng.choice(len(valid), size=max(5, int(len(valid) * INVALID_SHARE)), replace=False))]
-    kinds = ("channel_unknown", "outcome_unknown", "customer_missing", "timestamp_unparseable", "duplicate_conflict")
+    kinds = (
+        "unknown_channel",
+        "unknown_outcome",
+        "missing_customer_id",
+        "unparseable_timestamp",
+        "duplicate_id_conflict",
+    )
     out = []
     for i, row in enumerate(picked.to_dict("records")):
         kind = kinds[i % len(kinds)]
         bad = {**row, "outreach_id": f"RLY-9{i:06d}", "invalid_kind": kind}
-        if kind == "channel_unknown":
+        if kind == "unknown_channel":
             bad["channel"] = "fax"
-        elif kind == "outcome_unknown":
+        elif kind == "unknown_outcome":
             bad["outcome"] = "call back later"
-        elif kind == "customer_missing":
+        elif kind == "missing_customer_id":
             bad["customer_id"] = None
-        elif kind == "timestamp_unparseable":
+        elif kind == "unparseable_timestamp":
             bad["contacted_at"] = "tomorrow 10am"
         else:  # the CRM re-exports a row with another outcome a day later
             if row["delivery_day"] >= end:
@@ -241,7 +258,7 @@ def _invalid_rows(rng, valid: pd.DataFrame, end: dt.date) -> pd.DataFrame:
 
 
 def _comeback_rows(
-    comebacks: list[dict], customers: pd.DataFrame, start: dt.date, end: dt.date, local: ZoneInfo
+    comebacks: list[dict], customers: pd.DataFrame, start: dt.date, end: dt.date, local: ZoneInfo, source: ZoneInfo
 ) -> pd.DataFrame:
     rows = []
     for number, buy in enumerate(sorted(comebacks, key=lambda b: (b["occurred_at"], b["customer_id"])), 1):
@@ -253,7 +270,7 @@ def _comeback_rows(
             {
                 "transaction_id": f"POS-7{number:07d}",
                 "customer_id": buy["customer_id"],
-                "occurred_at": _naive_local(buy["occurred_at"], local),
+                "occurred_at": _naive_local(buy["occurred_at"], source),
                 "amount": f"{buy['amount']:.2f}",
                 "currency": "GBP",
                 "channel": "in_store",

@@ -153,18 +153,19 @@ def closing_loop_context(
     return {
         "headline": headline_rows[0] if headline_rows else None,
         "by_region": [_followup_row(r, r["segment_value"]) for r in by_region.to_dict("records")],
-        "by_team": [
-            _followup_row(r, r["segment_value"])
-            for r in by_team.sort_values(["first_contacts", "segment_value"], ascending=[False, True])
-            .head(12)
-            .to_dict("records")
-        ],
+        "by_team": [_followup_row(r, r["segment_value"]) for r in _busiest(by_team).to_dict("records")],
         "effects": effects,
         "is_randomised": is_randomised,
         "window_days": int(effect["window_days"].iloc[0]) if len(effect) else 90,
         "effect_scope": "company-wide" if region is not None else None,
         "effect_svg": charts.outreach_effect_chart(survival, effect),
     }
+
+
+def _busiest(teams: pd.DataFrame, limit: int = 12) -> pd.DataFrame:
+    if teams.empty:
+        return teams
+    return teams.sort_values(["first_contacts", "segment_value"], ascending=[False, True]).head(limit)
 
 
 def mark_retain_rows(

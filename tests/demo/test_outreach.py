@@ -60,11 +60,11 @@ def test_invalid_rows_and_hostile_notes_are_in_the_export(demo):
     outreach = demo["frames"]["outreach"]
     kinds = set(outreach["invalid_kind"]) - {""}
     assert kinds == {
-        "channel_unknown",
-        "outcome_unknown",
-        "customer_missing",
-        "timestamp_unparseable",
-        "duplicate_conflict",
+        "unknown_channel",
+        "unknown_outcome",
+        "missing_customer_id",
+        "unparseable_timestamp",
+        "duplicate_id_conflict",
     }
     notes = outreach["note"].dropna()
     assert notes.str.contains("@example.com").any() and notes.str.contains("<script>").any()
