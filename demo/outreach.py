@@ -226,7 +226,8 @@ def _invalid_rows(rng, valid: pd.DataFrame, end: dt.date) -> pd.DataFrame:
     """Extra broken copies of valid rows (a new id each, except the conflicting duplicate)."""
     if valid.empty:
         return valid.iloc[0:0]
-    picked = valid.iloc[np.sort(rng.choice(len(valid), size=max(5, int(len(valid) * INVALID_SHARE)), replace=False))]
+    size = min(len(valid), max(5, int(len(valid) * INVALID_SHARE)))
+    picked = valid.iloc[np.sort(rng.choice(len(valid), size=size, replace=False))]
     kinds = (
         "unknown_channel",
         "unknown_outcome",

@@ -393,6 +393,7 @@ def test_summary_when_too_few_responses_answered_the_nps_question() -> None:
 EXPECTED_KEYS = {
     "meta",
     "kpis",
+    "closing_loop",
     "summary",
     "overall",
     "trend_svg",
