@@ -351,14 +351,15 @@ def _read_cases(week: str) -> pd.DataFrame:  # noqa: F821 - pandas is imported l
     import pandas as pd
     import sqlalchemy as sa
 
-    from loyalty.db import get_engine
-    from tasks.metrics import read_query_frame
+    from loyalty.db import get_engine, load_sql
 
+    # Plain SQLAlchemy, not the metrics task's reader: that import would load Prefect for a quick listing.
     engine = get_engine(get_settings().warehouse_url)
     if not sa.inspect(engine).has_table("weekly_cases"):
         raise UserError("the warehouse has no cases yet: run `loyalty nightly` or `loyalty demo`")
     with engine.connect() as conn:
-        cases = read_query_frame(conn, "cases/weekly_cases", {"week": week})
+        result = conn.execute(load_sql("cases/weekly_cases"), {"week": week})
+        cases = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
     for column in ("is_detractor", "is_control", "is_new", "is_from_earlier_week"):
         cases[column] = cases[column].astype(bool)
     for column in ("value_at_risk", "hours_to_first_contact"):
