@@ -8,7 +8,6 @@ has a ``week`` column and holds rows of the requested weeks only, except ``weekl
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
@@ -16,6 +15,7 @@ import pandas as pd
 from analytics.cases import build_case_ledger, compute_weekly_cases, compute_weekly_followup, list_issued_at
 from analytics.drivers import compute_key_drivers
 from analytics.keywords import compare_terms_by_nps_group, count_weekly_terms, describe_terms, find_trending_terms
+from analytics.kpis import compute_kpi_tiles
 from analytics.metric_alerts import build_alerts
 from analytics.outreach_effect import effect_sample, estimate_outreach_effect
 from analytics.repurchase import compare_repurchase_by_nps_group, compute_repurchase_by_nps_group
@@ -33,9 +33,10 @@ METRIC_FRAMES = (
     "repurchase_tests",
     "retain_list",
     "trending_terms",
-    "group_terms",
-    "term_details",
+    "terms_by_nps_group",
+    "term_verbatims",
     "alerts",
+    "weekly_kpi_tiles",
     "weekly_cases",
     "weekly_followup",
     "outreach_effect",
@@ -137,9 +138,10 @@ def compute_metric_frames(
         out["repurchase_tests"].append(_with_week(compare_repurchase_by_nps_group(repurchase), week))
         out["retain_list"].append(retain.loc[retain["rank"] <= params.retain_top_n])
         out["trending_terms"].append(trending)
-        out["group_terms"].append(_with_week(groups, week))
-        out["term_details"].append(_with_week(details, week))
+        out["terms_by_nps_group"].append(_with_week(groups, week))
+        out["term_verbatims"].append(_with_week(details, week))
         out["alerts"].append(build_alerts(satisfaction, trending, weeks=[week]))
+        out["weekly_kpi_tiles"].append(_with_week(compute_kpi_tiles(week, satisfaction, retention), week))
 
     if outreach is not None:
         out.update(_case_frames(out["retain_list"], earlier_retain_lists, outreach, transactions, weeks, params))
@@ -225,10 +227,3 @@ def _highlighted_terms(trending: pd.DataFrame, groups: pd.DataFrame, limit: int)
         chosen += detractor.sort_values(["ratio", "term"], ascending=[False, True])["term"].tolist()
     unique = list(dict.fromkeys(chosen))
     return unique[:limit]
-
-
-def weeks_between(first_day: dt.date, last_day: dt.date) -> list[str]:
-    """ISO week labels of every week that holds a day in [first_day, last_day]."""
-    from analytics.weeks import iso_week_label, iso_week_range
-
-    return iso_week_range(iso_week_label(first_day), iso_week_label(last_day))
