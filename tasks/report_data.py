@@ -77,7 +77,7 @@ def read_stored_case_frames(engine: sa.Engine, week: str, region: str) -> dict[s
     """The stored RETAIN case tables of ``week`` for a regional edition: only that region's cases and
     follow-up rows (cases are company-wide data: a case belongs to its customer's region); the outreach
     effect stays company-wide (the edition says so)."""
-    stored = {name: frames for name, frames in read_stored_frames(engine, week).items() if name in CASE_FRAMES}
+    stored = read_stored_frames(engine, week, CASE_FRAMES)
     cases = stored["weekly_cases"]
     stored["weekly_cases"] = cases.loc[cases["region"] == region].reset_index(drop=True)
     followup = stored["weekly_followup"]
