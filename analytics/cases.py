@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -238,7 +239,15 @@ def build_case_ledger(
     return ledger[CASE_LEDGER_COLUMNS]
 
 
-def _open_case(row, opened_at, expiry, contact_times, contact_outcomes, contact_teams, buy_times) -> dict:
+def _open_case(
+    row: Any,
+    opened_at: pd.Timestamp,
+    expiry: pd.Timedelta,
+    contact_times: np.ndarray,
+    contact_outcomes: list,
+    contact_teams: list,
+    buy_times: np.ndarray,
+) -> dict:
     opened = opened_at.to_datetime64()
     expires = (opened_at + expiry).to_datetime64()
     after = np.flatnonzero(contact_times >= opened) if len(contact_times) else np.array([], dtype=int)

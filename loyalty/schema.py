@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -281,7 +282,7 @@ def _metric_table(name: str, columns: list[str], key: tuple[str, ...], grain: st
     )
 
 
-def _case_table_specs(cases, outreach_effect) -> list[tuple[str, list[str], tuple[str, ...], str]]:
+def _case_table_specs(cases: Any, outreach_effect: Any) -> list[tuple[str, list[str], tuple[str, ...], str]]:
     """The RETAIN closed-loop tables (analytics/cases.py, analytics/outreach_effect.py), migration 7."""
     return [
         (
