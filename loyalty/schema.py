@@ -468,7 +468,11 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
         _kpi_tiles_and_term_names,
     ),
     (6, "outreach entity table (contact attempts from the CRM or call centre)", _create([outreach])),
-    (7, "RETAIN case, follow-up and outreach-effect tables", _create(lambda: [metric_tables()[t] for t in CASE_TABLES])),
+    (
+        7,
+        "RETAIN case, follow-up and outreach-effect tables",
+        _create(lambda: [metric_tables()[t] for t in CASE_TABLES]),
+    ),
 ]
 
 
