@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     retry_backoff_scale: float = 1.0
     # How many customers the RETAIN list keeps per week.
     retain_top_n: int = 50
+    # RETAIN cases (analytics/cases.py): a case still open this many weeks after it opened expires; a first
+    # contact within this many business days (Monday-Friday, business time zone) is on time; this share of
+    # each week's new cases is held out as a control group ("do not contact"); 0 turns the control group off
+    # and the outreach effect is then reported as observational only.
+    retain_case_expiry_weeks: int = Field(default=8, ge=1)
+    retain_sla_business_days: int = Field(default=2, ge=1)
+    retain_control_share: float = Field(default=0.1, ge=0.0, lt=1.0)
 
     # Operations (cli/server.py). `loyalty serve` starts a Prefect server on this host and port, its database
     # SQLite under prefect_home unless prefect_server_database_url names PostgreSQL

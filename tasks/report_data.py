@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from analytics.bundle import CASE_FRAMES
 from analytics.weeks import parse_iso_week, previous_iso_weeks
 from loyalty.db import get_engine, load_sql
 from loyalty.schema import METRIC_TABLES
@@ -70,6 +71,21 @@ def read_stored_frames(
             weeks = history if name in _HISTORY_TABLES else [week]
             frames[name] = pd.read_sql(sa.select(table).where(table.c.week.in_(weeks)), conn)
     return frames
+
+
+def read_stored_case_frames(engine: sa.Engine, week: str, region: str) -> dict[str, pd.DataFrame]:
+    """The stored RETAIN case tables of ``week`` for a regional edition: only that region's cases and
+    follow-up rows (cases are company-wide data: a case belongs to its customer's region); the outreach
+    effect stays company-wide (the edition says so)."""
+    stored = read_stored_frames(engine, week, CASE_FRAMES)
+    cases = stored["weekly_cases"]
+    stored["weekly_cases"] = cases.loc[cases["region"] == region].reset_index(drop=True)
+    followup = stored["weekly_followup"]
+    regional = (followup["dimension"] == "region") & (followup["segment_value"] == region)
+    teams = set(stored["weekly_cases"]["team"].dropna())
+    regional |= (followup["dimension"] == "team") & followup["segment_value"].isin(teams)
+    stored["weekly_followup"] = followup.loc[regional].reset_index(drop=True)
+    return stored
 
 
 def known_regions(engine: sa.Engine) -> list[str]:
@@ -135,6 +151,7 @@ def read_report_data(settings: Settings, week: str, region: str | None = None) -
     if region is not None:
         check_region(engine, region)
         frames = compute_weeks(engine, [week], settings, region=region, trend_weeks=TREND_WEEKS)
+        frames.update(read_stored_case_frames(engine, week, region))
         # Data-quality counts are pipeline-wide (files hold every region): the regional edition leaves them out.
         return ReportData(week=week, region=region, frames=frames, data_quality={})
     if week not in stored_weeks(engine, [week]):
