@@ -58,6 +58,8 @@ class DeploymentSpec:
     parameters: dict[str, Any] = field(default_factory=dict)
     schedules: list[dict[str, Any]] = field(default_factory=list)
     work_pool: str | None = None
+    concurrency_limit: int | None = None
+    collision_strategy: str | None = None
 
     @property
     def source_path(self) -> Path:
@@ -80,6 +82,8 @@ def read_deployments(path: Path = PREFECT_YAML) -> list[DeploymentSpec]:
             parameters=dict(d.get("parameters") or {}),
             schedules=list(d.get("schedules") or []),
             work_pool=(d.get("work_pool") or {}).get("name"),
+            concurrency_limit=(d.get("concurrency_limit") or {}).get("limit"),
+            collision_strategy=(d.get("concurrency_limit") or {}).get("collision_strategy"),
         )
         for d in config["deployments"]
     ]
@@ -106,6 +110,7 @@ def runner_deployments(specs: list[DeploymentSpec]) -> tuple[list[Any], list[str
 
     Entrypoints are resolved relative to the project root, which must be the working directory.
     """
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.flows import load_flow_from_entrypoint
 
     deployments, skipped = [], []
@@ -114,6 +119,14 @@ def runner_deployments(specs: list[DeploymentSpec]) -> tuple[list[Any], list[str
             skipped.append(f"{spec.name}: {spec.source_path.relative_to(PROJECT_ROOT)} is not there yet, not served")
             continue
         flow = load_flow_from_entrypoint(spec.entrypoint)
+        limit = (
+            ConcurrencyLimitConfig(
+                limit=spec.concurrency_limit,
+                collision_strategy=ConcurrencyLimitStrategy(spec.collision_strategy or "ENQUEUE"),
+            )
+            if spec.concurrency_limit
+            else None
+        )
         deployments.append(
             flow.to_deployment(
                 name=spec.name,
@@ -121,9 +134,61 @@ def runner_deployments(specs: list[DeploymentSpec]) -> tuple[list[Any], list[str
                 tags=spec.tags,
                 parameters=spec.parameters,
                 schedules=runner_schedules(spec),
+                concurrency_limit=limit,
             )
         )
     return deployments, skipped
+
+
+def deployment_tags(name: str) -> list[str]:
+    """The tags prefect.yaml gives deployment ``name``: a run started from the CLI carries the same."""
+    return next((s.tags for s in read_deployments() if s.name == name), [])
+
+
+def warehouse_tag(warehouse_url: str) -> str:
+    """A tag naming the warehouse a CLI run writes to, without its address (a hash; it may hold a password)."""
+    import hashlib
+
+    return "warehouse-" + hashlib.sha256(warehouse_url.encode()).hexdigest()[:10]
+
+
+def overlapping_backfills(start: Any, end: Any, warehouse: str | None = None) -> list[str]:
+    """Names of the backfill runs the API knows as running (or about to) whose range overlaps start..end.
+
+    A run tagged with another warehouse (``warehouse_tag``) writes elsewhere and does not count; a run with no
+    such tag (a deployment run) might write to the same warehouse, so it counts.
+    """
+    from datetime import date
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    active = [StateType.RUNNING, StateType.PENDING, StateType.CANCELLING]
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["backfill"])),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=active))),
+        )
+    found = []
+    for run in runs:
+        tagged = [t for t in run.tags if t.startswith("warehouse-")]
+        if warehouse and tagged and warehouse not in tagged:
+            continue
+        try:
+            other_start = date.fromisoformat(str(run.parameters["start"]))
+            other_end = date.fromisoformat(str(run.parameters["end"]))
+        except (KeyError, ValueError):
+            continue
+        if other_start <= end and start <= other_end:
+            found.append(f"{run.name} ({run.state_name})")
+    return found
 
 
 # --- a local Prefect server ---------------------------------------------------------------------------------

@@ -154,5 +154,8 @@ def configure_runtime(settings: Settings | None = None, *, quiet: bool = False) 
     os.environ.setdefault("DO_NOT_TRACK", "1")  # Prefect's client-side usage data, and its notice on `loyalty serve`
     # Prefect's local result store is not isolated by its test harness; keep it under PREFECT_HOME.
     os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(settings.prefect_home / "results"))
-    if quiet:  # the demo prints its own summary; per-task lines still reach the Prefect run log
-        os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    if quiet:
+        # The CLI draws its own progress and summary, so the terminal shows warnings only. The level of the
+        # console handler, not PREFECT_LOGGING_LEVEL: that level also stops INFO lines reaching the Prefect
+        # API, and the run's page in the UI would say "This run didn't generate logs".
+        os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "WARNING"

@@ -79,7 +79,8 @@ def test_a_killed_backfill_run_again_equals_an_uninterrupted_one(prefect_server,
 
     resumed = prefect_server.run([loyalty, "backfill", *RANGE, "--skip-done"], env(killed_url))
     assert resumed.returncode == 0, resumed.stderr
-    assert f"({done} skipped as done)" in resumed.stdout
+    assert f"({done} skipped: " in resumed.stdout
+    assert "loaded by earlier successful runs from the same files" in resumed.stdout
 
     _out, clean_errors = clean.communicate(timeout=300)
     assert clean.returncode == 0, clean_errors
