@@ -298,6 +298,34 @@ class LocalServer:
             self._log = None
 
 
+class ReportsServer:
+    """``reports_dir`` served read-only (GET and HEAD only) over HTTP on localhost, in a daemon thread, so the
+    report links in the Prefect UI open (a browser refuses ``file://`` links from a web page)."""
+
+    def __init__(self, settings: Settings) -> None:
+        import functools
+        from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+        class _ReadOnly(SimpleHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+                pass  # requests are not worth a terminal line each
+
+        settings.reports_dir.mkdir(parents=True, exist_ok=True)
+        handler = functools.partial(_ReadOnly, directory=str(settings.reports_dir))
+        self.httpd = ThreadingHTTPServer((settings.prefect_server_host, settings.reports_port), handler)
+        self.url = f"http://{settings.prefect_server_host}:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> ReportsServer:
+        import threading
+
+        threading.Thread(target=self.httpd.serve_forever, name="reports-http", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 @contextlib.contextmanager
 def prefect_api(settings: Settings, *, start_server: bool = True) -> Iterator[tuple[str, LocalServer | None]]:
     """The API to use: PREFECT_API_URL when it answers, else a local server started here and stopped after."""
@@ -369,7 +397,13 @@ def serve(settings: Settings, echo=print) -> None:  # type: ignore[no-untyped-de
                 )
                 echo(f"  serving {spec.name}: {when or 'no schedule (run it from the UI or the API)'}")
         echo(f"UI: {api_url.removesuffix('/api')}  (Ctrl-C stops everything)")
-        prefect_serve(*deployments, print_starting_message=False)
+        with contextlib.ExitStack() as stack:
+            if not settings.reports_url:
+                reports = stack.enter_context(ReportsServer(settings))
+                # The runs this process starts read their settings from its environment.
+                os.environ["LOYALTY_REPORTS_URL"] = reports.url
+                echo(f"reports: {reports.url} (read-only, {settings.reports_dir})")
+            prefect_serve(*deployments, print_starting_message=False)
     echo("stopped")
 
 

@@ -9,6 +9,8 @@ A retried run finds the artifact it created before and updates it instead of add
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import quote
 from uuid import UUID
 
 from prefect import runtime
@@ -16,6 +18,7 @@ from prefect.artifacts import create_progress_artifact, create_table_artifact, u
 
 from loyalty import progress
 from loyalty.failures import Failure, failure_rows
+from loyalty.settings import Settings
 
 
 def artifact_key(*parts: object) -> str:
@@ -62,3 +65,15 @@ class RunProgress:
 def publish_failures(key: str, what: str, failures: list[Failure]) -> None:
     """Every failure of the run as a table artifact (the state message names each distinct error once)."""
     create_table_artifact(key=key, table=failure_rows(failures), description=f"{what}: every failure")
+
+
+def report_link(settings: Settings, path: Path) -> str:
+    """A link the UI can open: under ``reports_url`` when it is set (and the file is under reports_dir)."""
+    path = path.resolve()
+    if settings.reports_url:
+        try:
+            relative = path.relative_to(settings.reports_dir.resolve())
+        except ValueError:
+            return path.as_uri()
+        return settings.reports_url.rstrip("/") + "/" + quote(relative.as_posix())
+    return path.as_uri()

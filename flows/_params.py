@@ -8,11 +8,18 @@ worker or runner picks it up.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import Field
 
 from loyalty.contract import ENTITIES
+
+# The server checks a schema's "format": "date" loosely (2026-13-01 passes), so a day also carries a pattern
+# that accepts only real months and days of the month; pydantic then refuses 2026-02-30 when the run starts.
+ISO_DAY_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+Day = Annotated[date, Field(json_schema_extra={"pattern": ISO_DAY_PATTERN})]
+OptionalDay = Annotated[date | None, Field(json_schema_extra={"pattern": ISO_DAY_PATTERN})]
 
 # One name per source entity, from the contract (a Literal, so the schema is an enum of choices).
 EntityName = Literal[tuple(ENTITIES)]  # type: ignore[valid-type]

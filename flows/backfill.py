@@ -32,7 +32,7 @@ from prefect.states import Failed
 
 from analytics.weeks import iso_week_label, parse_iso_week
 from flows._ops import RunProgress, artifact_key, publish_failures
-from flows._params import ChunkDays, Entities, TaskRunnerChoice
+from flows._params import ChunkDays, Day, Entities, TaskRunnerChoice
 from flows._runners import chunk_task_runner
 from flows._steps import load_delivery_day, prepare_days
 from loyalty import progress
@@ -138,8 +138,8 @@ def render_weekly_reports(settings: Settings, weeks: list[str], logger) -> list[
     on_crashed=[on_run_stopped],
 )
 def backfill(
-    start: date,
-    end: date,
+    start: Day,
+    end: Day,
     entities: Entities = None,
     recompute: bool = True,
     render_reports: bool = False,

@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows._params import Entities
+from flows._params import Entities, OptionalDay
 from flows._steps import load_delivery_day
 from loyalty.db import get_engine
 from loyalty.delivery import LoadSummary
@@ -50,7 +50,7 @@ def publish_counts(day: date, summaries: list[LoadSummary], failures: dict[str, 
 
 
 @flow(name="nightly-etl", flow_run_name=_run_name, on_cancellation=[on_run_stopped], on_crashed=[on_run_stopped])
-def nightly_etl(delivery_day: date | None = None, entities: Entities = None, recompute: bool = True) -> list[dict]:
+def nightly_etl(delivery_day: OptionalDay = None, entities: Entities = None, recompute: bool = True) -> list[dict]:
     """Load one delivery day. Without a date: yesterday in the business time zone, from the scheduled start.
 
     Args:

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     # (regional editions to reports_dir/<YYYY-Www>/<region>/). The company name heads every page.
     report_company: str = "Loyalty Analytics"
     reports_dir: Path = STATE_DIR / "reports"
+    # The URL at which reports_dir is served, for the report link in the Prefect UI (browsers refuse file://
+    # links from a web page). `loyalty serve` serves reports_dir read-only at http://<host>:<reports_port>
+    # and sets this for its runs when it is unset. Unset and not served: the link is a file:// path.
+    reports_url: str | None = None
+    reports_port: int = 4281
     # Comments are cut to this many characters in the report (full text stays in the warehouse).
     report_comment_chars: int = 280
     # Who gets the PDF by email: comma-separated addresses (LOYALTY_REPORT_RECIPIENTS=a@x.com,b@x.com).

@@ -25,7 +25,7 @@ from loyalty.intake import SUPPORTED_FORMATS, FileRejected, load_column_mapping,
 from loyalty.settings import Settings
 from loyalty.timeutil import day_bounds_utc
 from tasks.limits import source_slot
-from tasks.retry import backoff, retry_on_transient
+from tasks.retry import JITTER, backoff, retry_on_transient
 
 
 class LandingMissing(FileNotFoundError):
@@ -140,6 +140,7 @@ def read_sql_source(settings: Settings, entity_name: str, day: date, warehouse: 
     task_run_name="extract-{entity}-{day}",
     retries=3,
     retry_delay_seconds=backoff(5),
+    retry_jitter_factor=JITTER,
     retry_condition_fn=retry_on_transient,
     timeout_seconds=900,
     cache_policy=NO_CACHE,

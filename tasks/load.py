@@ -15,13 +15,14 @@ from loyalty.schema import migrate, run_ledger
 from loyalty.settings import Settings
 from loyalty.timeutil import utc_now_naive
 from loyalty.warehouse import write_partition
-from tasks.retry import backoff, retry_on_transient
+from tasks.retry import JITTER, backoff, retry_on_transient
 
 
 @task(
     name="prepare-warehouse",
     retries=3,
     retry_delay_seconds=backoff(2),
+    retry_jitter_factor=JITTER,
     retry_condition_fn=retry_on_transient,
     timeout_seconds=300,
     cache_policy=NO_CACHE,
@@ -35,9 +36,10 @@ def prepare_warehouse(settings: Settings) -> list[int]:
 
 @task(
     name="load-entity",
-    task_run_name="load-{checked.delivery.entity}",
+    task_run_name="load-{checked.delivery.entity}-{checked.delivery.delivery_day}",
     retries=3,
     retry_delay_seconds=backoff(5),
+    retry_jitter_factor=JITTER,
     retry_condition_fn=retry_on_transient,
     timeout_seconds=1800,
     cache_policy=NO_CACHE,

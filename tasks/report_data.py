@@ -21,7 +21,7 @@ from loyalty.db import get_engine, load_sql
 from loyalty.schema import METRIC_TABLES
 from loyalty.settings import Settings
 from tasks.metrics import compute_weeks, recompute_metrics
-from tasks.retry import backoff, retry_on_transient
+from tasks.retry import JITTER, backoff, retry_on_transient
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,7 @@ def read_data_quality(engine: sa.Engine, week: str) -> dict[str, list[dict]]:
     name="read-report-data",
     retries=2,
     retry_delay_seconds=backoff(5),
+    retry_jitter_factor=JITTER,
     retry_condition_fn=retry_on_transient,
     timeout_seconds=1800,
     cache_policy=NO_CACHE,

@@ -32,8 +32,13 @@ def retry_on_transient(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
+# Each retry delay is stretched by up to this fraction at random (Prefect's ``retry_jitter_factor``), so tasks
+# that failed together (a warehouse restart) do not all retry at the same instant.
+JITTER = 0.5
+
+
 def backoff(factor: float) -> list[float]:
-    """Retry delays ``factor x 2^n`` seconds (with Prefect's jitter), scaled by LOYALTY_RETRY_BACKOFF_SCALE.
+    """Retry delays ``factor x 2^n`` seconds, scaled by LOYALTY_RETRY_BACKOFF_SCALE; pair with ``JITTER``.
 
     Prefect evaluates the delays when a task is defined, so the scale is read at import time.
     """

@@ -31,7 +31,7 @@ def check_delivery(delivery: Delivery, settings: Settings) -> CheckedDelivery:
     return CheckedDelivery(delivery=delivery, valid=valid, rejected=rejected)
 
 
-@task(name="validate-entity", task_run_name="validate-{delivery.entity}", cache_policy=NO_CACHE)
+@task(name="validate-entity", task_run_name="validate-{delivery.entity}-{delivery.delivery_day}", cache_policy=NO_CACHE)
 def validate_entity(delivery: Delivery, settings: Settings) -> CheckedDelivery:
     """Run the entity's contract suite; every input row ends up valid or rejected with reasons."""
     return check_delivery(delivery, settings)

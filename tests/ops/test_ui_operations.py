@@ -241,7 +241,9 @@ def test_the_run_form_describes_and_checks_the_parameters(prefect_server, deploy
     assert props["start"]["format"] == "date" and props["start"]["description"]
     assert all(props[name].get("description") for name in props), props
     assert deployment.enforce_parameter_schema
-    assert deployment.concurrency_limit == 1  # one backfill at a time; the next waits (ENQUEUE)
+    # one backfill at a time; the next waits for the slot (ENQUEUE)
+    assert deployment.global_concurrency_limit.limit == 1
+    assert deployment.concurrency_options.collision_strategy.value == "ENQUEUE"
 
     def create(parameters: dict):  # type: ignore[no-untyped-def]
         with _client(prefect_server) as client:
