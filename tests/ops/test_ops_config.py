@@ -103,7 +103,7 @@ def test_rendering_without_the_weekly_flow_logs_that_it_is_unavailable(monkeypat
         importlib.util, "find_spec", lambda name, *a: None if name == "flows.weekly_report" else real_find_spec(name)
     )
     with caplog.at_level(logging.WARNING, logger="t"):
-        assert flows.backfill.render_weekly_reports(Settings(), ["2026-W45"], logging.getLogger("t")) == {}
+        assert flows.backfill.render_weekly_reports(Settings(), ["2026-W45"], logging.getLogger("t")) == []
     assert "report rendering is unavailable" in caplog.text
 
 
