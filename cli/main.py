@@ -155,7 +155,7 @@ def backfill(
         from prefect import tags
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        from cli.server import deployment_tags, overlapping_backfills, warehouse_tag
+        from cli.server import cli_run_tag, deployment_tags, overlapping_backfills, warehouse_tag
         from flows.backfill import backfill as backfill_flow
         from loyalty import progress
 
@@ -171,7 +171,7 @@ def backfill(
             task = bar.add_task(f"backfill {first} .. {last}", total=(last - first).days + 1)
             with (
                 progress.watching(lambda p: bar.update(task, completed=p.done, description=f"backfill {p.label}")),
-                tags(*deployment_tags("backfill"), warehouse),
+                tags(*deployment_tags("backfill"), warehouse, cli_run_tag()),
             ):
                 result = backfill_flow(
                     start=first,

@@ -152,11 +152,35 @@ def warehouse_tag(warehouse_url: str) -> str:
     return "warehouse-" + hashlib.sha256(warehouse_url.encode()).hexdigest()[:10]
 
 
+def cli_run_tag() -> str:
+    """A tag naming the host and process of a CLI run, so a later CLI run can tell that it died (``kill -9``)."""
+    import socket
+
+    return f"cli-{socket.gethostname()}-{os.getpid()}"
+
+
+def _dead_cli_run(tags: list[str]) -> bool:
+    """Whether the run was started by a CLI process of this host that no longer exists."""
+    import socket
+
+    prefix = f"cli-{socket.gethostname()}-"
+    for tag in tags:
+        if tag.startswith(prefix) and tag[len(prefix) :].isdigit():
+            try:
+                os.kill(int(tag[len(prefix) :]), 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:  # alive, someone else's
+                return False
+    return False
+
+
 def overlapping_backfills(start: Any, end: Any, warehouse: str | None = None) -> list[str]:
     """Names of the backfill runs the API knows as running (or about to) whose range overlaps start..end.
 
     A run tagged with another warehouse (``warehouse_tag``) writes elsewhere and does not count; a run with no
-    such tag (a deployment run) might write to the same warehouse, so it counts.
+    such tag (a deployment run) might write to the same warehouse, so it counts. A CLI run of this host whose
+    process is gone (killed) is set Crashed, so the UI stops showing it Running, and does not count.
     """
     from datetime import date
 
@@ -180,6 +204,14 @@ def overlapping_backfills(start: Any, end: Any, warehouse: str | None = None) ->
     for run in runs:
         tagged = [t for t in run.tags if t.startswith("warehouse-")]
         if warehouse and tagged and warehouse not in tagged:
+            continue
+        if _dead_cli_run(list(run.tags)):
+            from prefect.states import Crashed
+
+            with get_client(sync_client=True) as client:
+                client.set_flow_run_state(
+                    run.id, Crashed(message="its loyalty backfill process ended without finishing"), force=True
+                )
             continue
         try:
             other_start = date.fromisoformat(str(run.parameters["start"]))

@@ -69,6 +69,7 @@ def _cli_backfill(server: RealServer, root: Path, name: str, **env: str) -> CliR
             PREFECT_LOGGING_LEVEL="INFO",  # the default; the fixture's WARNING would hide what is checked here
             **env,
         ),
+        timeout=600,  # a loaded 2-core machine: not a timed test
     )
     return CliRun(result, _run_by_tag(server, warehouse_tag(url)), url)
 
