@@ -8,13 +8,13 @@ has a ``week`` column and holds rows of the requested weeks only, except ``weekl
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
 
 from analytics.drivers import compute_key_drivers
 from analytics.keywords import compare_terms_by_nps_group, count_weekly_terms, describe_terms, find_trending_terms
+from analytics.kpis import compute_kpi_tiles
 from analytics.metric_alerts import build_alerts
 from analytics.repurchase import compare_repurchase_by_nps_group, compute_repurchase_by_nps_group
 from analytics.retain_list import build_retain_list
@@ -31,9 +31,10 @@ METRIC_FRAMES = (
     "repurchase_tests",
     "retain_list",
     "trending_terms",
-    "group_terms",
-    "term_details",
+    "terms_by_nps_group",
+    "term_verbatims",
     "alerts",
+    "weekly_kpi_tiles",
 )
 
 
@@ -116,9 +117,10 @@ def compute_metric_frames(
         out["repurchase_tests"].append(_with_week(compare_repurchase_by_nps_group(repurchase), week))
         out["retain_list"].append(retain.loc[retain["rank"] <= params.retain_top_n])
         out["trending_terms"].append(trending)
-        out["group_terms"].append(_with_week(groups, week))
-        out["term_details"].append(_with_week(details, week))
+        out["terms_by_nps_group"].append(_with_week(groups, week))
+        out["term_verbatims"].append(_with_week(details, week))
         out["alerts"].append(build_alerts(satisfaction, trending, weeks=[week]))
+        out["weekly_kpi_tiles"].append(_with_week(compute_kpi_tiles(week, satisfaction, retention), week))
 
     frames = {name: _concat(parts) for name, parts in out.items() if name not in {"weekly_satisfaction"}}
     frames["weekly_satisfaction"] = satisfaction.loc[satisfaction["week"].isin(keep)].reset_index(drop=True)
@@ -151,10 +153,3 @@ def _highlighted_terms(trending: pd.DataFrame, groups: pd.DataFrame, limit: int)
         chosen += detractor.sort_values(["ratio", "term"], ascending=[False, True])["term"].tolist()
     unique = list(dict.fromkeys(chosen))
     return unique[:limit]
-
-
-def weeks_between(first_day: dt.date, last_day: dt.date) -> list[str]:
-    """ISO week labels of every week that holds a day in [first_day, last_day]."""
-    from analytics.weeks import iso_week_label, iso_week_range
-
-    return iso_week_range(iso_week_label(first_day), iso_week_label(last_day))

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analytics.kpis import KPI_COLUMNS, KPI_ORDER
 from analytics.weeks import parse_iso_week
 
 __all__ = ["summarise_week", "to_plain"]
@@ -51,6 +52,7 @@ _RETENTION_FIELDS = [
     "net_revenue_retention",
     "is_partial_week",
 ]
+_KPI_FIELDS = [c for c in KPI_COLUMNS if c != "label"]  # the tile's label is the report's wording
 _TERM_FIELDS = ["term", "count", "share", "baseline_share", "ratio", "p_value", "q_value"]
 
 
@@ -61,6 +63,7 @@ def summarise_week(
     weekly_retention: pd.DataFrame | None = None,
     trending_terms: pd.DataFrame | None = None,
     alerts: pd.DataFrame | None = None,
+    kpi_tiles: pd.DataFrame | None = None,
     max_terms: int = 10,
 ) -> dict[str, Any]:
     """Return the headline figures of `week` (one ISO week, overall cell) as a JSON-serialisable dict.
@@ -69,7 +72,9 @@ def summarise_week(
     passives, detractors, csat, ces, ... see _SATISFACTION_FIELDS), the retention figures
     (active_customers, repeat_rate, churn_rate, net_revenue_retention, ...), rising_terms (significant
     rising terms of the week, strongest first, at most max_terms, each {term, count, share,
-    baseline_share, ratio, p_value, q_value}) and alerts (the week's alert rows as dicts).
+    baseline_share, ratio, p_value, q_value}), alerts (the week's alert rows as dicts) and kpis (the stored
+    KPI tiles the report shows, in its order: each {kpi, value, previous, change, p_value, q_value,
+    is_significant, test, n, direction, unit}).
     A figure that is missing for the week is None; responses is 0 when the week had none.
     """
     parse_iso_week(week)
@@ -86,7 +91,7 @@ def summarise_week(
     retention = weekly_retention.loc[weekly_retention["week"] == week] if weekly_retention is not None else None
     for field in _RETENTION_FIELDS:
         present = retention is not None and len(retention) and field in retention.columns
-        headline[field] = retention[field].iloc[0] if present else None
+        headline[field] = retention[field].iloc[0] if present and retention is not None else None
 
     headline["rising_terms"] = []
     if trending_terms is not None and len(trending_terms):
@@ -101,6 +106,13 @@ def summarise_week(
     headline["alerts"] = []
     if alerts is not None and len(alerts):
         headline["alerts"] = alerts.loc[alerts["week"] == week].to_dict(orient="records")
+
+    headline["kpis"] = []
+    if kpi_tiles is not None and len(kpi_tiles):
+        order = {kpi: i for i, (kpi, *_) in enumerate(KPI_ORDER)}
+        tiles = kpi_tiles.loc[kpi_tiles["week"] == week]
+        tiles = tiles.assign(_order=tiles["kpi"].map(order)).sort_values("_order")
+        headline["kpis"] = tiles[[c for c in _KPI_FIELDS if c in tiles.columns]].to_dict(orient="records")
     return to_plain(headline)
 
 

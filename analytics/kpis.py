@@ -87,7 +87,7 @@ def _ces_welch(now: dict, before: dict) -> float | None:
         if None in (mean, low, high, n) or n < 2:  # type: ignore[operator]
             return None
         # The stored interval is mean +/- t(0.975, n-1) * sd / sqrt(n); invert it for the sd.
-        sd = (high - low) / 2 * math.sqrt(n) / scipy_stats.t.ppf(0.975, n - 1)  # type: ignore[operator]
+        sd = (high - low) / 2 * math.sqrt(n) / scipy_stats.t.ppf(0.975, n - 1)  # type: ignore[operator, arg-type]
         return mean, sd, n  # type: ignore[return-value]
 
     a, b = moments(now), moments(before)
@@ -203,7 +203,7 @@ def compute_kpi_tiles(
                 "q_value": None if q is None else float(q),
                 "is_significant": bool(significant and change is not None),
                 "test": test,
-                "n": None if n[kpi] is None else int(n[kpi]),
+                "n": None if (count := n[kpi]) is None else int(count),
                 "direction": direction,
                 "unit": unit,
             }

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2_contingency
 
-from analytics._frames import purchases_only, require_columns, scores
+from analytics._frames import NPS_GROUPS, nps_group, purchases_only, require_columns, scores
 from analytics.stats import two_proportion_test, wilson_interval
 from analytics.weeks import day_number, day_numbers_of
 
@@ -35,7 +35,6 @@ __all__ = [
     "nps_group",
 ]
 
-NPS_GROUPS = ("detractor", "passive", "promoter")
 REPURCHASE_COLUMNS = [
     "nps_group",
     "respondents",
@@ -47,13 +46,6 @@ REPURCHASE_COLUMNS = [
     "as_of",
 ]
 REPURCHASE_TEST_COLUMNS = ["comparison", "statistic", "dof", "p_value", "difference", "is_significant"]
-
-
-def nps_group(nps: pd.Series) -> pd.Series:
-    """Label NPS scores: detractor 0-6, passive 7-8, promoter 9-10; missing stays missing."""
-    values = pd.to_numeric(nps).astype("float64")
-    labels = np.select([values <= 6, values <= 8, values <= 10], list(NPS_GROUPS), default="")
-    return pd.Series(labels, index=nps.index, dtype="str").where(values.notna())
 
 
 def compute_repurchase_by_nps_group(

@@ -176,6 +176,10 @@ _TEXT = {
     "severity",
     "evidence",
     "rfm_segment",
+    "kpi",
+    "label",
+    "test",
+    "unit",
 }
 _DATES = {"week_start", "week_end", "as_of", "last_purchase_day"}
 _INTEGERS = {
@@ -237,7 +241,7 @@ def _metric_table(name: str, columns: list[str], key: tuple[str, ...], grain: st
 
 
 def _metric_tables() -> dict[str, sa.Table]:
-    from analytics import drivers, keywords, metric_alerts, repurchase, retain_list, retention, satisfaction
+    from analytics import drivers, keywords, kpis, metric_alerts, repurchase, retain_list, retention, satisfaction
 
     specs = [
         (
@@ -279,18 +283,24 @@ def _metric_tables() -> dict[str, sa.Table]:
         ),
         ("trending_terms", keywords.TRENDING_TERM_COLUMNS, ("week", "term"), "one row per ISO week x tested term"),
         (
-            "group_terms",
+            "terms_by_nps_group",
             ["week", *keywords.GROUP_TERM_COLUMNS],
             ("week", "term"),
             "one row per ISO week x term tested detractors vs promoters over a trailing window",
         ),
         (
-            "term_details",
+            "term_verbatims",
             ["week", *keywords.TERM_DETAIL_COLUMNS],
             ("week", "term"),
             "one row per ISO week x highlighted term",
         ),
         ("alerts", metric_alerts.ALERT_COLUMNS, ("week", "kind", "subject"), "one row per ISO week x alert"),
+        (
+            "weekly_kpi_tiles",
+            ["week", *kpis.KPI_COLUMNS],
+            ("week", "kpi"),
+            "one row per ISO week x headline KPI, with its change on the week before and that change's test",
+        ),
     ]
     return {name: _metric_table(name, columns, key, grain) for name, columns, key, grain in specs}
 
@@ -331,12 +341,30 @@ def _rename_to_delivery_day(conn: Connection) -> None:
         next(iter(report_sends.indexes)).create(conn)
 
 
+def _kpi_tiles_and_term_names(conn: Connection) -> None:
+    """The stored KPI tiles, and names that say what the two term tables hold.
+
+    Weeks computed before this migration have no tiles until their metrics are computed again: the weekly
+    report flow recomputes a week whose tiles are missing, and ``loyalty backfill`` recomputes a range.
+    """
+    tables = set(sa.inspect(conn).get_table_names())
+    for old, new in (("group_terms", "terms_by_nps_group"), ("term_details", "term_verbatims")):
+        if old in tables and new not in tables:
+            conn.execute(sa.text(f"alter table {old} rename to {new}"))  # fixed names, no input
+    metadata.create_all(conn, tables=[METRIC_TABLES["weekly_kpi_tiles"]], checkfirst=True)
+
+
 # Append-only: a migration, once released, is never edited. Each runs in its own transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "entity tables, quarantine, file and run ledgers", _create(CORE_TABLES)),
     (2, "weekly metric tables", _create(list(METRIC_TABLES.values()))),
     (3, "report delivery log", _create([report_sends])),
     (4, "one name for the delivery day (load_date -> delivery_day); report emails are sends", _rename_to_delivery_day),
+    (
+        5,
+        "weekly_kpi_tiles; group_terms -> terms_by_nps_group, term_details -> term_verbatims",
+        _kpi_tiles_and_term_names,
+    ),
 ]
 
 
