@@ -11,12 +11,12 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows._params import Entities, OptionalDay
-from flows._steps import load_delivery_day
 from loyalty.db import get_engine
 from loyalty.delivery import LoadSummary
 from loyalty.failures import Failure, summarise_failures
 from loyalty.rundate import resolve_delivery_day
 from loyalty.settings import get_settings
+from tasks.chunk import intake_chunk
 from tasks.interrupted import on_run_stopped, sweep_interrupted
 from tasks.limits import ensure_source_limit
 from tasks.load import prepare_warehouse
@@ -66,13 +66,19 @@ def nightly_etl(delivery_day: OptionalDay = None, entities: Entities = None, rec
     prepare_warehouse(settings)
     sweep_interrupted(settings, run_id, logger)
     ensure_source_limit(settings)
-    outcome = load_delivery_day(settings, day, run_id, logger, entities)
-    publish_counts(day, outcome.summaries, outcome.failures)
+    outcome = intake_chunk(settings, [day], run_id, entities, logger=logger)
+    failures = {entity: message for (_day, entity), message in outcome.failures.items()}
+    publish_counts(day, outcome.summaries, failures)
     if recompute and outcome.touched_days:
-        weeks = weeks_to_recompute(get_engine(settings.warehouse_url), outcome.touched_days)
+        weeks = weeks_to_recompute(
+            get_engine(settings.warehouse_url),
+            outcome.touched_days,
+            through=day,
+            max_weeks=settings.recompute_max_weeks,
+        )
         recompute_metrics(settings, weeks)
         logger.info("metrics recomputed for %s", ", ".join(weeks))
-    if outcome.failures:
-        failures = [Failure(day, entity, message) for entity, message in outcome.failures.items()]
-        raise RuntimeError(summarise_failures(f"nightly-etl {day}", failures))
+    if failures:
+        listed = [Failure(day, entity, message) for entity, message in failures.items()]
+        raise RuntimeError(summarise_failures(f"nightly-etl {day}", listed))
     return [s.as_dict() for s in outcome.summaries]
