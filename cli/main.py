@@ -82,6 +82,13 @@ def parse_week(value: str, option: str = "--week") -> str:
         raise UserError(str(exc)) from None
 
 
+def _api_configured() -> bool:
+    """Whether runs go to a Prefect server (PREFECT_API_URL), where other runs can be seen."""
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())
+
+
 def _check_warehouse() -> None:
     from loyalty.db import check_connection, get_engine
 
@@ -101,9 +108,13 @@ def nightly(
         if settings.source_kind == "files" and not settings.landing_dir.is_dir():
             raise UserError(f"landing folder {settings.landing_dir} does not exist (LOYALTY_LANDING_DIR)")
         _check_warehouse()
+        from prefect import tags
+
+        from cli.server import deployment_tags
         from flows.nightly_etl import nightly_etl
 
-        results = nightly_etl(delivery_day=day)
+        with tags(*deployment_tags("nightly-etl")):  # the tags its deployment runs carry
+            results = nightly_etl(delivery_day=day)
         for r in results:
             typer.echo(
                 f"{r['entity']:<17} {r['delivery_day']}  in {r['rows_in']:>7,}  loaded {r['rows_loaded']:>7,}  "
@@ -141,15 +152,27 @@ def backfill(
             raise UserError(f"landing folder {settings.landing_dir} does not exist (LOYALTY_LANDING_DIR)")
         _check_warehouse()
         configure_runtime(quiet=True)
+        from prefect import tags
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        from cli.server import cli_run_tag, deployment_tags, overlapping_backfills, warehouse_tag
         from flows.backfill import backfill as backfill_flow
         from loyalty import progress
+
+        warehouse = warehouse_tag(settings.warehouse_url)
+        if running := _api_configured() and overlapping_backfills(first, last, warehouse):
+            raise UserError(
+                f"another backfill of an overlapping range is running: {', '.join(running)}; wait for it to end"
+                " (or cancel it in the UI), then run this one"
+            )
 
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns) as bar:
             task = bar.add_task(f"backfill {first} .. {last}", total=(last - first).days + 1)
-            with progress.watching(lambda p: bar.update(task, completed=p.done, description=f"backfill {p.label}")):
+            with (
+                progress.watching(lambda p: bar.update(task, completed=p.done, description=f"backfill {p.label}")),
+                tags(*deployment_tags("backfill"), warehouse, cli_run_tag()),
+            ):
                 result = backfill_flow(
                     start=first,
                     end=last,
@@ -159,8 +182,14 @@ def backfill(
                     chunk_days=chunk_days,
                     task_runner=task_runner,
                 )
+        skipped = (
+            f"{result['days_skipped']} skipped: {' .. '.join(result['skipped'])} were loaded by earlier successful"
+            " runs from the same files"
+            if result["days_skipped"]
+            else "none skipped"
+        )
         typer.echo(
-            f"{result['days']} delivery days ({result['days_skipped']} skipped as done): in {result['rows_in']:,}, "
+            f"{result['days']} delivery days ({skipped}): in {result['rows_in']:,}, "
             f"loaded {result['rows_loaded']:,}, quarantined {result['rows_quarantined']:,}; "
             f"metrics recomputed for {len(result['weeks'])} weeks"
         )

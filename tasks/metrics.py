@@ -22,7 +22,7 @@ from loyalty.contract import ANSWER_COLUMNS
 from loyalty.db import get_engine, load_sql
 from loyalty.schema import METRIC_TABLES
 from loyalty.settings import Settings
-from tasks.retry import backoff, retry_on_transient
+from tasks.retry import JITTER, backoff, retry_on_transient
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,7 @@ def weeks_of_days(days: list[dt.date] | tuple[dt.date, ...]) -> list[str]:
     name="recompute-metrics",
     retries=2,
     retry_delay_seconds=backoff(5),
+    retry_jitter_factor=JITTER,
     retry_condition_fn=retry_on_transient,
     timeout_seconds=3600,
     cache_policy=NO_CACHE,

@@ -24,7 +24,7 @@ from loyalty.schema import METRIC_TABLES
 from loyalty.settings import Settings
 from loyalty.textsafe import display_line
 from tasks.metrics import compute_weeks
-from tasks.retry import backoff, retry_on_transient
+from tasks.retry import JITTER, backoff, retry_on_transient
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,7 @@ def find_weeks_without_metrics(settings: Settings, weeks: list[str]) -> list[str
     name="read-report-data",
     retries=2,
     retry_delay_seconds=backoff(5),
+    retry_jitter_factor=JITTER,
     retry_condition_fn=retry_on_transient,
     timeout_seconds=1800,
     cache_policy=NO_CACHE,
