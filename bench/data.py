@@ -116,6 +116,11 @@ SCALES: dict[str, Scale] = {
 # --------------------------------------------------------------------------------------------------------
 
 
+#: The entities the bench generates and loads: the demo simulation's sources. Outreach rows are the care teams'
+#: answer to the pipeline's own RETAIN lists (demo/outreach.py), so an intake benchmark has none to load.
+BENCH_ENTITIES = ("customers", "transactions", "survey_responses")
+
+
 def build_bench_frames(scale: Scale, source_tz: str = "Europe/London") -> dict[str, pd.DataFrame]:
     """The demo generator's frames (see :func:`demo.build_demo_frames`) at ``scale``."""
     from zoneinfo import ZoneInfo

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from bench.data import landing_files
+from bench.data import BENCH_ENTITIES, landing_files
 from bench.targets import Target
-from loyalty.contract import CONTRACT_COLUMNS, ENTITIES
+from loyalty.contract import CONTRACT_COLUMNS
 from loyalty.intake import load_column_mapping
 
 Row = tuple[str | None, ...]
@@ -76,15 +76,16 @@ def read_file(path: Path, entity: str, headers: dict[str, str]) -> list[Row]:
 
 def _create_tables_sql() -> list[str]:
     return [
-        f"create table {entity} ({', '.join(f'{c} text' for c in CONTRACT_COLUMNS[entity])})" for entity in ENTITIES
+        f"create table {entity} ({', '.join(f'{c} text' for c in CONTRACT_COLUMNS[entity])})"
+        for entity in BENCH_ENTITIES
     ]
 
 
 def _deliveries(landing: Path, days: Iterable[date], mapping_path: Path) -> Iterable[tuple[str, list[Row]]]:
     mapping = load_column_mapping(mapping_path)
-    headers = {entity: _header_map(entity, mapping) for entity in ENTITIES}
+    headers = {entity: _header_map(entity, mapping) for entity in BENCH_ENTITIES}
     for day in days:
-        for entity in ENTITIES:
+        for entity in BENCH_ENTITIES:
             rows: list[Row] = []
             for path in landing_files(landing, entity, day):
                 rows.extend(read_file(path, entity, headers[entity]))
@@ -94,7 +95,7 @@ def _deliveries(landing: Path, days: Iterable[date], mapping_path: Path) -> Iter
 def load_floor(target: Target, landing: Path, days: list[date], mapping_path: Path) -> dict[str, int]:
     """Write every row of the landing files of ``days`` into a fresh warehouse; rows written per entity."""
     target.reset()
-    written = dict.fromkeys(ENTITIES, 0)
+    written = dict.fromkeys(BENCH_ENTITIES, 0)
     if target.engine == "sqlite":
         conn = sqlite3.connect(target.sqlite_path, isolation_level=None)
         try:
@@ -130,10 +131,10 @@ def count_rows(target: Target) -> dict[str, int]:
     if target.engine == "sqlite":
         conn = sqlite3.connect(target.sqlite_path)
         try:
-            return {e: conn.execute(f"select count(*) from {e}").fetchone()[0] for e in ENTITIES}
+            return {e: conn.execute(f"select count(*) from {e}").fetchone()[0] for e in BENCH_ENTITIES}
         finally:
             conn.close()
     import psycopg
 
     with psycopg.connect(target.conninfo(), options=f"-c search_path={target.schema}") as conn:
-        return {e: conn.execute(f"select count(*) from {e}").fetchone()[0] for e in ENTITIES}
+        return {e: conn.execute(f"select count(*) from {e}").fetchone()[0] for e in BENCH_ENTITIES}

@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from bench.data import landing_files
+from bench.data import BENCH_ENTITIES, landing_files
 from bench.targets import Target
-from loyalty.contract import ANSWER_COLUMNS, CONTRACT_COLUMNS, ENTITIES, get_entity
+from loyalty.contract import ANSWER_COLUMNS, CONTRACT_COLUMNS, get_entity
 from loyalty.intake import load_column_mapping
 from loyalty.validation import HAS_ANSWER, rules_for
 
@@ -46,7 +46,7 @@ def build_suites() -> dict[str, tuple[Any, Any]]:
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     suites = {}
-    for entity in ENTITIES:
+    for entity in BENCH_ENTITIES:
         asset = context.data_sources.add_pandas(f"naive_{entity}").add_dataframe_asset(entity)
         batch_definition = asset.add_batch_definition_whole_dataframe("day")
         suite = gx.ExpectationSuite(name=f"naive_{entity}")
@@ -107,12 +107,12 @@ def run_naive(target: Target, landing: Path, days: list[date], mapping_path: Pat
     renames = {
         entity: {k.strip().casefold(): v for k, v in (mapping.get(entity) or {}).items()}
         | {c.casefold(): c for c in CONTRACT_COLUMNS[entity]}
-        for entity in ENTITIES
+        for entity in BENCH_ENTITIES
     }
     suites = build_suites()
     counts: dict[str, int] = {}
     for day in days:
-        for entity in ENTITIES:
+        for entity in BENCH_ENTITIES:
             df = read_day(landing, entity, day, renames[entity])
             if df.empty:
                 continue

@@ -15,14 +15,21 @@ import pandas as pd
 import pytest
 from sqlalchemy.engine import make_url
 
-from bench.data import SCALES, Scale, build_bench_frames, describe_frames, source_frames, write_sqlite_source
+from bench.data import (
+    BENCH_ENTITIES,
+    SCALES,
+    Scale,
+    build_bench_frames,
+    describe_frames,
+    source_frames,
+    write_sqlite_source,
+)
 from bench.floor import count_rows, load_floor
 from bench.measures import MAPPING_PATH
 from bench.results import MeasureResult, Verdict, evaluate_goals, goals_table, machine_facts, measures_table, write_json
 from bench.runner import run_forked
 from bench.targets import Target, pg_conninfo, schema_url
 from demo import build_demo_frames, write_demo_files
-from loyalty.contract import ENTITIES
 
 TINY = Scale("tiny", length_days=3, customers=120, purchase_rate=6.0, survey_rate=0.42, comment_rate=0.84)
 
@@ -51,7 +58,7 @@ def test_rates_of_one_give_the_demo_generator_unchanged() -> None:
     assert plain.start == start
     ours = build_bench_frames(plain)
     demo = build_demo_frames(start, end, seed=plain.seed, n_customers=300)
-    for entity in ENTITIES:
+    for entity in BENCH_ENTITIES:
         pd.testing.assert_frame_equal(ours[entity], demo[entity])
 
 
@@ -106,7 +113,7 @@ def test_floor_writes_exactly_the_generated_rows_on_sqlite(
 ) -> None:
     target = Target("sqlite", "floor", tmp_path)
     written = load_floor(target, tiny_landing, TINY.days, MAPPING_PATH)
-    expected = {entity: len(tiny_frames[entity]) for entity in ENTITIES}
+    expected = {entity: len(tiny_frames[entity]) for entity in BENCH_ENTITIES}
     assert written == expected
     assert count_rows(target) == expected
     # A second run starts from an empty warehouse, it does not append.
@@ -129,7 +136,7 @@ def test_floor_writes_exactly_the_generated_rows_on_postgres(
     target = Target("postgres", "floor", tmp_path, postgres_url=_bench_postgres_url(), scale="test")
     try:
         written = load_floor(target, tiny_landing, TINY.days, MAPPING_PATH)
-        assert written == {entity: len(tiny_frames[entity]) for entity in ENTITIES}
+        assert written == {entity: len(tiny_frames[entity]) for entity in BENCH_ENTITIES}
         assert count_rows(target) == written
     finally:
         target.drop()
@@ -141,7 +148,7 @@ def test_naive_peer_loads_or_rejects_every_row(
     from bench.naive import run_naive
 
     counts = run_naive(Target("sqlite", "naive", tmp_path), tiny_landing, TINY.days, MAPPING_PATH)
-    for entity in ENTITIES:
+    for entity in BENCH_ENTITIES:
         assert counts[f"{entity} loaded"] + counts[f"{entity} rejected"] == len(tiny_frames[entity])
         assert counts[f"{entity} rejected"] > 0  # the planted invalid rows are caught
     conn = sqlite3.connect(tmp_path / "warehouses" / "naive.db")
