@@ -64,7 +64,8 @@ def summarise_failures(what: str, failures: list[Failure], artifact_key: str | N
         groups.setdefault(f.error, []).append(f)
     ordered = sorted(groups.items(), key=lambda kv: -len(kv[1]))  # stable: ties keep first appearance
     days = {f.day for f in failures if f.day}
-    head = f"{what}: {len(failures)} failed" + (f" on {len(days)} days" if days else "") + "."
+    on_days = f" on {len(days)} day{'s' if len(days) != 1 else ''}" if days else ""
+    head = f"{what}: {len(failures)} failed{on_days}."
     tail = f" Full list: artifact {artifact_key}." if artifact_key else ""
     parts: list[str] = []
     for number, (error, group) in enumerate(ordered):

@@ -81,7 +81,8 @@ def test_nightly_flow_fails_visibly_and_the_ledger_says_so(prefect_harness, proj
 
     state = nightly_etl(delivery_day=date(2026, 11, 21), return_state=True)
     assert state.is_failed()
-    assert "transactions: OSError: disk read error" in state.message
+    # One short line: the distinct error once, with the entity and the day it hit (loyalty/failures.py).
+    assert "OSError: disk read error [1x: transactions; 2026-11-21]" in state.message
     with get_engine(project_env.warehouse_url).connect() as conn:
         ledger = {r.entity: (r.status, r.error) for r in conn.execute(sa.text("select * from run_ledger"))}
         customers = conn.execute(sa.text("select count(*) from customers")).scalar()
