@@ -14,6 +14,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
+from loyalty.contract import ENTITIES
 from loyalty.db import get_engine
 from loyalty.schema import METRIC_TABLES
 from loyalty.settings import PROJECT_ROOT
@@ -33,8 +34,9 @@ def _days_done(url: str) -> int:
             return conn.execute(
                 sa.text(
                     "select count(*) from (select delivery_day from run_ledger where status = 'succeeded'"
-                    " group by delivery_day having count(distinct entity) = 3) as days"
-                )
+                    " group by delivery_day having count(distinct entity) = :entities) as days"
+                ),
+                {"entities": len(ENTITIES)},  # a day is done when every contract entity is
             ).scalar()
     except sa.exc.OperationalError:  # not created yet
         return 0

@@ -111,7 +111,7 @@ def _loyalty(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
         (["--start", "2026-03-31", "--end", "2026-01-01"], "error: --end 2026-01-01 is before --start 2026-03-31"),
         (
             ["--start", "2026-01-01", "--end", "2026-01-02", "--entity", "orders"],
-            "error: --entity must be one of customers, transactions, survey_responses, got orders",
+            "error: --entity must be one of customers, transactions, survey_responses, outreach, got orders",
         ),
         (
             ["--start", "2026-01-01", "--end", "2026-01-02", "--task-runner", "spark"],
