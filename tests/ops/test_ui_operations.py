@@ -182,13 +182,13 @@ def test_failed_days_fail_their_chunk_with_a_short_message(prefect_server, runs)
     assert failing.result.returncode == 1
     run = failing.flow_run
     assert run.state.type.value == "FAILED"
-    # 3 days x 3 entities fail with the same error: named once, with its days and entities
+    # 3 days x every entity fail with the same error: named once, with its days and entities
     message = run.state.message
     assert len(message) <= MAX_MESSAGE, message
     failed = 3 * len(ENTITIES)  # every entity of each of the 3 days fails: the mapping file is unreadable
     assert message.startswith(f"backfill 2026-11-16..2026-11-18: {failed} failed on 3 days. ValueError: column mapping")
     assert message.count("ValueError") == 1
-    assert "[9x: customers, transactions, survey_responses; 2026-11-16..2026-11-18]" in message
+    assert f"[{failed}x: {', '.join(ENTITIES)}; 2026-11-16..2026-11-18]" in message
     assert (
         failing.result.stderr.strip()
         .splitlines()[-1]
