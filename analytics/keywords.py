@@ -372,7 +372,8 @@ def track_persisting_terms(
                     "reference_count": ref_count.astype(np.int64),
                     "reference_comments": ref_comments.astype(np.int64),
                     "reference_share": reference_share,
-                    "ratio": ((count.to_numpy(float) + 0.5) / (comments + 1)) / ((ref_count + 0.5) / (ref_comments + 1)),
+                    "ratio": ((count.to_numpy(float) + 0.5) / (comments + 1))
+                    / ((ref_count + 0.5) / (ref_comments + 1)),
                     "g2": g2,
                     "p_value": p_value,
                     "q_value": bh_qvalues(p_value),
@@ -384,9 +385,7 @@ def track_persisting_terms(
             kept[row.term] = flagged.get(row.term) or (current, int(row.baseline_count), int(row.baseline_comments))
         flagged = kept
         if current == week and len(still):
-            still = still.assign(
-                weeks_flagged=[len(iso_week_range(onset, week)) for onset in still["onset_week"]]
-            )
+            still = still.assign(weeks_flagged=[len(iso_week_range(onset, week)) for onset in still["onset_week"]])
             result = still.sort_values(["q_value", "term"], kind="stable")[PERSISTING_TERM_COLUMNS]
     return result.reset_index(drop=True)
 

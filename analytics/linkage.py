@@ -289,7 +289,9 @@ def compute_repurchase_cohorts(
     cohorts = pd.concat(parts, ignore_index=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         cohorts["repurchase_rate"] = cohorts["repurchasers"] / cohorts["respondents"].replace(0, np.nan)
-    cohorts["ci_low"], cohorts["ci_high"] = wilson_interval(cohorts["repurchasers"], cohorts["respondents"], alpha=alpha)
+    cohorts["ci_low"], cohorts["ci_high"] = wilson_interval(
+        cohorts["repurchasers"], cohorts["respondents"], alpha=alpha
+    )
     cohorts["window_days"] = window_days
     return cohorts[REPURCHASE_COHORT_COLUMNS]
 

@@ -278,7 +278,7 @@ def test_the_baseline_leaves_out_the_most_recent_weeks() -> None:
 
 
 def persisting_input() -> pd.DataFrame:
-    """"crash" in 1 of 100 comments each week W30..W39, then 20 of 100 every week W40..W47, then 2 of 100 in W48;
+    """ "crash" in 1 of 100 comments each week W30..W39, then 20 of 100 every week W40..W47, then 2 of 100 in W48;
     "filler" in 50 of 100 every week so every week has comments."""
     rows = []
     for week in [f"2026-W{n}" for n in range(30, 49)]:

@@ -81,7 +81,9 @@ def test_kaplan_meier_by_group_by_hand() -> None:
     curve = result["repurchase_survival"]
     assert list(curve.columns) == REPURCHASE_SURVIVAL_COLUMNS
     detractor = curve.loc[curve["nps_group"] == "detractor"].set_index("day")
-    assert detractor["survival"].loc[[0, 1, 2, 19, 20, 90]].tolist() == pytest.approx([1, 1, 2 / 3, 2 / 3, 1 / 3, 1 / 3])
+    assert detractor["survival"].loc[[0, 1, 2, 19, 20, 90]].tolist() == pytest.approx(
+        [1, 1, 2 / 3, 2 / 3, 1 / 3, 1 / 3]
+    )
     assert detractor["at_risk"].loc[[0, 2, 3, 21, 36]].tolist() == [3, 3, 2, 1, 0]
     inside = detractor.loc[detractor["survival"] < 1]
     assert (inside["ci_low"] <= inside["survival"]).all() and (inside["survival"] <= inside["ci_high"]).all()
@@ -134,7 +136,10 @@ def test_no_respondents_gives_zero_rows_and_no_curve() -> None:
     assert result["repurchase_tests"]["p_value"].isna().all()
 
 
-@pytest.mark.parametrize(("score", "group"), [(0, "detractor"), (6, "detractor"), (7, "passive"), (8, "passive"), (9, "promoter"), (10, "promoter")])
+@pytest.mark.parametrize(
+    ("score", "group"),
+    [(0, "detractor"), (6, "detractor"), (7, "passive"), (8, "passive"), (9, "promoter"), (10, "promoter")],
+)
 def test_nps_group_boundaries(score: int, group: str) -> None:
     assert nps_group(pd.Series([score])).tolist() == [group]
 
