@@ -141,8 +141,8 @@ def test_weights_are_non_negative_and_add_up_to_the_ols_r2(x: np.ndarray, y: np.
 def _random_design(rows: int, weights: list[float], seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     x = rng.choice([-1.0, 1.0], size=(rows, 5))  # answers 2 or 4, independent dimensions
-    y = x @ np.array(weights) + rng.normal(0, 1.0, rows)
-    return x, y
+    y = 5 + x @ np.array(weights) + rng.normal(0, 1.0, rows)  # NPS answers stay inside 0..10
+    return x, np.clip(y, 0, 10)
 
 
 def test_two_equally_strong_drivers_are_tied_and_a_clear_winner_is_not() -> None:
