@@ -149,6 +149,19 @@ report_deliveries = sa.Table(
     comment="Grain: one row per send of one weekly report edition to one recipient; status is sent or failed.",
 )
 
+published_figures = sa.Table(
+    "published_figures",
+    metadata,
+    sa.Column("week", sa.String(8), primary_key=True),
+    # '' for the company-wide edition, else the region of a regional edition.
+    sa.Column("region", sa.Text, primary_key=True),
+    sa.Column("figure", sa.String(32), primary_key=True),
+    sa.Column("value", sa.Float),
+    sa.Column("n", sa.Integer),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    comment="Grain: one row per report edition (week, region) x headline figure, as first published.",
+)
+
 CORE_TABLES = [customers, transactions, survey_responses, quarantine, file_ledger, run_ledger]
 
 # Metric tables: the analytics package's output frames, stored per ISO week. Column lists come from the
@@ -176,8 +189,19 @@ _TEXT = {
     "severity",
     "evidence",
     "rfm_segment",
+    "first_response_week",
+    "last_response_week",
+    "response_week",
+    "onset_week",
+    "first_baseline_week",
+    "last_baseline_week",
+    "test",
+    "channel",
+    "figure",
+    "previous_week",
+    "rule",
 }
-_DATES = {"week_start", "week_end", "as_of", "last_purchase_day"}
+_DATES = {"week_start", "week_end", "as_of", "last_purchase_day", "cutoff_day"}
 _INTEGERS = {
     "responses",
     "comments",
@@ -212,6 +236,17 @@ _INTEGERS = {
     "promoter_comments",
     "dof",
     "week_comments",
+    "censored",
+    "day",
+    "at_risk",
+    "weeks_flagged",
+    "reference_count",
+    "reference_comments",
+    "arrived_responses",
+    "known_responses",
+    "late_responses",
+    "reported_n",
+    "restated_n",
 }
 
 
@@ -237,7 +272,7 @@ def _metric_table(name: str, columns: list[str], key: tuple[str, ...], grain: st
 
 
 def _metric_tables() -> dict[str, sa.Table]:
-    from analytics import alerts, drivers, keywords, linkage, retain, retention, satisfaction
+    from analytics import alerts, completeness, drivers, keywords, linkage, retain, retention, satisfaction
 
     specs = [
         (
@@ -263,16 +298,34 @@ def _metric_tables() -> dict[str, sa.Table]:
             "repurchase_by_nps_group",
             ["week", *linkage.REPURCHASE_COLUMNS],
             ("week", "nps_group"),
-            "one row per ISO week (as of its Sunday) x NPS group",
+            "one row per ISO week (as of its Sunday) x NPS group: Kaplan-Meier summary of time to next purchase",
         ),
         (
             "repurchase_tests",
             ["week", *linkage.REPURCHASE_TEST_COLUMNS],
             ("week", "comparison"),
-            "one row per ISO week x test",
+            "one row per ISO week x log-rank test",
+        ),
+        (
+            "repurchase_survival",
+            ["week", *linkage.REPURCHASE_SURVIVAL_COLUMNS],
+            ("week", "nps_group", "day"),
+            "one row per ISO week x NPS group x day since the response (Kaplan-Meier curve)",
+        ),
+        (
+            "repurchase_cohorts",
+            ["week", *linkage.REPURCHASE_COHORT_COLUMNS],
+            ("week", "response_week", "nps_group"),
+            "one row per ISO week x response-week cohort x NPS group (90-day repurchase)",
         ),
         ("retain_list", retain.RETAIN_COLUMNS, ("week", "customer_id"), "one row per ISO week x customer to contact"),
         ("trending_terms", keywords.TRENDING_TERM_COLUMNS, ("week", "term"), "one row per ISO week x tested term"),
+        (
+            "persisting_terms",
+            keywords.PERSISTING_TERM_COLUMNS,
+            ("week", "term"),
+            "one row per ISO week x term still above its pre-rise baseline",
+        ),
         (
             "group_terms",
             ["week", *keywords.GROUP_TERM_COLUMNS],
@@ -286,6 +339,18 @@ def _metric_tables() -> dict[str, sa.Table]:
             "one row per ISO week x highlighted term",
         ),
         ("alerts", alerts.ALERT_COLUMNS, ("week", "kind", "subject"), "one row per ISO week x alert"),
+        (
+            "response_completeness",
+            ["week", *completeness.COMPLETENESS_COLUMNS],
+            ("week", "channel"),
+            "one row per ISO week x survey channel (and all): responses delivered by the report's cut-off",
+        ),
+        (
+            "restatements",
+            ["week", *completeness.RESTATEMENT_COLUMNS],
+            ("week", "figure"),
+            "one row per ISO week x headline figure of the previous week: as reported and as restated",
+        ),
     ]
     return {name: _metric_table(name, columns, key, grain) for name, columns, key, grain in specs}
 
@@ -300,11 +365,20 @@ def _create(tables: list[sa.Table]) -> Callable[[Connection], None]:
     return apply
 
 
+def _rebuild_metric_tables(conn: Connection) -> None:
+    """Metric tables hold derived rows only: drop and recreate them with the current columns (the next
+    metrics run refills them), and add the published-figures log."""
+    for table in METRIC_TABLES.values():
+        table.drop(conn, checkfirst=True)
+    metadata.create_all(conn, tables=[*METRIC_TABLES.values(), published_figures], checkfirst=True)
+
+
 # Append-only: a migration, once released, is never edited. Each runs in its own transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "entity tables, quarantine, file and run ledgers", _create(CORE_TABLES)),
     (2, "weekly metric tables", _create(list(METRIC_TABLES.values()))),
     (3, "report delivery log", _create([report_deliveries])),
+    (4, "metric tables rebuilt for issue 13's definitions; published figures", _rebuild_metric_tables),
 ]
 
 

@@ -89,6 +89,7 @@ def read_warehouse_frames(
         customers = read_query_frame(conn, "metrics/customers", {})
     responses["submitted_at"] = _utc(responses["submitted_at"])
     responses["business_day"] = pd.to_datetime(responses["business_day"]).dt.date
+    responses["delivery_day"] = pd.to_datetime(responses["delivery_day"]).dt.date
     for column in _INT_SCORES:
         responses[column] = pd.to_numeric(responses[column]).astype("Float64")
     transactions["occurred_at"] = _utc(transactions["occurred_at"])
@@ -110,16 +111,13 @@ def compute_weeks(
 ) -> dict[str, pd.DataFrame]:
     """Every metric frame of ``weeks``, computed from the warehouse."""
     weeks = sorted(set(weeks))
-    history = max(settings.baseline_weeks, 4, trend_weeks) + 1  # baselines, trailing windows and trends
-    first_day = parse_iso_week(previous_iso_weeks(weeks[0], history)[0])[0]
+    params = metric_parameters(settings, trend_weeks=trend_weeks)
+    # Baselines, persisting-term walks, survival and repurchase cohorts, trailing windows and trends.
+    first_day = parse_iso_week(previous_iso_weeks(weeks[0], params.history_weeks)[0])[0]
     last_day = parse_iso_week(weeks[-1])[1]
     frames = read_warehouse_frames(engine, first_day, last_day, settings, region=region)
     return compute_metric_frames(
-        frames["responses"],
-        frames["transactions"],
-        frames["customers"],
-        weeks=weeks,
-        params=metric_parameters(settings, trend_weeks=trend_weeks),
+        frames["responses"], frames["transactions"], frames["customers"], weeks=weeks, params=params
     )
 
 
