@@ -11,6 +11,7 @@ from loyalty.settings import Settings, get_settings
 from reports.summaries import kpi_markdown, text_summary
 from tasks.deliver import deliver_report
 from tasks.load import prepare_warehouse
+from tasks.published import record_published
 from tasks.render import ReportFiles, region_slug, render_report
 from tasks.report_data import read_report_data
 
@@ -68,6 +69,7 @@ def weekly_report(
     prepare_warehouse(settings)
     data = read_report_data(settings, week, region)
     files = render_report(settings, data)
+    record_published(settings, week, region, files.published)
     publish_report(files)
     logger.info("weekly report %s: %s and %s (%d pages)", week, files.pdf_path, files.html_path, files.pages)
     delivered: list[dict] = []

@@ -356,21 +356,38 @@ def read_headline(week: str) -> dict:
     engine = get_engine(get_settings().warehouse_url)
     if not sa.inspect(engine).has_table("weekly_satisfaction"):
         raise UserError("the warehouse has no metrics yet: run `loyalty nightly` or `loyalty demo`")
+    from analytics.kpis import compute_kpi_tiles
+    from tasks.published import read_previous_published
+
+    names = (
+        "weekly_satisfaction",
+        "weekly_retention",
+        "trending_terms",
+        "alerts",
+        "response_completeness",
+        "restatements",
+        "repurchase_by_nps_group",
+        "repurchase_tests",
+        "persisting_terms",
+        "cohort_retention",
+    )
     frames = {}
     with engine.connect() as conn:
-        for name in ("weekly_satisfaction", "weekly_retention", "trending_terms", "alerts"):
+        for name in names:
             table = METRIC_TABLES[name]
-            weeks = [shift_iso_week(week, -1), week] if name == "weekly_satisfaction" else [week]
+            with_previous = name in ("weekly_satisfaction", "weekly_retention")
+            weeks = [shift_iso_week(week, -1), week] if with_previous else [week]
             frames[name] = pd.read_sql(sa.select(table).where(table.c.week.in_(weeks)), conn)
-    satisfaction = frames["weekly_satisfaction"]
+    satisfaction = frames.pop("weekly_satisfaction")
     if satisfaction.loc[satisfaction["week"] == week].empty:
         raise UserError(f"no metrics for {week}: the week is unknown or had no survey responses")
+    has_published = sa.inspect(engine).has_table("published_figures")
     return summarise_week(
         week,
         satisfaction,
-        weekly_retention=frames["weekly_retention"],
-        trending_terms=frames["trending_terms"],
-        alerts=frames["alerts"],
+        kpi_tiles=compute_kpi_tiles(week, satisfaction, frames["weekly_retention"]),
+        published_previous=read_previous_published(engine, week, None) if has_published else None,
+        **frames,
     )
 
 

@@ -21,6 +21,7 @@ from loyalty.db import get_engine, load_sql
 from loyalty.schema import METRIC_TABLES
 from loyalty.settings import Settings
 from tasks.metrics import compute_weeks, recompute_metrics
+from tasks.published import read_previous_published
 from tasks.retry import backoff, retry_on_transient
 
 log = logging.getLogger(__name__)
@@ -109,11 +110,12 @@ def read_report_data(settings: Settings, week: str, region: str | None = None) -
     if region is not None:
         check_region(engine, region)
         frames = compute_weeks(engine, [week], settings, region=region, trend_weeks=TREND_WEEKS)
+        frames["published_previous"] = read_previous_published(engine, week, region)
         # Data-quality counts are pipeline-wide (files hold every region): the regional edition leaves them out.
         return ReportData(week=week, region=region, frames=frames, data_quality={})
     if week not in stored_weeks(engine, [week]):
         log.info("no stored metrics for %s: computing them", week)
         recompute_metrics.fn(settings, [week])
-    return ReportData(
-        week=week, region=None, frames=read_stored_frames(engine, week), data_quality=read_data_quality(engine, week)
-    )
+    frames = read_stored_frames(engine, week)
+    frames["published_previous"] = read_previous_published(engine, week, None)
+    return ReportData(week=week, region=None, frames=frames, data_quality=read_data_quality(engine, week))
