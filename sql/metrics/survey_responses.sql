@@ -1,5 +1,5 @@
 -- Survey responses with the answering customer's segment, for business days in [first_day, last_day].
--- One row per answered survey; delivery_day is the delivery that brought it (for completeness and restatements).
+-- One row per answered survey; delivery_day is the delivery that brought it (completeness, restatements).
 with responses as (
     select
         response_id,
