@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analytics.alerts import build_alerts
 from analytics.completeness import compute_response_completeness, compute_restatements
 from analytics.drivers import compute_key_drivers
 from analytics.keywords import (
@@ -24,8 +23,9 @@ from analytics.keywords import (
     find_trending_terms,
     track_persisting_terms,
 )
-from analytics.linkage import compute_repurchase_cohorts, compute_time_to_repurchase
-from analytics.retain import build_retain_list
+from analytics.metric_alerts import build_alerts
+from analytics.repurchase import compute_repurchase_cohorts, compute_time_to_repurchase
+from analytics.retain_list import build_retain_list
 from analytics.retention import compute_cohort_retention, compute_weekly_retention
 from analytics.satisfaction import compute_weekly_satisfaction
 from analytics.weeks import parse_iso_week, previous_iso_weeks, shift_iso_week

@@ -1,10 +1,10 @@
 """Bench data: the demo generator at a chosen scale, written once per scale as landing files and as a SQL source.
 
-The demo generator (:mod:`loyalty.demo_data`) simulates about 8 purchases per customer a year and a survey
+The demo generator (:mod:`demo`) simulates about 8 purchases per customer a year and a survey
 after about 25% of them. A year at bench scale needs 100k customers with about 40 purchases each, a survey
 after about 10% of purchases and a comment on 40% of the surveys, so :class:`Scale` carries three rate
 knobs and :func:`build_bench_frames` passes them to the generator's own simulation
-(``loyalty.demo_data._Simulation``: ``purchase_rate``, ``survey_rate``, ``comment_rate``; 1.0 each is the demo).
+(``demo.simulation.Simulation``: ``purchase_rate``, ``survey_rate``, ``comment_rate``; 1.0 each is the demo).
 
 Everything else is the demo's: the file layout, vendor headers, mixed timestamp formats, late rows, invalid
 rows and planted patterns. Churn is per purchase in the simulation, so 5x the purchase rate does not give
@@ -30,7 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from loyalty import demo_data
+import demo
+from demo.simulation import Simulation
+from loyalty.contract import CONTRACT_COLUMNS, SURVEY_RESPONSES
 from loyalty.settings import STATE_DIR
 
 log = logging.getLogger(__name__)
@@ -112,10 +114,10 @@ SCALES: dict[str, Scale] = {
 
 
 def build_bench_frames(scale: Scale, source_tz: str = "Europe/London") -> dict[str, pd.DataFrame]:
-    """The demo generator's frames (see :func:`loyalty.demo_data.build_demo_frames`) at ``scale``."""
+    """The demo generator's frames (see :func:`demo.build_demo_frames`) at ``scale``."""
     from zoneinfo import ZoneInfo
 
-    sim = demo_data._Simulation(
+    sim = Simulation(
         scale.start,
         scale.end,
         scale.seed,
@@ -146,7 +148,7 @@ def describe_frames(frames: dict[str, pd.DataFrame]) -> dict[str, int | float]:
 # --------------------------------------------------------------------------------------------------------
 
 _TIMESTAMP = {"customers": "created_at", "transactions": "occurred_at", "survey_responses": "submitted_at"}
-_INTEGERS = set(demo_data.SCORE_COLUMNS)
+_INTEGERS = {c.name for c in SURVEY_RESPONSES.columns if c.kind == "integer"}
 
 
 def source_frames(frames: dict[str, pd.DataFrame], source_tz: str = "Europe/London") -> dict[str, pd.DataFrame]:
@@ -158,7 +160,7 @@ def source_frames(frames: dict[str, pd.DataFrame], source_tz: str = "Europe/Lond
     """
     out = {}
     for entity, frame in frames.items():
-        df = frame.loc[:, list(demo_data.CONTRACT_COLUMNS[entity])].copy()
+        df = frame.loc[:, list(CONTRACT_COLUMNS[entity])].copy()
         column = _TIMESTAMP[entity]
         df[column] = _utc_naive(df[column], source_tz)
         df = df.loc[df[column].notna()].reset_index(drop=True)
@@ -299,7 +301,7 @@ def ensure_data(scale: Scale, *, postgres_conninfo: str | None = None, source_tz
     if manifest is None:
         if scale.landing.exists():
             shutil.rmtree(scale.landing)
-        files = demo_data.write_demo_files(frames, scale.landing)
+        files = demo.write_demo_files(frames, scale.landing)
     else:
         files = [p for p in scale.landing.rglob("*") if p.is_file()]
     written = time.perf_counter()

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from bench.data import landing_files
 from bench.targets import Target
-from loyalty.demo_data import CONTRACT_COLUMNS, ENTITIES
+from loyalty.contract import CONTRACT_COLUMNS, ENTITIES
 from loyalty.intake import load_column_mapping
 
 Row = tuple[str | None, ...]

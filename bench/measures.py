@@ -97,7 +97,7 @@ def forget_delivery_day(url: str, day: date) -> None:
 
     with get_engine(url).begin() as conn:
         for table in (*ENTITY_TABLES.values(), quarantine, file_ledger, run_ledger):
-            conn.execute(table.delete().where(table.c.load_date == day))
+            conn.execute(table.delete().where(table.c.delivery_day == day))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def _nightly_runs(ctx: MeasureContext, target: Target) -> list[float]:
     seconds = []
     for _ in range(ctx.repeat):
         forget_delivery_day(target.url, ctx.last_day)
-        elapsed, _ = _timed(nightly_etl, run_date=ctx.last_day)
+        elapsed, _ = _timed(nightly_etl, delivery_day=ctx.last_day)
         seconds.append(elapsed)
     return seconds
 

@@ -27,8 +27,7 @@ import sqlalchemy as sa
 
 from bench.data import landing_files
 from bench.targets import Target
-from loyalty.contract import get_entity
-from loyalty.demo_data import CONTRACT_COLUMNS, ENTITIES
+from loyalty.contract import CONTRACT_COLUMNS, ENTITIES, get_entity
 from loyalty.intake import load_column_mapping
 from loyalty.validation import HAS_ANSWER, rules_for
 
@@ -125,9 +124,9 @@ def run_naive(target: Target, landing: Path, days: list[date], mapping_path: Pat
                 df[column] = pd.to_numeric(df[column], errors="coerce")
             good, bad = validate(df, entity, suites[entity])
             with engine.begin() as conn:
-                good.assign(load_date=day).to_sql(entity, conn, if_exists="append", index=False)
+                good.assign(delivery_day=day).to_sql(entity, conn, if_exists="append", index=False)
                 if len(bad):
-                    bad.assign(load_date=day).to_sql(f"{entity}_rejected", conn, if_exists="append", index=False)
+                    bad.assign(delivery_day=day).to_sql(f"{entity}_rejected", conn, if_exists="append", index=False)
             counts[f"{entity} loaded"] = counts.get(f"{entity} loaded", 0) + len(good)
             counts[f"{entity} rejected"] = counts.get(f"{entity} rejected", 0) + len(bad)
     engine.dispose()

@@ -147,7 +147,7 @@ class BenchServer:
         self._launched_at = 0.0
 
     def launch(self) -> str:
-        from loyalty.ops import LocalServer
+        from cli.server import LocalServer
         from loyalty.settings import Settings
 
         class _Deferred(LocalServer):
@@ -169,7 +169,7 @@ class BenchServer:
 
     def poll(self) -> None:
         """Note when the server first answers (called while the data is built)."""
-        from loyalty.ops import api_healthy
+        from cli.server import api_healthy
 
         if self.start_seconds is None and api_healthy(self.server.api_url, timeout=0.2):
             self.start_seconds = time.perf_counter() - self._launched_at

@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from flows._steps import failure_message, load_delivery_day
 from loyalty.db import get_engine
 from loyalty.delivery import LoadSummary
-from loyalty.rundate import resolve_run_date
+from loyalty.rundate import resolve_delivery_day
 from loyalty.settings import get_settings
 from tasks.limits import ensure_source_limit
 from tasks.load import prepare_warehouse
@@ -21,7 +21,7 @@ from tasks.metrics import recompute_metrics, weeks_to_recompute
 
 
 def _run_name() -> str:
-    day = resolve_run_date(runtime.flow_run.parameters.get("run_date"), get_settings().business_zone)
+    day = resolve_delivery_day(runtime.flow_run.parameters.get("delivery_day"), get_settings().business_zone)
     return f"nightly-etl-{day.isoformat()}"
 
 
@@ -47,11 +47,13 @@ def publish_counts(day: date, summaries: list[LoadSummary], failures: dict[str, 
 
 
 @flow(name="nightly-etl", flow_run_name=_run_name)
-def nightly_etl(run_date: date | None = None, entities: list[str] | None = None, recompute: bool = True) -> list[dict]:
+def nightly_etl(
+    delivery_day: date | None = None, entities: list[str] | None = None, recompute: bool = True
+) -> list[dict]:
     """Load one delivery day. Without a date: yesterday in the business time zone, from the scheduled start."""
     logger = get_run_logger()
     settings = get_settings()
-    day = resolve_run_date(run_date, settings.business_zone)
+    day = resolve_delivery_day(delivery_day, settings.business_zone)
     run_id = str(runtime.flow_run.id or uuid.uuid4())
     prepare_warehouse(settings)
     ensure_source_limit(settings)

@@ -9,11 +9,11 @@ from prefect.cache_policies import NO_CACHE
 from loyalty.rundate import resolve_report_week
 from loyalty.settings import Settings, get_settings
 from reports.summaries import kpi_markdown, text_summary
-from tasks.deliver import deliver_report
 from tasks.load import prepare_warehouse
 from tasks.published import record_published
 from tasks.render import ReportFiles, region_slug, render_report
 from tasks.report_data import read_report_data
+from tasks.send import send_report
 
 
 def _run_name() -> str:
@@ -37,10 +37,10 @@ def publish_report(files: ReportFiles) -> None:
     )
 
 
-def send_report(settings: Settings, files: ReportFiles, recipients: list[str] | None = None) -> list[dict]:
-    """Email the rendered PDF (DeliveryFailed names whoever did not get it)."""
+def send_edition(settings: Settings, files: ReportFiles, recipients: list[str] | None = None) -> list[dict]:
+    """Email the rendered PDF (SendFailed names whoever did not get it)."""
     edition = "" if files.region is None else f" \u2013 {files.region}"
-    return deliver_report(
+    return send_report(
         settings,
         week=files.week,
         region=files.region,
@@ -60,7 +60,7 @@ def weekly_report(
     """Render the weekly report (the last complete ISO week in the business time zone without ``week``).
 
     ``region`` renders that region's edition, holding only its data. With ``send`` the PDF is emailed to
-    LOYALTY_REPORT_RECIPIENTS (or to ``recipients``) when some are set; a failed delivery fails the run and
+    LOYALTY_REPORT_RECIPIENTS (or to ``recipients``) when some are set; a failed send fails the run and
     names who did not get it.
     """
     logger = get_run_logger()
@@ -72,9 +72,9 @@ def weekly_report(
     record_published(settings, week, region, files.published)
     publish_report(files)
     logger.info("weekly report %s: %s and %s (%d pages)", week, files.pdf_path, files.html_path, files.pages)
-    delivered: list[dict] = []
+    sent: list[dict] = []
     if send and (recipients or settings.report_recipients):
-        delivered = send_report(settings, files, recipients or None)
+        sent = send_edition(settings, files, recipients or None)
     elif send:
         logger.info("no LOYALTY_REPORT_RECIPIENTS set: the report is not emailed")
     return {
@@ -84,5 +84,5 @@ def weekly_report(
         "html": str(files.html_path),
         "pages": files.pages,
         "seconds": round(files.seconds, 2),
-        "delivered": [d["recipient"] for d in delivered if d["status"] == "sent"],
+        "sent": [d["recipient"] for d in sent if d["status"] == "sent"],
     }

@@ -117,3 +117,7 @@ def get_entity(name: str) -> Entity:
         return ENTITIES[name]
     except KeyError:
         raise ValueError(f"unknown entity {name!r}; expected one of {', '.join(ENTITIES)}") from None
+
+
+#: Entity name -> its column names in contract order (the header a contract-named file carries).
+CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {e.name: tuple(e.column_names) for e in ENTITIES.values()}

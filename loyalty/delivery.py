@@ -31,7 +31,7 @@ class Delivery:
     """The raw rows of one entity for one delivery day, before validation."""
 
     entity: str
-    load_date: date
+    delivery_day: date
     source: str
     rows: pd.DataFrame
     malformed: list[dict[str, Any]] = field(default_factory=list)
@@ -60,7 +60,7 @@ class CheckedDelivery:
 @dataclass(frozen=True)
 class LoadSummary:
     entity: str
-    load_date: date
+    delivery_day: date
     rows_in: int
     rows_loaded: int
     rows_quarantined: int
@@ -74,7 +74,7 @@ class LoadSummary:
     def as_dict(self) -> dict[str, Any]:
         return {
             "entity": self.entity,
-            "load_date": self.load_date.isoformat(),
+            "delivery_day": self.delivery_day.isoformat(),
             "rows_in": self.rows_in,
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,

@@ -24,15 +24,15 @@ def _plain(day: date) -> date:
     return date(day.year, day.month, day.day)
 
 
-def resolve_run_date(run_date: date | str | None, zone: ZoneInfo) -> date:
+def resolve_delivery_day(delivery_day: date | str | None, zone: ZoneInfo) -> date:
     """The given day, or yesterday in the business zone as of the run's scheduled start time (a plain date)."""
-    if run_date is None:
+    if delivery_day is None:
         return _plain(business_yesterday(_scheduled_start(), zone))
-    if isinstance(run_date, datetime):
-        return _plain(run_date.date())
-    if isinstance(run_date, date):
-        return _plain(run_date)
-    return date.fromisoformat(str(run_date))
+    if isinstance(delivery_day, datetime):
+        return _plain(delivery_day.date())
+    if isinstance(delivery_day, date):
+        return _plain(delivery_day)
+    return date.fromisoformat(str(delivery_day))
 
 
 def last_complete_week(moment: datetime, zone: ZoneInfo) -> str:

@@ -1,7 +1,7 @@
 """The warehouse schema, identical on SQLite and PostgreSQL, and the migrations that build it.
 
 Each table states its grain. Entity tables carry provenance on every row: the delivery day that brought it
-(``load_date``, the unit a re-run replaces), the business day it belongs to (``business_day``, from its own
+(``delivery_day``, the unit a re-run replaces), the business day it belongs to (``business_day``, from its own
 timestamp, so a late row lands in its own day), the source file and line (or source key) and the run id.
 """
 
@@ -34,7 +34,7 @@ def _entity_table(entity: Entity) -> sa.Table:
         metadata,
         *(column(c) for c in entity.columns),
         sa.Column("business_day", sa.Date, nullable=False, index=True),
-        sa.Column("load_date", sa.Date, nullable=False, index=True),
+        sa.Column("delivery_day", sa.Date, nullable=False, index=True),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("source_row", sa.Integer),
         sa.Column("run_id", sa.String(64), nullable=False),
@@ -62,7 +62,7 @@ quarantine = sa.Table(
     sa.Column("quarantine_id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.String(64), nullable=False),
     sa.Column("entity", sa.String(32), nullable=False),
-    sa.Column("load_date", sa.Date, nullable=False),
+    sa.Column("delivery_day", sa.Date, nullable=False),
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("source_row", sa.Integer),
     sa.Column("source_key", sa.Text),
@@ -71,7 +71,7 @@ quarantine = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),
     sa.Column("raw_record", sa.Text, nullable=False),
     sa.Column("quarantined_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Index("ix_quarantine_partition", "entity", "load_date"),
+    sa.Index("ix_quarantine_partition", "entity", "delivery_day"),
     comment="Grain: one row per rejected source row; reason is the first failed rule, reasons all of them.",
 )
 
@@ -79,7 +79,7 @@ file_ledger = sa.Table(
     "file_ledger",
     metadata,
     sa.Column("entity", sa.String(32), primary_key=True),
-    sa.Column("load_date", sa.Date, primary_key=True),
+    sa.Column("delivery_day", sa.Date, primary_key=True),
     sa.Column("path", sa.Text, primary_key=True),
     sa.Column("sha256", sa.String(64), nullable=False, index=True),
     sa.Column("size_bytes", sa.BigInteger, nullable=False),
@@ -101,7 +101,7 @@ run_ledger = sa.Table(
     metadata,
     sa.Column("run_id", sa.String(64), primary_key=True),
     sa.Column("entity", sa.String(32), primary_key=True),
-    sa.Column("load_date", sa.Date, primary_key=True),
+    sa.Column("delivery_day", sa.Date, primary_key=True),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("rows_in", sa.Integer),
@@ -117,7 +117,7 @@ run_ledger = sa.Table(
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("error", sa.Text),
-    sa.Index("ix_run_ledger_day", "entity", "load_date"),
+    sa.Index("ix_run_ledger_day", "entity", "delivery_day"),
     comment="Grain: one row per run per entity per delivery day; status is running, succeeded or failed.",
 )
 
@@ -130,10 +130,10 @@ schema_migrations = sa.Table(
     comment="Grain: one row per applied migration.",
 )
 
-report_deliveries = sa.Table(
-    "report_deliveries",
+report_sends = sa.Table(
+    "report_sends",
     metadata,
-    sa.Column("delivery_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("send_id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("week", sa.String(8), nullable=False),
     # '' for the company-wide edition, else the region of a regional edition.
     sa.Column("region", sa.Text, nullable=False),
@@ -145,7 +145,7 @@ report_deliveries = sa.Table(
     sa.Column("pdf_sha256", sa.String(64), nullable=False),
     sa.Column("run_id", sa.String(64)),
     sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Index("ix_report_deliveries_week", "week", "region", "recipient"),
+    sa.Index("ix_report_sends_week", "week", "region", "recipient"),
     comment="Grain: one row per send of one weekly report edition to one recipient; status is sent or failed.",
 )
 
@@ -272,7 +272,16 @@ def _metric_table(name: str, columns: list[str], key: tuple[str, ...], grain: st
 
 
 def _metric_tables() -> dict[str, sa.Table]:
-    from analytics import alerts, completeness, drivers, keywords, linkage, retain, retention, satisfaction
+    from analytics import (
+        completeness,
+        drivers,
+        keywords,
+        metric_alerts,
+        repurchase,
+        retain_list,
+        retention,
+        satisfaction,
+    )
 
     specs = [
         (
@@ -296,29 +305,34 @@ def _metric_tables() -> dict[str, sa.Table]:
         ),
         (
             "repurchase_by_nps_group",
-            ["week", *linkage.REPURCHASE_COLUMNS],
+            ["week", *repurchase.REPURCHASE_COLUMNS],
             ("week", "nps_group"),
             "one row per ISO week (as of its Sunday) x NPS group: Kaplan-Meier summary of time to next purchase",
         ),
         (
             "repurchase_tests",
-            ["week", *linkage.REPURCHASE_TEST_COLUMNS],
+            ["week", *repurchase.REPURCHASE_TEST_COLUMNS],
             ("week", "comparison"),
             "one row per ISO week x log-rank test",
         ),
         (
             "repurchase_survival",
-            ["week", *linkage.REPURCHASE_SURVIVAL_COLUMNS],
+            ["week", *repurchase.REPURCHASE_SURVIVAL_COLUMNS],
             ("week", "nps_group", "day"),
             "one row per ISO week x NPS group x day since the response (Kaplan-Meier curve)",
         ),
         (
             "repurchase_cohorts",
-            ["week", *linkage.REPURCHASE_COHORT_COLUMNS],
+            ["week", *repurchase.REPURCHASE_COHORT_COLUMNS],
             ("week", "response_week", "nps_group"),
             "one row per ISO week x response-week cohort x NPS group (90-day repurchase)",
         ),
-        ("retain_list", retain.RETAIN_COLUMNS, ("week", "customer_id"), "one row per ISO week x customer to contact"),
+        (
+            "retain_list",
+            retain_list.RETAIN_COLUMNS,
+            ("week", "customer_id"),
+            "one row per ISO week x customer to contact",
+        ),
         ("trending_terms", keywords.TRENDING_TERM_COLUMNS, ("week", "term"), "one row per ISO week x tested term"),
         (
             "persisting_terms",
@@ -338,7 +352,7 @@ def _metric_tables() -> dict[str, sa.Table]:
             ("week", "term"),
             "one row per ISO week x highlighted term",
         ),
-        ("alerts", alerts.ALERT_COLUMNS, ("week", "kind", "subject"), "one row per ISO week x alert"),
+        ("alerts", metric_alerts.ALERT_COLUMNS, ("week", "kind", "subject"), "one row per ISO week x alert"),
         (
             "response_completeness",
             ["week", *completeness.COMPLETENESS_COLUMNS],
@@ -365,6 +379,32 @@ def _create(tables: list[sa.Table]) -> Callable[[Connection], None]:
     return apply
 
 
+def _rename_to_delivery_day(conn: Connection) -> None:
+    """Rename what migrations 1 and 3 built before the restructure; a warehouse built since has the new names.
+
+    ``load_date`` becomes ``delivery_day`` in the entity tables, the quarantine and both ledgers, and the email
+    log ``report_deliveries`` becomes ``report_sends`` (``delivery_id`` -> ``send_id``). Both dialects rename
+    columns in place (SQLite >= 3.25 rewrites the indexes that name them); the indexes named after the old words
+    are dropped and created again under the metadata's names.
+    """
+    inspector = sa.inspect(conn)
+    tables = set(inspector.get_table_names())
+    for table in CORE_TABLES:
+        if table.name not in tables or "load_date" not in {c["name"] for c in inspector.get_columns(table.name)}:
+            continue
+        # Identifiers come from the metadata above, never from input; DDL cannot bind them.
+        conn.execute(sa.text(f'alter table "{table.name}" rename column load_date to delivery_day'))
+        old_index = f"ix_{table.name}_load_date"
+        if old_index in {i["name"] for i in inspector.get_indexes(table.name)}:
+            conn.execute(sa.text(f'drop index "{old_index}"'))
+            next(i for i in table.indexes if i.name == f"ix_{table.name}_delivery_day").create(conn)
+    if "report_deliveries" in tables:
+        conn.execute(sa.text("alter table report_deliveries rename to report_sends"))
+        conn.execute(sa.text("alter table report_sends rename column delivery_id to send_id"))
+        conn.execute(sa.text("drop index ix_report_deliveries_week"))
+        next(iter(report_sends.indexes)).create(conn)
+
+
 def _rebuild_metric_tables(conn: Connection) -> None:
     """Metric tables hold derived rows only: drop and recreate them with the current columns (the next
     metrics run refills them), and add the published-figures log."""
@@ -377,8 +417,9 @@ def _rebuild_metric_tables(conn: Connection) -> None:
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "entity tables, quarantine, file and run ledgers", _create(CORE_TABLES)),
     (2, "weekly metric tables", _create(list(METRIC_TABLES.values()))),
-    (3, "report delivery log", _create([report_deliveries])),
-    (4, "metric tables rebuilt for issue 13's definitions; published figures", _rebuild_metric_tables),
+    (3, "report delivery log", _create([report_sends])),
+    (4, "one name for the delivery day (load_date -> delivery_day); report emails are sends", _rename_to_delivery_day),
+    (5, "metric tables rebuilt for issue 13's definitions; published figures", _rebuild_metric_tables),
 ]
 
 

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     # How many customers the RETAIN list keeps per week.
     retain_top_n: int = 50
 
-    # Operations (loyalty/ops.py). `loyalty serve` starts a Prefect server on this host and port, its database
+    # Operations (cli/server.py). `loyalty serve` starts a Prefect server on this host and port, its database
     # SQLite under prefect_home unless prefect_server_database_url names PostgreSQL
     # (postgresql+asyncpg://...; use it for parallel backfills: SQLite locks under many concurrent runs).
     prefect_server_host: str = "127.0.0.1"

@@ -1,6 +1,6 @@
 """Writing a delivery day into the warehouse: one transaction per entity and day, replaced whole.
 
-The unit a run replaces is the delivery partition ``(entity, load_date)``: its rows, its quarantine rows
+The unit a run replaces is the delivery partition ``(entity, delivery_day)``: its rows, its quarantine rows
 and its file-ledger rows. Inside the same transaction each valid row is checked against rows that other
 deliveries already loaded: an identical copy is quarantined as ``duplicate_id_same_content`` (the first
 delivery keeps it), a different row under a loaded id as ``duplicate_id_conflict``. So a re-run of a day
@@ -78,16 +78,16 @@ def write_partition(engine: Engine, checked: CheckedDelivery, run_id: str, busin
     rejected = checked.rejected.copy()
 
     with engine.begin() as conn:
-        lock_partition(conn, entity.name, delivery.load_date)
-        conn.execute(table.delete().where(table.c.load_date == delivery.load_date))
+        lock_partition(conn, entity.name, delivery.delivery_day)
+        conn.execute(table.delete().where(table.c.delivery_day == delivery.delivery_day))
         conn.execute(
             quarantine.delete().where(
-                (quarantine.c.entity == entity.name) & (quarantine.c.load_date == delivery.load_date)
+                (quarantine.c.entity == entity.name) & (quarantine.c.delivery_day == delivery.delivery_day)
             )
         )
         conn.execute(
             file_ledger.delete().where(
-                (file_ledger.c.entity == entity.name) & (file_ledger.c.load_date == delivery.load_date)
+                (file_ledger.c.entity == entity.name) & (file_ledger.c.delivery_day == delivery.delivery_day)
             )
         )
 
@@ -126,14 +126,14 @@ def write_partition(engine: Engine, checked: CheckedDelivery, run_id: str, busin
             if len(valid)
             else pd.Series([], dtype=object)
         )
-        rows["load_date"] = delivery.load_date
+        rows["delivery_day"] = delivery.delivery_day
         rows["source"] = valid["_source"].to_numpy()
         rows["source_row"] = [None if pd.isna(v) else int(v) for v in valid["_source_row"]]
         rows["run_id"] = run_id
         rows["record_hash"] = valid["record_hash"].to_numpy()
         _insert(conn, table, _records(rows))
 
-        quarantine_rows = _quarantine_records(rejected, entity.name, delivery.load_date, run_id, now)
+        quarantine_rows = _quarantine_records(rejected, entity.name, delivery.delivery_day, run_id, now)
         _insert(conn, quarantine, quarantine_rows)
 
         loaded_per_file = Counter(valid["_source"].tolist())
@@ -147,7 +147,7 @@ def write_partition(engine: Engine, checked: CheckedDelivery, run_id: str, busin
             ledger_rows.append(
                 {
                     "entity": entity.name,
-                    "load_date": delivery.load_date,
+                    "delivery_day": delivery.delivery_day,
                     "path": record.path,
                     "sha256": record.sha256,
                     "size_bytes": record.size_bytes,
@@ -169,13 +169,13 @@ def write_partition(engine: Engine, checked: CheckedDelivery, run_id: str, busin
     rows_quarantined = len(quarantine_rows)
     if rows_loaded + rows_quarantined != checked.rows_in:  # the invariant the whole design rests on
         raise AssertionError(
-            f"{entity.name} {delivery.load_date}: in={checked.rows_in} but loaded={rows_loaded} "
+            f"{entity.name} {delivery.delivery_day}: in={checked.rows_in} but loaded={rows_loaded} "
             f"+ quarantined={rows_quarantined}"
         )
     statuses = Counter(f.status for f in delivery.files)
     return LoadSummary(
         entity=entity.name,
-        load_date=delivery.load_date,
+        delivery_day=delivery.delivery_day,
         rows_in=checked.rows_in,
         rows_loaded=rows_loaded,
         rows_quarantined=rows_quarantined,
@@ -215,7 +215,7 @@ def _quarantine_records(
             {
                 "run_id": run_id,
                 "entity": entity,
-                "load_date": day,
+                "delivery_day": day,
                 "source": record["source"],
                 "source_row": None if source_row is None or pd.isna(source_row) else int(source_row),
                 "source_key": record.get("source_key"),

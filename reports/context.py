@@ -587,7 +587,7 @@ def data_quality(dq: dict[str, list[dict]]) -> dict:
         "files": [
             {
                 "entity": r["entity"],
-                "day": str(r["load_date"])[:10],
+                "day": str(r["delivery_day"])[:10],
                 "path": clip(r["path"], 80),
                 "status": r["status"],
                 "reason": clip(r["reason"], 120),
@@ -595,7 +595,7 @@ def data_quality(dq: dict[str, list[dict]]) -> dict:
             for r in dq.get("problem_files", [])[:40]
         ],
         "failed_runs": [
-            {"entity": r["entity"], "day": str(r["load_date"])[:10], "error": clip(r["error"], 160)}
+            {"entity": r["entity"], "day": str(r["delivery_day"])[:10], "error": clip(r["error"], 160)}
             for r in dq.get("failed_runs", [])
         ],
     }

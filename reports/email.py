@@ -1,6 +1,6 @@
 """The report email as a message: one recipient, a text and an HTML summary, the PDF attached.
 
-Pure: builds an :class:`email.message.EmailMessage` and sends nothing (sending is ``tasks/deliver.py``).
+Pure: builds an :class:`email.message.EmailMessage` and sends nothing (sending is ``tasks/send.py``).
 Every message goes to exactly one recipient, so a failure names exactly who did not get the report and no
 recipient sees the others' addresses.
 """

@@ -44,7 +44,7 @@ def list_landing_files(landing: Path, entity: str, day: date) -> list[Path]:
 
 def _already_loaded(engine: sa.Engine, entity: str, day: date) -> dict[str, str]:
     with engine.connect() as conn:
-        rows = conn.execute(load_sql("ledger/loaded_files_by_hash"), {"entity": entity, "load_date": day})
+        rows = conn.execute(load_sql("ledger/loaded_files_by_hash"), {"entity": entity, "delivery_day": day})
         return {r.sha256: r.path for r in rows}
 
 
@@ -55,7 +55,7 @@ def read_landing(settings: Settings, entity_name: str, day: date, warehouse: sa.
     loaded_elsewhere = _already_loaded(warehouse, entity_name, day)
     seen_today: dict[str, str] = {}
     frames: list[pd.DataFrame] = []
-    delivery = Delivery(entity=entity_name, load_date=day, source=f"files:{landing}", rows=pd.DataFrame())
+    delivery = Delivery(entity=entity_name, delivery_day=day, source=f"files:{landing}", rows=pd.DataFrame())
     for path in list_landing_files(landing, entity_name, day):
         data = path.read_bytes()
         relative = path.relative_to(landing).as_posix()
@@ -97,7 +97,7 @@ def _naive_utc(value: datetime | str | None) -> datetime | None:
 
 
 def _window(warehouse: sa.Engine, entity: str, day: date, settings: Settings) -> tuple[datetime, datetime]:
-    params = {"entity": entity, "load_date": day}
+    params = {"entity": entity, "delivery_day": day}
     with warehouse.connect() as conn:
         recorded = conn.execute(load_sql("ledger/recorded_window"), params).first()
         if recorded is not None:
@@ -127,7 +127,7 @@ def read_sql_source(settings: Settings, entity_name: str, day: date, warehouse: 
     rows["_source_row"] = None
     return Delivery(
         entity=entity_name,
-        load_date=day,
+        delivery_day=day,
         source=f"sql:{redact_url(settings.source_url)}",
         rows=rows.reset_index(drop=True),
         window_start=start,

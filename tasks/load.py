@@ -51,14 +51,14 @@ def record_run_start(engine: sa.Engine, run_id: str, entity: str, day: date, sou
     with engine.begin() as conn:
         conn.execute(
             run_ledger.delete().where(
-                (run_ledger.c.run_id == run_id) & (run_ledger.c.entity == entity) & (run_ledger.c.load_date == day)
+                (run_ledger.c.run_id == run_id) & (run_ledger.c.entity == entity) & (run_ledger.c.delivery_day == day)
             )
         )
         conn.execute(
             run_ledger.insert().values(
                 run_id=run_id,
                 entity=entity,
-                load_date=day,
+                delivery_day=day,
                 status="running",
                 source=source,
                 started_at=utc_now_naive(),
@@ -99,6 +99,8 @@ def record_run_end(
     with engine.begin() as conn:
         conn.execute(
             run_ledger.update()
-            .where((run_ledger.c.run_id == run_id) & (run_ledger.c.entity == entity) & (run_ledger.c.load_date == day))
+            .where(
+                (run_ledger.c.run_id == run_id) & (run_ledger.c.entity == entity) & (run_ledger.c.delivery_day == day)
+            )
             .values(**values)
         )

@@ -55,11 +55,11 @@ def leading_done_days(settings: Settings, days: list[date], entities: list[str])
     params = {"first_day": days[0], "last_day": days[-1]}
     with get_engine(settings.warehouse_url).connect() as conn:
         succeeded = {
-            (r.entity, _day(r.load_date)) for r in conn.execute(load_sql("ledger/succeeded_deliveries"), params)
+            (r.entity, _day(r.delivery_day)) for r in conn.execute(load_sql("ledger/succeeded_deliveries"), params)
         }
         recorded: dict[tuple[str, date], set[tuple[str, str]]] = defaultdict(set)
         for r in conn.execute(load_sql("ledger/recorded_files"), params):
-            recorded[(r.entity, _day(r.load_date))].add((r.path, r.sha256))
+            recorded[(r.entity, _day(r.delivery_day))].add((r.path, r.sha256))
     done: list[date] = []
     for day in days:
         for entity in entities:

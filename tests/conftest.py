@@ -29,7 +29,7 @@ from loyalty.db import create_engine  # noqa: E402
 from loyalty.schema import drop_all, migrate  # noqa: E402
 from loyalty.settings import Settings, reset_settings  # noqa: E402
 
-# A real SMTP server (aiosmtpd) for the delivery tests (start_smtp), and an HTTP listener that must stay silent.
+# A real SMTP server (aiosmtpd) for the send tests (start_smtp), and an HTTP listener that must stay silent.
 pytest_plugins = ["tests.smtpserver", "tests.httplistener"]
 
 from tests.databases import POSTGRES_URL, make_warehouse_url, require_postgres  # noqa: E402,F401

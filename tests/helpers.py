@@ -80,7 +80,7 @@ def build_demo_warehouse(settings: Settings, start: date, end: date, *, n_custom
     """Demo sources for [start, end] in settings.landing_dir, loaded day by day, metrics computed; the weeks."""
     from datetime import timedelta
 
-    from loyalty.demo_data import generate_demo_sources
+    from demo import generate_demo_sources
     from loyalty.schema import migrate
     from tasks.metrics import recompute_metrics, weeks_of_days
 

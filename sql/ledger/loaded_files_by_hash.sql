@@ -4,12 +4,12 @@ with final as (
     select
         sha256,
         path,
-        load_date
+        delivery_day
     from file_ledger
     where
         entity = :entity
         and status = 'loaded'
-        and load_date <> :load_date
+        and delivery_day <> :delivery_day
 )
 
 select * from final

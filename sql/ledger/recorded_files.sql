@@ -3,11 +3,11 @@
 with final as (
     select
         entity,
-        load_date,
+        delivery_day,
         path,
         sha256
     from file_ledger
-    where load_date between :first_day and :last_day
+    where delivery_day between :first_day and :last_day
 )
 
 select * from final

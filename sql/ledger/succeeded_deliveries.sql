@@ -3,11 +3,11 @@
 with final as (
     select distinct
         entity,
-        load_date
+        delivery_day
     from run_ledger
     where
         status = 'succeeded'
-        and load_date between :first_day and :last_day
+        and delivery_day between :first_day and :last_day
 )
 
 select * from final

@@ -4,7 +4,7 @@ with final as (
     from run_ledger
     where
         entity = :entity
-        and load_date < :load_date
+        and delivery_day < :delivery_day
         and status = 'succeeded'
 )
 

@@ -2,13 +2,13 @@
 -- reach back before their delivery day): where a metric recompute for those deliveries has to start.
 with days as (
     select min(business_day) as business_day from customers
-    where load_date between :first_day and :last_day
+    where delivery_day between :first_day and :last_day
     union all
     select min(business_day) as business_day from transactions
-    where load_date between :first_day and :last_day
+    where delivery_day between :first_day and :last_day
     union all
     select min(business_day) as business_day from survey_responses
-    where load_date between :first_day and :last_day
+    where delivery_day between :first_day and :last_day
 ),
 
 final as (

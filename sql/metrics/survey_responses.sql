@@ -17,7 +17,7 @@ with responses as (
         tangibles,
         comment,
         region,
-        load_date as delivery_day
+        delivery_day
     from survey_responses
     where business_day between :first_day and :last_day
 ),

@@ -2,26 +2,26 @@
 with latest as (
     select
         entity,
-        load_date,
+        delivery_day,
         max(started_at) as started_at
     from run_ledger
-    where load_date between :first_day and :last_day
-    group by entity, load_date
+    where delivery_day between :first_day and :last_day
+    group by entity, delivery_day
 ),
 
 final as (
     select
         r.entity,
-        r.load_date,
+        r.delivery_day,
         r.error
     from run_ledger as r
     inner join latest as l
         on
             r.entity = l.entity
-            and r.load_date = l.load_date
+            and r.delivery_day = l.delivery_day
             and r.started_at = l.started_at
     where r.status = 'failed'
 )
 
 select * from final
-order by load_date, entity
+order by delivery_day, entity

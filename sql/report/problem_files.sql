@@ -2,15 +2,15 @@
 with final as (
     select
         entity,
-        load_date,
+        delivery_day,
         path,
         status,
         coalesce(reason, duplicate_of) as reason
     from file_ledger
     where
         status in ('rejected', 'duplicate')
-        and load_date between :first_day and :last_day
+        and delivery_day between :first_day and :last_day
 )
 
 select * from final
-order by load_date, entity, path
+order by delivery_day, entity, path

@@ -5,7 +5,7 @@ with final as (
         reason,
         count(*) as count_rows
     from quarantine
-    where load_date between :first_day and :last_day
+    where delivery_day between :first_day and :last_day
     group by entity, reason
 )
 

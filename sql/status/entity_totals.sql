@@ -3,13 +3,13 @@
 with latest as (
     select
         entity,
-        load_date,
+        delivery_day,
         max(finished_at) as finished_at
     from run_ledger
     where
         status = 'succeeded'
-        and load_date between :first_day and :last_day
-    group by entity, load_date
+        and delivery_day between :first_day and :last_day
+    group by entity, delivery_day
 ),
 
 final as (
@@ -26,7 +26,7 @@ final as (
     inner join latest as l
         on
             r.entity = l.entity
-            and r.load_date = l.load_date
+            and r.delivery_day = l.delivery_day
             and r.finished_at = l.finished_at
     where r.status = 'succeeded'
     group by r.entity

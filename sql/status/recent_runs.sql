@@ -3,7 +3,7 @@ with final as (
     select
         run_id,
         entity,
-        load_date,
+        delivery_day,
         status,
         rows_in,
         rows_loaded,
@@ -17,5 +17,5 @@ with final as (
 )
 
 select * from final
-order by started_at desc, load_date desc, entity asc
+order by started_at desc, delivery_day desc, entity asc
 limit :row_limit

@@ -2,7 +2,7 @@
 with final as (
     select
         entity,
-        load_date,
+        delivery_day,
         path,
         reason
     from file_ledger
@@ -10,5 +10,5 @@ with final as (
 )
 
 select * from final
-order by load_date desc, entity asc, path asc
+order by delivery_day desc, entity asc, path asc
 limit :row_limit

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from analytics.bundle import MetricParameters, compute_metric_frames, convert_currency
+from demo import build_demo_frames, theme_weeks
 from loyalty.coerce import coerce_frame
 from loyalty.contract import ENTITIES
-from loyalty.demo_data import build_demo_frames, theme_weeks
 
 START, END = date(2026, 5, 25), date(2026, 11, 22)  # 26 ISO weeks, 2026-W22 .. 2026-W47
 LONDON = ZoneInfo("Europe/London")

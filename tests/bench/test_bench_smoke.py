@@ -21,7 +21,8 @@ from bench.measures import MAPPING_PATH
 from bench.results import MeasureResult, Verdict, evaluate_goals, goals_table, machine_facts, measures_table, write_json
 from bench.runner import run_forked
 from bench.targets import Target, pg_conninfo, schema_url
-from loyalty.demo_data import ENTITIES, build_demo_frames, write_demo_files
+from demo import build_demo_frames, write_demo_files
+from loyalty.contract import ENTITIES
 
 TINY = Scale("tiny", length_days=3, customers=120, purchase_rate=6.0, survey_rate=0.42, comment_rate=0.84)
 
@@ -64,10 +65,10 @@ def test_rate_knobs_raise_purchases_and_lower_surveys() -> None:
 
 
 def test_the_generator_module_is_left_as_it_was(tiny_frames: dict[str, pd.DataFrame]) -> None:
-    from loyalty import demo_data
+    from demo import simulation
 
-    assert list(demo_data._SURVEY_P) == [0.28, 0.22, 0.25]
-    assert list(demo_data._COMMENT_P) == [0.40, 0.38, 0.85, 0.36, 0.28]
+    assert list(simulation._SURVEY_P) == [0.28, 0.22, 0.25]
+    assert list(simulation._COMMENT_P) == [0.40, 0.38, 0.85, 0.36, 0.28]
 
 
 def test_cache_key_follows_the_data_not_the_repetitions() -> None:

@@ -39,7 +39,7 @@ def test_nightly_flow_loads_each_entity_and_records_the_run(prefect_harness, pro
     )
     from flows.nightly_etl import nightly_etl
 
-    state = nightly_etl(run_date=date(2026, 11, 20), return_state=True)
+    state = nightly_etl(delivery_day=date(2026, 11, 20), return_state=True)
     assert state.is_completed()
     results = {r["entity"]: r for r in state.result()}
     assert (results["customers"]["rows_in"], results["customers"]["rows_loaded"]) == (2, 1)
@@ -78,7 +78,7 @@ def test_nightly_flow_fails_visibly_and_the_ledger_says_so(prefect_harness, proj
     monkeypatch.setattr(tasks.extract, "parse_file", failing_parse)
     from flows.nightly_etl import nightly_etl
 
-    state = nightly_etl(run_date=date(2026, 11, 21), return_state=True)
+    state = nightly_etl(delivery_day=date(2026, 11, 21), return_state=True)
     assert state.is_failed()
     assert "transactions: OSError: disk read error" in state.message
     with get_engine(project_env.warehouse_url).connect() as conn:
@@ -111,7 +111,7 @@ def test_backfill_equals_day_by_day_and_computes_the_touched_weeks(prefect_harne
     from flows.nightly_etl import nightly_etl
 
     for day in (date(2026, 11, 15), date(2026, 11, 16), date(2026, 11, 17)):
-        nightly_etl(run_date=day)
+        nightly_etl(delivery_day=day)
     for t in tables:
         import pandas as pd
 

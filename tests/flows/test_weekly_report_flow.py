@@ -57,7 +57,7 @@ def test_the_weekly_flow_renders_publishes_and_emails_the_pdf(prefect_harness, p
     state = weekly_report(week=WEEK, return_state=True)
     assert state.is_completed(), state.message
     result = state.result()
-    assert result["delivered"] == [ANN, BOB]
+    assert result["sent"] == [ANN, BOB]
     pdf_path = project_env.reports_dir / WEEK / "weekly-report.pdf"
     assert result["pdf"] == str(pdf_path) and pdf_path.is_file()
     assert (project_env.reports_dir / WEEK / "weekly-report.html").is_file()
@@ -88,11 +88,11 @@ def test_the_weekly_flow_renders_publishes_and_emails_the_pdf(prefect_harness, p
     assert "Weekly loyalty report" in opened.pages[0].extract_text()
 
     with get_engine(project_env.warehouse_url).connect() as conn:
-        log = conn.execute(sa.text("select recipient, status from report_deliveries order by recipient")).all()
+        log = conn.execute(sa.text("select recipient, status from report_sends order by recipient")).all()
     assert [tuple(r) for r in log] == [(ANN, "sent"), (BOB, "sent")]
 
 
-def test_a_failed_delivery_fails_the_run_and_names_who_did_not_get_it(
+def test_a_failed_send_fails_the_run_and_names_who_did_not_get_it(
     prefect_harness, project_env, start_smtp, monkeypatch
 ):
     build_demo_warehouse(project_env, START, END, n_customers=150)
@@ -106,5 +106,5 @@ def test_a_failed_delivery_fails_the_run_and_names_who_did_not_get_it(
     assert BOB in state.message and "550" in state.message
     assert [r.rcpt_tos for r in smtp.handler.received] == [[ANN]]
     with get_engine(project_env.warehouse_url).connect() as conn:
-        log = conn.execute(sa.text("select recipient, status from report_deliveries order by recipient")).all()
+        log = conn.execute(sa.text("select recipient, status from report_sends order by recipient")).all()
     assert [tuple(r) for r in log] == [(ANN, "sent"), (BOB, "failed")]

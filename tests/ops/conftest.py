@@ -1,6 +1,6 @@
 """A real Prefect server for the operations tests, started once per session on a free port.
 
-It is started the way ``make serve`` starts one (``loyalty.ops.LocalServer``: a plain child process with its
+It is started the way ``make serve`` starts one (``cli.server.LocalServer``: a plain child process with its
 output in a log file, SQLite under its own temporary home). If it cannot start, its tests skip with the reason,
 except under CI=true, where that is a failure: CI runs on this machine, where a server can start.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from loyalty.ops import LocalServer, OpsError
+from cli.server import LocalServer, OpsError
 from loyalty.settings import PROJECT_ROOT, Settings
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -32,8 +32,8 @@ def _days_done(url: str) -> int:
         with get_engine(url).connect() as conn:
             return conn.execute(
                 sa.text(
-                    "select count(*) from (select load_date from run_ledger where status = 'succeeded'"
-                    " group by load_date having count(distinct entity) = 3) as days"
+                    "select count(*) from (select delivery_day from run_ledger where status = 'succeeded'"
+                    " group by delivery_day having count(distinct entity) = 3) as days"
                 )
             ).scalar()
     except sa.exc.OperationalError:  # not created yet

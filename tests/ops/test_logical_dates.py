@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from loyalty.rundate import resolve_run_date
+from loyalty.rundate import resolve_delivery_day
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -31,14 +31,14 @@ def test_a_scheduled_run_loads_the_business_day_before_its_start(monkeypatch, sc
 
     # what the runtime returns inside a scheduled run: Prefect's own DateTime
     monkeypatch.setattr(prefect.runtime.flow_run, "scheduled_start_time", parse_datetime(scheduled), raising=False)
-    resolved = resolve_run_date(None, LONDON)
+    resolved = resolve_delivery_day(None, LONDON)
     assert resolved == day
     assert type(resolved) is date
     sqlite3.connect(":memory:").execute("select ?", (resolved,))  # binds: a plain date
 
 
 def test_a_given_day_wins_over_the_schedule():
-    assert resolve_run_date("2026-01-05", LONDON) == date(2026, 1, 5)
+    assert resolve_delivery_day("2026-01-05", LONDON) == date(2026, 1, 5)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from loyalty.ops import read_deployments, runner_deployments, server_environment
+from cli.server import read_deployments, runner_deployments, server_environment
 from loyalty.settings import PROJECT_ROOT, Settings
 
 

@@ -185,8 +185,8 @@ def test_backfill_deployment_run_through_the_api(deployed):
     with get_engine(deployed.warehouse_url).connect() as conn:
         ledger = conn.execute(
             sa.text(
-                "select load_date, count(*) from run_ledger where status = 'succeeded' and load_date < :day"
-                " group by load_date"
+                "select delivery_day, count(*) from run_ledger where status = 'succeeded' and delivery_day < :day"
+                " group by delivery_day"
             ),
             {"day": date(2026, 11, 22)},
         ).all()

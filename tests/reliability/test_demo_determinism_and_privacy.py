@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from demo import generate_demo_sources
 from loyalty.db import get_engine
-from loyalty.demo_data import generate_demo_sources
 from loyalty.schema import METRIC_TABLES
 from loyalty.settings import reset_settings
 
@@ -98,7 +98,7 @@ def test_customer_emails_never_appear_in_full_in_logs_artifacts_or_cli_output(
 
     texts += asyncio.run(artifacts())
 
-    from tests.test_cli import _loyalty
+    from tests.cli.test_main import _loyalty
 
     env = {"LOYALTY_WAREHOUSE_URL": url}
     for args in (["status", "--limit", "50"], ["metrics", "--week", "2026-W46", "--json"]):

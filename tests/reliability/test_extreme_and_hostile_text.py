@@ -20,10 +20,10 @@ from pypdf import PdfReader
 
 from loyalty.db import get_engine
 from loyalty.settings import Settings
-from tasks.deliver import deliver_report
 from tasks.metrics import recompute_metrics, weeks_of_days
 from tasks.render import render_files
 from tasks.report_data import read_report_data
+from tasks.send import send_report
 from tests.helpers import run_day, write_csv
 
 DELIVERY_DAY = date(2026, 11, 15)  # one late-arriving file holds nine weeks of responses
@@ -144,7 +144,7 @@ def test_extreme_and_hostile_comments_load_unchanged_and_stay_inert_in_the_repor
     mail = settings.model_copy(
         update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_security": "none", "smtp_sender": "r@ex.com"}
     )
-    deliver_report.fn(
+    send_report.fn(
         mail,
         week=WEEK,
         region=None,

@@ -114,7 +114,7 @@ def test_unreachable_warehouse_retries_then_names_the_target(prefect_harness, la
     reset_settings()
     from flows.nightly_etl import nightly_etl
 
-    state = nightly_etl(run_date=DAY, return_state=True)
+    state = nightly_etl(delivery_day=DAY, return_state=True)
     reset_settings()
     assert state.is_failed()
     message = str(state.result(raise_on_failure=False))
@@ -131,7 +131,7 @@ def test_unreachable_source_fails_each_entity_and_the_ledger_says_so(prefect_har
     reset_settings()
     from flows.nightly_etl import nightly_etl
 
-    state = nightly_etl(run_date=DAY, return_state=True)
+    state = nightly_etl(delivery_day=DAY, return_state=True)
     assert state.is_failed()
     with get_engine(project_env.warehouse_url).connect() as conn:
         ledger = conn.execute(sa.text("select entity, status, error from run_ledger")).all()

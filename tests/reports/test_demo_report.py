@@ -15,8 +15,8 @@ import pytest
 from loyalty.settings import Settings
 from tasks.render import render_files
 from tasks.report_data import read_report_data
+from tests.cli.test_main import _loyalty
 from tests.helpers import build_demo_warehouse
-from tests.test_cli import _loyalty
 
 START, END = date(2026, 10, 26), date(2026, 11, 15)  # 2026-W44 .. 2026-W46
 WEEK = "2026-W46"

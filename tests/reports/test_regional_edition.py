@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
+from demo import generate_demo_sources
 from loyalty.db import get_engine
-from loyalty.demo_data import generate_demo_sources
 from loyalty.schema import drop_all, migrate
 from loyalty.settings import Settings
 from tasks.metrics import recompute_metrics, weeks_of_days

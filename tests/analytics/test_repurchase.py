@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.linkage import (
+from analytics.repurchase import (
     REPURCHASE_COHORT_COLUMNS,
     REPURCHASE_COLUMNS,
     REPURCHASE_SURVIVAL_COLUMNS,

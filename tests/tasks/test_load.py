@@ -186,7 +186,7 @@ def test_late_rows_land_in_their_own_day_without_disturbing_it(settings, landing
     assert (summary.rows_in, summary.rows_loaded, summary.rows_quarantined) == (2, 1, 1)
     assert summary.business_days == (date(2026, 11, 18),)
     snapshot = table_snapshot(settings.warehouse_url, "transactions")
-    assert dict(zip(snapshot["transaction_id"], pd.to_datetime(snapshot["load_date"]).dt.date, strict=True)) == {
+    assert dict(zip(snapshot["transaction_id"], pd.to_datetime(snapshot["delivery_day"]).dt.date, strict=True)) == {
         "T1": date(2026, 11, 18),
         "T2": DAY,
     }

@@ -56,7 +56,7 @@ def test_sql_source_reads_by_watermark_and_reruns_reuse_their_window(settings, t
     pd.testing.assert_frame_equal(before, table_snapshot(settings.warehouse_url, "transactions"))
     with get_engine(settings.warehouse_url).connect() as conn:
         windows = conn.execute(
-            sa.text("select run_id, window_start, window_end from run_ledger where load_date = :d"),
+            sa.text("select run_id, window_start, window_end from run_ledger where delivery_day = :d"),
             {"d": date(2026, 11, 21)},
         ).all()
     starts = {str(r.window_start)[:19] for r in windows}

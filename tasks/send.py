@@ -1,8 +1,8 @@
-"""Deliver: email one weekly report edition to each recipient over SMTP, and keep the delivery log.
+"""Send: email one weekly report edition to each recipient over SMTP, and keep the send log.
 
-Owns the SMTP conversation (:func:`send_one`), the per-recipient retry policy, the ``deliver-report`` task and
-reading the log back (:func:`read_deliveries`). Each recipient gets their own message and their own row in
-``report_deliveries``; one recipient failing never stops the others. The SMTP password is a secret: it is
+Owns the SMTP conversation (:func:`send_one`), the per-recipient retry policy, the ``send-report`` task and
+reading the log back (:func:`read_sends`). Each recipient gets their own message and their own row in
+``report_sends``; one recipient failing never stops the others. The SMTP password is a secret: it is
 never logged, never put in an exception and never written to the log table.
 """
 
@@ -25,7 +25,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
 from loyalty.db import get_engine
-from loyalty.schema import report_deliveries
+from loyalty.schema import report_sends
 from loyalty.settings import Settings
 from loyalty.timeutil import utc_now_naive
 from reports.email import build_report_message, single_address
@@ -46,17 +46,17 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-class DeliveryFailed(RuntimeError):
+class SendFailed(RuntimeError):
     """Some recipients did not get the report; the message names each of them and why, and who did get it."""
 
-    def __init__(self, message: str, failed: dict[str, str] | None = None, delivered: list[str] | None = None):
+    def __init__(self, message: str, failed: dict[str, str] | None = None, sent: list[str] | None = None):
         super().__init__(message)
         self.failed: dict[str, str] = dict(failed or {})
-        self.delivered: list[str] = list(delivered or [])
+        self.sent: list[str] = list(sent or [])
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Prefect may pickle a task's exception; keep the details across the trip.
-        return (type(self), (str(self), self.failed, self.delivered))
+        return (type(self), (str(self), self.failed, self.sent))
 
 
 def edition_label(week: str, region: str | None) -> str:
@@ -86,7 +86,7 @@ def _text(value: bytes | str) -> str:
 
 
 def describe_error(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
-    """One line for the log, the exception and the delivery table, with every secret blanked out."""
+    """One line for the log, the exception and the send table, with every secret blanked out."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         text = "; ".join(f"{code} {_text(reply)}" for code, reply in exc.recipients.values())
     elif isinstance(exc, smtplib.SMTPResponseException):
@@ -179,8 +179,8 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-@task(name="deliver-report", timeout_seconds=1800, cache_policy=NO_CACHE, retries=0)
-def deliver_report(
+@task(name="send-report", timeout_seconds=1800, cache_policy=NO_CACHE, retries=0)
+def send_report(
     settings: Settings,
     *,
     week: str,
@@ -196,7 +196,7 @@ def deliver_report(
 
     Retries are per recipient (3 attempts, backoff 2 s and 4 s x retry_backoff_scale, transient errors only),
     so the task itself has none: a task retry would re-send to those who already got it. Raises
-    :class:`DeliveryFailed` after every recipient has been tried and recorded if any did not get it.
+    :class:`SendFailed` after every recipient has been tried and recorded if any did not get it.
     Returns the rows written, in recipient order. ``pdf_filename`` names the attachment (default the file's).
     """
     if not settings.smtp_host:
@@ -239,45 +239,45 @@ def deliver_report(
         }
         # One row per recipient as soon as it is known: a crash later still leaves who already got it.
         with engine.begin() as conn:
-            conn.execute(report_deliveries.insert().values(**row))
+            conn.execute(report_sends.insert().values(**row))
         rows.append({**row, "attempted_at": _as_utc(attempted_at)})
         if error:
-            logger.warning("%s not delivered to %s after %d attempt(s): %s", edition, recipient, attempts, error)
+            logger.warning("%s not sent to %s after %d attempt(s): %s", edition, recipient, attempts, error)
         else:
             logger.info("%s sent to %s (attempts=%d, message_id=%s)", edition, recipient, attempts, row["message_id"])
 
     failed = {row["recipient"]: row["error"] for row in rows if row["status"] == "failed"}
     if failed:
-        delivered = [row["recipient"] for row in rows if row["status"] == "sent"]
+        sent = [row["recipient"] for row in rows if row["status"] == "sent"]
         reasons = ", ".join(f"{recipient} ({error})" for recipient, error in failed.items())
-        raise DeliveryFailed(
-            f"{edition} not delivered to {reasons}; delivered to {', '.join(delivered) or 'nobody'}",
+        raise SendFailed(
+            f"{edition} not sent to {reasons}; sent to {', '.join(sent) or 'nobody'}",
             failed,
-            delivered,
+            sent,
         )
     return rows
 
 
-def read_deliveries(engine: sa.Engine, week: str, region: str | None = None) -> list[dict]:
+def read_sends(engine: sa.Engine, week: str, region: str | None = None) -> list[dict]:
     """The latest attempt per recipient of one edition (region None: the company-wide one), by recipient.
 
-    Each row also carries ``sends``: how many times that recipient's delivery was recorded for the edition.
+    Each row also carries ``sends``: how many times that recipient's send was recorded for the edition.
     """
-    edition = (report_deliveries.c.week == week) & (report_deliveries.c.region == (region or ""))
+    edition = (report_sends.c.week == week) & (report_sends.c.region == (region or ""))
     latest = (
         sa.select(
-            report_deliveries.c.recipient,
-            sa.func.max(report_deliveries.c.delivery_id).label("delivery_id"),
+            report_sends.c.recipient,
+            sa.func.max(report_sends.c.send_id).label("send_id"),
             sa.func.count().label("sends"),
         )
         .where(edition)
-        .group_by(report_deliveries.c.recipient)
+        .group_by(report_sends.c.recipient)
         .subquery()
     )
     query = (
-        sa.select(report_deliveries, latest.c.sends)
-        .join(latest, report_deliveries.c.delivery_id == latest.c.delivery_id)
-        .order_by(report_deliveries.c.recipient)
+        sa.select(report_sends, latest.c.sends)
+        .join(latest, report_sends.c.send_id == latest.c.send_id)
+        .order_by(report_sends.c.recipient)
     )
     with engine.connect() as conn:
         rows = [dict(row._mapping) for row in conn.execute(query)]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.retain import RETAIN_COLUMNS, build_retain_list, mask_email, mask_emails
+from analytics.retain_list import RETAIN_COLUMNS, build_retain_list, mask_email, mask_emails
 
 SUNDAY = dt.date(2026, 11, 22)  # end of 2026-W47 and the default as_of
 

@@ -1,4 +1,4 @@
-"""Report delivery against a real SMTP server (aiosmtpd on a free local port), with the log on each engine.
+"""Report sending against a real SMTP server (aiosmtpd on a free local port), with the log on each engine.
 
 The server can refuse a recipient for good (550) or for now (421 at RCPT, 451 at DATA) a set number of times,
 require a login, and speak STARTTLS or implicit TLS with a certificate made here. What it receives is parsed
@@ -27,11 +27,11 @@ from pydantic import SecretStr
 from pypdf import PdfReader, PdfWriter
 
 from loyalty.db import get_engine
-from loyalty.schema import report_deliveries
+from loyalty.schema import report_sends
 from loyalty.settings import Settings
 from reports.email import build_report_message
-from tasks import deliver
-from tasks.deliver import DeliveryFailed, deliver_report, is_transient, read_deliveries, retry_delays, send_one
+from tasks import send as send_module
+from tasks.send import SendFailed, is_transient, read_sends, retry_delays, send_one, send_report
 from tests.smtpserver import Server, free_port
 
 WEEK = "2026-W47"
@@ -93,7 +93,7 @@ def tls(certificate, monkeypatch) -> ssl.SSLContext:
     cert_path, key_path = certificate
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_context.load_cert_chain(cert_path, key_path)
-    monkeypatch.setattr(deliver, "_tls_context", lambda: ssl.create_default_context(cafile=str(cert_path)))
+    monkeypatch.setattr(send_module, "_tls_context", lambda: ssl.create_default_context(cafile=str(cert_path)))
     return server_context
 
 
@@ -139,12 +139,12 @@ def send(settings: Settings, pdf: Path, **overrides: Any) -> list[dict]:
         "text_summary": "NPS up 4 points",
     }
     arguments.update(overrides)
-    return deliver_report.fn(settings, **arguments)
+    return send_report.fn(settings, **arguments)
 
 
 def logged_rows(settings: Settings) -> list[dict]:
     with get_engine(settings.warehouse_url).connect() as conn:
-        rows = conn.execute(sa.select(report_deliveries).order_by(report_deliveries.c.delivery_id))
+        rows = conn.execute(sa.select(report_sends).order_by(report_sends.c.send_id))
         return [dict(row._mapping) for row in rows]
 
 
@@ -157,11 +157,11 @@ def the_pdf(message: email.message.EmailMessage) -> email.message.EmailMessage:
 def sleeps(monkeypatch) -> list[float]:
     """Backoff waits, recorded instead of slept."""
     waited: list[float] = []
-    monkeypatch.setattr(deliver, "_sleep", waited.append)
+    monkeypatch.setattr(send_module, "_sleep", waited.append)
     return waited
 
 
-# --- delivery -------------------------------------------------------------------------------------------------
+# --- sending --------------------------------------------------------------------------------------------------
 
 
 def test_each_recipient_gets_their_own_message_with_a_pdf_that_opens(settings, smtp, report_pdf):
@@ -222,7 +222,7 @@ def test_transient_refusals_are_retried_with_scaled_backoff(
 
 def test_three_transient_refusals_give_up_and_record_the_last_reply(settings, smtp, report_pdf, sleeps):
     smtp.handler.transient_rcpt[BOB] = 5
-    with pytest.raises(DeliveryFailed) as failure:
+    with pytest.raises(SendFailed) as failure:
         send(mail_settings(settings, smtp), report_pdf)
 
     assert smtp.handler.rcpt_calls[BOB] == 3
@@ -233,14 +233,14 @@ def test_three_transient_refusals_give_up_and_record_the_last_reply(settings, sm
 
 def test_a_permanent_550_fails_that_recipient_only_and_is_not_retried(settings, smtp, report_pdf, sleeps):
     smtp.handler.reject[BOB] = "550 5.1.1 mailbox unavailable"
-    with pytest.raises(DeliveryFailed) as failure:
+    with pytest.raises(SendFailed) as failure:
         send(mail_settings(settings, smtp), report_pdf)
 
     assert str(failure.value) == (
-        f"weekly report {WEEK} not delivered to {BOB} (550 5.1.1 mailbox unavailable); delivered to {ANN}"
+        f"weekly report {WEEK} not sent to {BOB} (550 5.1.1 mailbox unavailable); sent to {ANN}"
     )
     assert failure.value.failed == {BOB: "550 5.1.1 mailbox unavailable"}
-    assert failure.value.delivered == [ANN]
+    assert failure.value.sent == [ANN]
     assert [r.rcpt_tos for r in smtp.handler.received] == [[ANN]]
     assert smtp.handler.rcpt_calls[BOB] == 1 and sleeps == []
     assert [(r["recipient"], r["status"], r["attempts"], r["error"]) for r in logged_rows(settings)] == [
@@ -253,7 +253,7 @@ def test_the_order_of_recipients_does_not_matter_a_failure_first_still_lets_the_
     settings, smtp, report_pdf
 ):
     smtp.handler.reject[ANN] = "550 5.1.1 mailbox unavailable"
-    with pytest.raises(DeliveryFailed, match=f"not delivered to {ANN} .*; delivered to {BOB}$"):
+    with pytest.raises(SendFailed, match=f"not sent to {ANN} .*; sent to {BOB}$"):
         send(mail_settings(settings, smtp), report_pdf)
     assert [r.rcpt_tos for r in smtp.handler.received] == [[BOB]]
 
@@ -263,14 +263,14 @@ NO_TLS_WARNING = pytest.mark.filterwarnings("ignore:Requiring AUTH while not req
 
 
 @NO_TLS_WARNING
-def test_the_smtp_password_never_appears_in_logs_errors_or_the_delivery_log(
+def test_the_smtp_password_never_appears_in_logs_errors_or_the_send_log(
     settings, start_smtp, report_pdf, caplog, capsys
 ):
     server = start_smtp(authenticator=accept_password, auth_required=True, auth_require_tls=False)
     server.handler.reject[BOB] = "550 5.1.1 mailbox unavailable"
     config = mail_settings(settings, server, smtp_user=SMTP_USER, smtp_password=SecretStr(PASSWORD))
-    caplog.set_level(logging.DEBUG, logger="tasks.deliver")
-    with pytest.raises(DeliveryFailed) as failure:
+    caplog.set_level(logging.DEBUG, logger="tasks.send")
+    with pytest.raises(SendFailed) as failure:
         send(config, report_pdf)
 
     assert [(r.rcpt_tos, r.authenticated) for r in server.handler.received] == [([ANN], True)]
@@ -289,8 +289,8 @@ def test_a_wrong_password_is_a_final_failure_that_does_not_leak_the_password(
     server = start_smtp(authenticator=accept_password, auth_required=True, auth_require_tls=False)
     wrong = PASSWORD + "-wrong"
     config = mail_settings(settings, server, smtp_user=SMTP_USER, smtp_password=SecretStr(wrong))
-    caplog.set_level(logging.DEBUG, logger="tasks.deliver")
-    with pytest.raises(DeliveryFailed) as failure:
+    caplog.set_level(logging.DEBUG, logger="tasks.send")
+    with pytest.raises(SendFailed) as failure:
         send(config, report_pdf, recipients=[ANN])
 
     assert failure.value.failed == {ANN: "535 5.7.8 Authentication credentials invalid"}
@@ -330,10 +330,10 @@ def test_explicit_recipients_replace_the_configured_ones_and_duplicates_get_one_
 
 def test_connection_refused_is_retried_then_recorded(settings, report_pdf, sleeps):
     config = mail_settings(settings, None)  # a free port that nothing listens on
-    with pytest.raises(DeliveryFailed, match="ConnectionRefusedError") as failure:
+    with pytest.raises(SendFailed, match="ConnectionRefusedError") as failure:
         send(config, report_pdf, recipients=[ANN])
-    assert failure.value.delivered == []
-    assert str(failure.value).endswith("; delivered to nobody")
+    assert failure.value.sent == []
+    assert str(failure.value).endswith("; sent to nobody")
     assert [(r["status"], r["attempts"]) for r in logged_rows(settings)] == [("failed", 3)]
     assert sleeps == pytest.approx([0.02, 0.04])
 
@@ -343,7 +343,7 @@ def test_a_server_that_never_answers_times_out_and_is_retried(settings, report_p
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)  # connections complete in the backlog, but no greeting ever comes
         config = mail_settings(settings, None, smtp_port=silent.getsockname()[1], smtp_timeout_seconds=0.2)
-        with pytest.raises(DeliveryFailed, match="timed out"):
+        with pytest.raises(SendFailed, match="timed out"):
             send(config, report_pdf, recipients=[ANN])
     assert [(r["status"], r["attempts"]) for r in logged_rows(settings)] == [("failed", 3)]
 
@@ -355,30 +355,30 @@ def test_the_run_id_of_the_flow_run_is_recorded(settings, smtp, report_pdf, monk
     assert logged_rows(settings)[0]["run_id"] == "0b6f1c7e-run"
 
 
-def test_read_deliveries_shows_the_latest_attempt_per_recipient_of_one_edition(settings, smtp, report_pdf):
+def test_read_sends_shows_the_latest_attempt_per_recipient_of_one_edition(settings, smtp, report_pdf):
     config = mail_settings(settings, smtp)
     smtp.handler.reject[BOB] = "550 5.1.1 mailbox unavailable"
-    with pytest.raises(DeliveryFailed):
+    with pytest.raises(SendFailed):
         send(config, report_pdf)
     engine = get_engine(settings.warehouse_url)
-    latest = read_deliveries(engine, WEEK)
+    latest = read_sends(engine, WEEK)
     assert [(r["recipient"], r["status"], r["sends"]) for r in latest] == [(ANN, "sent", 1), (BOB, "failed", 1)]
 
     del smtp.handler.reject[BOB]
     send(config, report_pdf, recipients=[BOB])  # the resend to the one who missed it
-    latest = read_deliveries(engine, WEEK)
+    latest = read_sends(engine, WEEK)
     assert [(r["recipient"], r["status"], r["sends"], r["error"]) for r in latest] == [
         (ANN, "sent", 1, None),
         (BOB, "sent", 2, None),
     ]
     assert all(r["attempted_at"].tzinfo is not None for r in latest)
     send(config, report_pdf, region="North", recipients=[BOB, "cy@example.com"])
-    assert [(r["recipient"], r["status"]) for r in read_deliveries(engine, WEEK)] == [(ANN, "sent"), (BOB, "sent")]
-    assert [(r["recipient"], r["region"]) for r in read_deliveries(engine, WEEK, "North")] == [
+    assert [(r["recipient"], r["status"]) for r in read_sends(engine, WEEK)] == [(ANN, "sent"), (BOB, "sent")]
+    assert [(r["recipient"], r["region"]) for r in read_sends(engine, WEEK, "North")] == [
         (BOB, "North"),
         ("cy@example.com", "North"),
     ]
-    assert read_deliveries(engine, "2026-W46") == []
+    assert read_sends(engine, "2026-W46") == []
 
 
 # --- the SMTP conversation: TLS and login ---------------------------------------------------------------------
@@ -436,7 +436,7 @@ def test_an_untrusted_certificate_is_refused(plain_settings, start_smtp, certifi
 
 
 def test_starttls_required_but_not_offered_fails_without_retry(settings, smtp, report_pdf, sleeps):
-    with pytest.raises(DeliveryFailed, match="SMTPNotSupportedError"):
+    with pytest.raises(SendFailed, match="SMTPNotSupportedError"):
         send(mail_settings(settings, smtp, smtp_security="starttls"), report_pdf, recipients=[ANN])
     assert sleeps == [] and smtp.handler.received == []
     assert [(r["status"], r["attempts"]) for r in logged_rows(settings)] == [("failed", 1)]
@@ -471,15 +471,15 @@ def test_retry_delays_scale():
     assert retry_delays(0.5) == [1.0, 2.0]
 
 
-def test_delivery_failed_survives_pickling():
-    message = "weekly report 2026-W47 not delivered to b@x.com (550 x); delivered to a@x.com"
-    error = DeliveryFailed(message, {"b@x.com": "550 x"}, ["a@x.com"])
+def test_send_failed_survives_pickling():
+    message = "weekly report 2026-W47 not sent to b@x.com (550 x); sent to a@x.com"
+    error = SendFailed(message, {"b@x.com": "550 x"}, ["a@x.com"])
     copy = pickle.loads(pickle.dumps(error))
-    assert (str(copy), copy.failed, copy.delivered) == (str(error), error.failed, error.delivered)
+    assert (str(copy), copy.failed, copy.sent) == (str(error), error.failed, error.sent)
 
 
 def test_the_task_retries_nothing_itself_and_has_a_timeout():
     # A task-level retry would re-send to everyone who already got the report; retries are per recipient.
-    assert deliver_report.name == "deliver-report"
-    assert deliver_report.retries == 0
-    assert deliver_report.timeout_seconds
+    assert send_report.name == "send-report"
+    assert send_report.retries == 0
+    assert send_report.timeout_seconds

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.alerts import ALERT_COLUMNS, build_alerts
 from analytics.headline import summarise_week, to_plain
+from analytics.metric_alerts import ALERT_COLUMNS, build_alerts
 
 
 def satisfaction_rows() -> pd.DataFrame:

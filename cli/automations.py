@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from loyalty.ops import OpsError
+from cli.server import OpsError
 from loyalty.settings import PROJECT_ROOT, Settings
 
 AUTOMATIONS_YAML = PROJECT_ROOT / "ops" / "automations.yaml"

@@ -1,184 +1,41 @@
-"""Deterministic, realistic demo source data in the source data contract's file-drop layout.
+"""The simulation: customers, their purchase rhythms, purchases, refunds, survey answers and planted defects.
 
-This module owns the demo: it simulates customers, their purchases and their survey answers, then writes
-them as the deliveries a real estate of source systems would drop into ``<landing>/<entity>/``:
-
-* ``customers/<day>_crm.csv``: contract headers; the customers created that day plus a few created 1-3 days
-  earlier (late rows). The first day's file also holds every customer created before the range (the CRM's
-  initial load).
-* ``transactions/<day>_pos.csv``: the point-of-sale export with VENDOR headers (``txn_id, cust_id, txn_ts,
-  amount_gross, ccy, sales_channel, store_region``; see ``config/column_mapping.yaml``), CRLF line ends.
-  In-store, phone and (except on web days) online sales and refunds; about 1.5% arrive 1-3 days late.
-* ``transactions/<day>_web.parquet``: on every 7th day of the range the online shop delivers that day's
-  online sales and refunds itself: contract names, typed columns (``amount`` float64, ``occurred_at``
-  ``timestamp[us, tz=UTC]``, the rest strings).
-* ``survey_responses/<day>_voicebox.jsonl``: the online survey vendor, VENDOR keys (``RespondentID`` ...
-  ``Region``), channels online and email. Keys of unanswered questions are left out, as the vendor does;
-  the web form exports comments with ``<br />`` and ``&amp;``.
-* ``survey_responses/<day>_callcentre.csv``: contract headers; phone and in-store interviews.
-* ``survey_responses/<day>_cards.csv``: comment cards, contract headers but only the card's questions
-  (``response_id, customer_id, submitted_at, channel, nps, csat, comment, region``). Cards are keyed in on
-  Mondays, Thursdays and the last day, so most rows are late; usually anonymous, often only csat + comment.
-
-Timestamps are ISO 8601 and mixed within a file: naive wall-clock times (read in ``source_tz``), local times
-with their offset (``+01:00``), UTC with ``Z`` and, from the survey vendor, UTC with milliseconds. A naive
-time is never written inside a daylight-saving fold or gap, so it always names exactly one instant.
-
-The simulation is built in memory first (:func:`build_demo_frames`: one frame per entity of contract-named
-raw rows, plus ``delivery_day``, ``file_kind`` and ``invalid_kind``), then :func:`write_demo_files` splits
-the frames into files, so another writer (for example one filling SQL tables) can reuse the frames.
-
-Planted patterns the analytics should find (constants below; :class:`DemoSummary` ``planted`` reports the
-values measured on a run):
-
-* every customer has a purchase rhythm (gamma gaps around a personal mean of mostly 10-60 days), a latent
-  satisfaction, a channel preference and a spend level; amounts are lognormal, about 3% of purchases are
-  refunded in full 1-21 days later; in-store and phone sales fall in opening hours;
-* about 25% of purchases get a survey response 0-5 days later; key drivers: nps follows the five
-  service-quality dimensions with weights ``DRIVER_WEIGHTS`` (reliability and responsiveness strongest);
-* detractors buy less: after a response with nps 0-6 the customer's purchase rate is multiplied by
-  ``DETRACTOR_RATE_MULTIPLIER`` and ``DETRACTOR_CHURN_PROBABILITY`` of them stop buying;
-* the "app crashes at checkout" complaint theme grows from ~1% of comments to 11/17/23% in the last three
-  ISO weeks of the range, and the responses carrying it score far lower;
-* a few invalid rows of each kind (``invalid_kind`` says which), each an EXTRA row, so the valid rows are
-  the simulation untouched. A conflicting duplicate id always arrives in a later day's file.
-
-Everything is drawn from numpy Generators seeded from ``seed`` (one independent stream per concern), rows
-are sorted on explicit keys and parquet is written from explicit arrays without pandas metadata, so the
-same arguments give byte-identical files.
-
-Cost: customers are simulated together, one vectorised round per purchase (about 100 rounds a year), so
-100,000 customers over a year (~0.8M transactions, ~0.2M responses) take about 20 s and under 1 GB.
+It returns one frame per entity of raw rows as the sources deliver them (:func:`build_demo_frames`);
+:mod:`demo.files` writes them.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 import math
-from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from statistics import NormalDist
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+
+from demo.comments import SPECIALS, CommentWriter
+from demo.files import KIND_ORDER
+from demo.patterns import (
+    DETRACTOR_CHURN_PROBABILITY,
+    DETRACTOR_RATE_MULTIPLIER,
+    DRIVER_WEIGHTS,
+    INVALID_SHARE,
+    REFUND_SHARE,
+    THEME_BASE_SHARE,
+    THEME_WEEK_SHARES,
+    WEB_DELIVERY_EVERY,
+    theme_weeks,
+)
+from loyalty.contract import SERVICE_DIMENSIONS, SURVEY_CHANNELS, TRANSACTION_CHANNELS
 
 logger = logging.getLogger(__name__)
 
-# --------------------------------------------------------------------------------------------------------
-# Contract and file kinds
-# --------------------------------------------------------------------------------------------------------
-
-ENTITIES = ("customers", "transactions", "survey_responses")
-CUSTOMER_COLUMNS = ("customer_id", "created_at", "region", "segment", "email")
-TRANSACTION_COLUMNS = (
-    "transaction_id",
-    "customer_id",
-    "occurred_at",
-    "amount",
-    "currency",
-    "channel",
-    "region",
-)
-DIMENSIONS = ("reliability", "responsiveness", "assurance", "empathy", "tangibles")
-SCORE_COLUMNS = ("nps", "csat", "ces", *DIMENSIONS)
-SURVEY_COLUMNS = (
-    "response_id",
-    "customer_id",
-    "submitted_at",
-    "channel",
-    *SCORE_COLUMNS,
-    "comment",
-    "region",
-)
-CONTRACT_COLUMNS = {
-    "customers": CUSTOMER_COLUMNS,
-    "transactions": TRANSACTION_COLUMNS,
-    "survey_responses": SURVEY_COLUMNS,
-}
 #: Columns of every frame from :func:`build_demo_frames` that are not contract columns (never written).
 HELPER_COLUMNS = ("delivery_day", "file_kind", "invalid_kind")
 
-TRANSACTION_CHANNELS = ("online", "in_store", "phone")
-SURVEY_CHANNELS = ("online", "phone", "comment_card", "email", "in_store")
 REGIONS = ("North", "South", "East", "West")
-
-# Vendor headers, contract name -> vendor name. They must agree with config/column_mapping.yaml (a test checks).
-POS_HEADERS = {
-    "transaction_id": "txn_id",
-    "customer_id": "cust_id",
-    "occurred_at": "txn_ts",
-    "amount": "amount_gross",
-    "currency": "ccy",
-    "channel": "sales_channel",
-    "region": "store_region",
-}
-VOICEBOX_KEYS = {
-    "response_id": "RespondentID",
-    "customer_id": "CustomerRef",
-    "submitted_at": "SubmittedAt",
-    "channel": "Source",
-    "nps": "Q1_Recommend",
-    "csat": "Q2_Satisfaction",
-    "ces": "Q3_Effort",
-    "reliability": "Q4_Reliability",
-    "responsiveness": "Q5_Responsiveness",
-    "assurance": "Q6_Assurance",
-    "empathy": "Q7_Empathy",
-    "tangibles": "Q8_Tangibles",
-    "comment": "Verbatim",
-    "region": "Region",
-}
-CARD_COLUMNS = ("response_id", "customer_id", "submitted_at", "channel", "nps", "csat", "comment", "region")
-
-#: file kind -> (entity, file extension, columns written in contract names, header names written)
-FILE_KINDS: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
-    "crm": ("customers", "csv", CUSTOMER_COLUMNS, CUSTOMER_COLUMNS),
-    "pos": ("transactions", "csv", TRANSACTION_COLUMNS, tuple(POS_HEADERS[c] for c in TRANSACTION_COLUMNS)),
-    "web": ("transactions", "parquet", TRANSACTION_COLUMNS, TRANSACTION_COLUMNS),
-    "voicebox": (
-        "survey_responses",
-        "jsonl",
-        SURVEY_COLUMNS,
-        tuple(VOICEBOX_KEYS[c] for c in SURVEY_COLUMNS),
-    ),
-    "callcentre": ("survey_responses", "csv", SURVEY_COLUMNS, SURVEY_COLUMNS),
-    "cards": ("survey_responses", "csv", CARD_COLUMNS, CARD_COLUMNS),
-}
-_KIND_ORDER = {kind: i for i, kind in enumerate(FILE_KINDS)}
-
-# --------------------------------------------------------------------------------------------------------
-# Planted patterns
-# --------------------------------------------------------------------------------------------------------
-
-THEME_NAME = "app crashes at checkout"
-#: Every theme comment contains "checkout" and "crash"; most contain "app crashed". No other comment does.
-THEME_TERMS = ("app crashed", "checkout", "crash")
-THEME_BASE_SHARE = 0.01
-#: Share of commented responses carrying the theme in the third-last, second-last and last ISO week.
-THEME_WEEK_SHARES = (0.11, 0.17, 0.23)
-DETRACTOR_RATE_MULTIPLIER = 0.3
-DETRACTOR_CHURN_PROBABILITY = 0.25
-#: Weights of the (correlated, latent) service-quality dimensions in a response's overall experience.
-DRIVER_WEIGHTS = {
-    "reliability": 0.42,
-    "responsiveness": 0.34,
-    "assurance": 0.16,
-    "empathy": 0.10,
-    "tangibles": 0.06,
-}
-REFUND_SHARE = 0.03
-INVALID_SHARE = 0.003
-WEB_DELIVERY_EVERY = 7
-
-# --------------------------------------------------------------------------------------------------------
-# Simulation parameters (why they are what they are, where not obvious)
-# --------------------------------------------------------------------------------------------------------
 
 _REGION_P = (0.28, 0.34, 0.17, 0.21)
 # Channel preference types: online-first, store-first, phone-leaning; rows are P(online, in_store, phone).
@@ -233,66 +90,6 @@ def _stream(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, *name.encode("ascii")]))
 
 
-# --------------------------------------------------------------------------------------------------------
-# Public API
-# --------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DemoSummary:
-    """What :func:`generate_demo_sources` wrote. ``rows`` counts every written row, invalid ones included."""
-
-    days: int
-    files: int
-    rows: dict[str, int]
-    invalid_rows: dict[str, int]
-    planted: dict[str, str]
-    invalid_kinds: dict[str, dict[str, int]] = field(default_factory=dict)
-
-
-def generate_demo_sources(
-    landing: Path,
-    start: date,
-    end: date,
-    *,
-    seed: int = 7,
-    n_customers: int = 3000,
-    source_tz: str = "Europe/London",
-) -> DemoSummary:
-    """Write a deterministic demo delivery for ``[start, end]`` under ``landing`` and describe it.
-
-    Raises ``ValueError`` if ``landing`` already holds a file (a demo never mixes runs: delete it first),
-    if ``end`` is before ``start`` or if ``n_customers`` is below 1.
-    """
-    landing = Path(landing)
-    if landing.exists():
-        if not landing.is_dir():
-            raise ValueError(f"landing {landing} exists and is not a folder")
-        if any(p.is_file() or p.is_symlink() for p in landing.rglob("*")):
-            raise ValueError(f"landing {landing} already holds files; delete it before generating a demo")
-    frames = build_demo_frames(start, end, seed=seed, n_customers=n_customers, source_tz=source_tz)
-    paths = write_demo_files(frames, landing)
-    invalid_kinds = {
-        entity: {
-            kind: int(count)
-            for kind, count in sorted(
-                frames[entity]["invalid_kind"][frames[entity]["invalid_kind"] != ""].value_counts().items()
-            )
-        }
-        for entity in ENTITIES
-    }
-    summary = DemoSummary(
-        days=(end - start).days + 1,
-        files=len(paths),
-        rows={entity: len(frames[entity]) for entity in ENTITIES},
-        invalid_rows={entity: sum(invalid_kinds[entity].values()) for entity in ENTITIES},
-        planted=describe_planted(frames, start, end, source_tz=source_tz),
-        invalid_kinds=invalid_kinds,
-    )
-    logger.info("demo sources: %d files, rows %s, invalid %s", summary.files, summary.rows, summary.invalid_rows)
-    return summary
-
-
 def build_demo_frames(
     start: date,
     end: date,
@@ -311,481 +108,9 @@ def build_demo_frames(
         raise ValueError(f"end {end} is before start {start}")
     if n_customers < 1:
         raise ValueError("n_customers must be at least 1")
-    sim = _Simulation(start, end, seed, n_customers, ZoneInfo(source_tz))
+    sim = Simulation(start, end, seed, n_customers, ZoneInfo(source_tz))
     return sim.frames()
 
-
-def write_demo_files(frames: dict[str, pd.DataFrame], landing: Path) -> list[Path]:
-    """Split frames from :func:`build_demo_frames` into their delivery files; return the paths written."""
-    landing = Path(landing)
-    written: list[Path] = []
-    for entity in ENTITIES:
-        df = frames[entity]
-        if df.empty:
-            continue
-        folder = landing / entity
-        folder.mkdir(parents=True, exist_ok=True)
-        days = df["delivery_day"].to_numpy()
-        kinds = df["file_kind"].to_numpy()
-        # Arrow columns share the frame's buffers; a per-file slice of them is cheap and gives Python values.
-        table = pa.Table.from_pandas(df.loc[:, list(CONTRACT_COLUMNS[entity])], preserve_index=False)
-        change = np.flatnonzero((days[1:] != days[:-1]) | (kinds[1:] != kinds[:-1])) + 1
-        bounds = [0, *change.tolist(), len(df)]
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-            kind = str(kinds[lo])
-            file_entity, ext, columns, headers = FILE_KINDS[kind]
-            if file_entity != entity:
-                raise ValueError(f"file kind {kind} does not belong to {entity}")
-            path = folder / f"{days[lo].isoformat()}_{kind}.{ext}"
-            if path.exists():
-                raise ValueError(f"{path} would be written twice: frames are not sorted by day and kind")
-            part = table.slice(lo, hi - lo)
-            if ext == "csv":
-                _write_csv(part, columns, headers, path, crlf=kind == "pos")
-            elif ext == "jsonl":
-                _write_jsonl(part, columns, headers, path)
-            else:
-                _write_transactions_parquet(part, path)
-            written.append(path)
-    return written
-
-
-def theme_weeks(start: date, end: date) -> list[str]:
-    """The last three ISO weeks (``YYYY-Www``) that meet ``[start, end]``: when the complaint theme grows."""
-    weeks: list[str] = []
-    for d in range((end - start).days + 1):
-        iso = (start + timedelta(days=d)).isocalendar()
-        label = f"{iso.year}-W{iso.week:02d}"
-        if not weeks or weeks[-1] != label:
-            weeks.append(label)
-    return weeks[-len(THEME_WEEK_SHARES) :]
-
-
-def describe_planted(
-    frames: dict[str, pd.DataFrame], start: date, end: date, *, source_tz: str = "Europe/London"
-) -> dict[str, str]:
-    """Notes on the planted patterns, with the values measured on ``frames`` (valid rows only)."""
-    weeks = theme_weeks(start, end)
-    responses = frames["survey_responses"]
-    valid = responses[responses["invalid_kind"] == ""]
-    comments = valid["comment"].fillna("").astype(str)
-    commented = comments != ""
-    is_theme = comments.str.contains("checkout", case=False) & comments.str.contains("crash", case=False)
-    iso = _local_times(valid["submitted_at"], source_tz).dt.isocalendar()
-    week = iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
-    in_weeks = week.isin(weeks)
-    before_n = int((commented & ~in_weeks).sum())
-    during_n = int((commented & in_weeks).sum())
-    before_t = int((is_theme & ~in_weeks).sum())
-    during_t = int((is_theme & in_weeks).sum())
-    nps = valid["nps"].astype("float64")
-    theme_nps = nps[is_theme].mean() if is_theme.any() else math.nan
-    other_nps = nps[commented & ~is_theme].mean() if (commented & ~is_theme).any() else math.nan
-
-    tx = frames["transactions"]
-    tx_valid = tx[tx["invalid_kind"] == ""]
-    amounts = pd.to_numeric(tx_valid["amount"])
-    customers = frames["customers"]
-    late = {
-        entity: int((_late_mask(frames[entity], column, source_tz) & (frames[entity]["delivery_day"] > start)).sum())
-        for entity, column in (
-            ("customers", "created_at"),
-            ("transactions", "occurred_at"),
-            ("survey_responses", "submitted_at"),
-        )
-    }
-    pre_existing = int((customers["delivery_day"] == start).sum())
-    specials = sorted(
-        name for name, marker in _SPECIAL_MARKERS.items() if comments.str.contains(marker, regex=False).any()
-    )
-
-    def pct(a: int, b: int) -> str:
-        return f"{100 * a / b:.1f}%" if b else "n/a"
-
-    return {
-        "theme": THEME_NAME,
-        "theme_terms": ", ".join(THEME_TERMS),
-        "theme_weeks": ", ".join(weeks),
-        "theme_share": (
-            f"target {THEME_BASE_SHARE:.0%} of comments before {weeks[0]}, then "
-            + " / ".join(f"{s:.0%}" for s in THEME_WEEK_SHARES)
-            + f" in {', '.join(weeks)}; measured {pct(before_t, before_n)} ({before_t} of {before_n}) before, "
-            f"{pct(during_t, during_n)} ({during_t} of {during_n}) in the theme weeks"
-        ),
-        "theme_nps": f"mean nps of theme responses {theme_nps:.2f} vs {other_nps:.2f} for other commented ones",
-        "detractor_effect": (
-            f"after a response with nps 0-6 (whatever its channel) the customer's purchase rate is multiplied by "
-            f"{DETRACTOR_RATE_MULTIPLIER} and {DETRACTOR_CHURN_PROBABILITY:.0%} of them stop buying; passives and "
-            "promoters keep their rhythm (baseline churn about 1-3% per purchase)"
-        ),
-        "key_drivers": (
-            "overall experience = "
-            + " + ".join(f"{w:.2f}*{d}" for d, w in DRIVER_WEIGHTS.items())
-            + " (latent dimensions correlated about 0.56); nps, csat and ces are cut from it"
-        ),
-        "refunds": (
-            f"{int((amounts < 0).sum())} refunds of {int((amounts > 0).sum())} purchases: full refunds 1-21 days "
-            "later, same customer, channel and currency, amount the negated purchase amount"
-        ),
-        "currencies": ", ".join(
-            f"{c} {n}" for c, n in sorted(tx_valid["currency"].value_counts().items(), key=lambda kv: str(kv[0]))
-        ),
-        "late_rows": ", ".join(f"{e} {n}" for e, n in late.items())
-        + " (rows dated before the day of the file holding them, first day's files aside)",
-        "pre_existing_customers": f"{pre_existing} customers delivered in {start.isoformat()}_crm.csv "
-        "(the CRM's first delivery holds everyone created before the range)",
-        "web_parquet_days": f"every {WEB_DELIVERY_EVERY}th day of the range: online sales delivered as "
-        "<day>_web.parquet instead of in that day's pos export",
-        "special_comments": ", ".join(specials),
-    }
-
-
-# --------------------------------------------------------------------------------------------------------
-# Writers
-# --------------------------------------------------------------------------------------------------------
-
-
-def _write_csv(part: pa.Table, columns: tuple[str, ...], headers: tuple[str, ...], path: Path, *, crlf: bool) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\r\n" if crlf else "\n")
-        writer.writerow(headers)
-        writer.writerows(zip(*(part.column(c).to_pylist() for c in columns), strict=True))
-
-
-def _write_jsonl(part: pa.Table, columns: tuple[str, ...], keys: tuple[str, ...], path: Path) -> None:
-    lines = []
-    for row in zip(*(part.column(c).to_pylist() for c in columns), strict=True):
-        # The vendor leaves unanswered questions out rather than writing null.
-        record = {key: value for key, value in zip(keys, row, strict=True) if value is not None}
-        lines.append(json.dumps(record, ensure_ascii=False))
-    with open(path, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write("\n".join(lines) + "\n")
-
-
-def _write_transactions_parquet(part: pa.Table, path: Path) -> None:
-    occurred = pd.to_datetime(pd.Series(part.column("occurred_at").to_pylist()), format="ISO8601", utc=True)
-
-    def text(column: str) -> pa.Array:
-        return pa.array(part.column(column).to_pylist(), type=pa.string())
-
-    table = pa.table(
-        {
-            "transaction_id": text("transaction_id"),
-            "customer_id": text("customer_id"),
-            "occurred_at": pa.array(occurred.dt.as_unit("us"), type=pa.timestamp("us", tz="UTC")),
-            "amount": pa.array([float(a) for a in part.column("amount").to_pylist()], type=pa.float64()),
-            "currency": text("currency"),
-            "channel": text("channel"),
-            "region": text("region"),
-        }
-    )
-    pq.write_table(table, path, compression="snappy")
-
-
-def _local_times(values: pd.Series, source_tz: str) -> pd.Series:
-    """Parse contract timestamps as naive wall-clock times in ``source_tz`` (NaT where unparseable).
-
-    A value with an offset or ``Z`` is exact and is converted; a naive one is already wall-clock time.
-    """
-    text = values.astype("string")
-    has_offset = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True).fillna(False).to_numpy(bool)
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-    if has_offset.any():
-        aware = pd.to_datetime(text[has_offset], format="ISO8601", errors="coerce", utc=True)
-        out[has_offset] = aware.dt.tz_convert(source_tz).dt.tz_localize(None).dt.as_unit("ns")
-    if (~has_offset).any():
-        out[~has_offset] = pd.to_datetime(text[~has_offset], format="ISO8601", errors="coerce").dt.as_unit("ns")
-    return out
-
-
-def _late_mask(df: pd.DataFrame, column: str, source_tz: str) -> pd.Series:
-    """Rows whose own (local) day is before the day of the file that delivers them."""
-    own = _local_times(df[column], source_tz).dt.normalize()
-    delivered = pd.to_datetime(pd.Series(df["delivery_day"].to_numpy(), index=df.index)).dt.as_unit("ns")
-    return own.notna() & (own < delivered)
-
-
-# --------------------------------------------------------------------------------------------------------
-# Comments
-# --------------------------------------------------------------------------------------------------------
-
-_PRODUCTS = (
-    "trainers", "winter coat", "coffee machine", "garden bench", "phone case", "pair of school shoes", "kettle",
-    "duvet set", "pair of headphones", "birthday cake", "bag of dog food", "tin of paint", "desk lamp",
-    "pair of jeans", "gift card", "vacuum cleaner", "printer ink", "office chair", "bike helmet",
-    "bedside table", "air fryer", "rain jacket", "toaster", "set of towels",
-)  # fmt: skip
-_STAFF = (
-    "Priya", "Tom", "Aisha", "Gareth", "Sophie", "Mo", "Chloe", "Dev", "Hannah", "Callum", "the manager",
-    "the lady on the till", "the young lad at customer services", "the delivery driver", "Agnieszka", "Rhys",
-)  # fmt: skip
-_STORES = (
-    "Leeds", "Bristol", "Norwich", "Cardiff", "Newcastle", "Brighton", "Exeter", "York", "Ipswich", "Plymouth",
-    "Sheffield", "Cambridge", "Hull", "Swansea",
-)  # fmt: skip
-_PHONES = ("iPhone", "Samsung", "Pixel", "old Android phone", "iPad")
-
-# Sentences by topic: 0-4 follow DIMENSIONS, 5 is prices and points. No sentence here may contain "crash" or
-# "checkout": those words belong to the planted theme alone.
-_POSITIVE = (
-    (
-        "My {product} arrived the day after I ordered it",
-        "Everything I ordered turned up on time and in perfect condition",
-        "The {product} does exactly what it says",
-        "Click & collect order was ready when they said it would be",
-        "Second {product} I've bought from you and both have been spot on",
-        "Delivery came on the day promised and the driver was careful with my {product}",
-    ),
-    (
-        "{staff} sorted my return in a couple of minutes",
-        "Got a reply to my email the same afternoon",
-        "No queue at the tills for once",
-        "Phoned about my {product} and got straight through",
-        "Refund was back in my account within two days",
-        "Someone came over to help as soon as I walked in",
-    ),
-    (
-        "{staff} really knew their stuff about the {product}",
-        "Felt confident in the advice I was given",
-        "{staff} explained the warranty on the {product} clearly",
-        "Honest advice, {staff} talked me out of the more expensive {product}",
-    ),
-    (
-        "{staff} went out of their way to help my mum find a {product}",
-        "They remembered me from last time, lovely touch",
-        "{staff} was so patient with my kids",
-        "Really felt like they cared about getting it right",
-    ),
-    (
-        "The {store} store is clean and well laid out",
-        "Website is easy to find things on",
-        "Love the new layout in {store}",
-        "Plenty of parking at the {store} branch",
-        "New app is quick and easy to use",
-    ),
-    (
-        "Great value for money",
-        "Good deal on the {product} this month",
-        "Loyalty points add up quickly",
-        "Cheaper than the supermarket for a {product}",
-    ),
-)
-_NEGATIVE = (
-    (
-        "My {product} arrived {days} days late",
-        "Ordered a {product} and got the wrong one, twice",
-        "The {product} stopped working after a week",
-        "Order never turned up and the tracking said delivered",
-        "Half of my click & collect order was missing",
-        "Delivery slot was missed with no warning",
-        "The {product} came damaged and the box was soaking wet",
-    ),
-    (
-        "Waited {mins} minutes on hold before anyone answered",
-        "Nobody replied to my emails for over a week",
-        "Only one till open and a massive queue",
-        "Still waiting for my refund after {days} days",
-        "Asked for help three times in store and gave up",
-        "Live chat said someone would get back to me, nobody did",
-    ),
-    (
-        "Staff couldn't answer basic questions about the {product}",
-        "Was told three different things by three different people",
-        "{staff} clearly had no idea about the returns policy",
-        "Got the wrong advice and bought the wrong {product}",
-    ),
-    (
-        "Felt like nobody cared",
-        "Treated like an inconvenience at customer services",
-        "Not even an apology for the mix-up",
-        "{staff} was rude and rolled their eyes at me",
-        "My complaint was just brushed off",
-    ),
-    (
-        "The {store} store was a mess with empty shelves everywhere",
-        "Toilets at {store} were disgusting",
-        "Website is painfully slow on my phone",
-        "Parking at {store} is a nightmare",
-        "Couldn't find anything, the layout keeps changing",
-        "Fitting rooms at {store} were closed again",
-    ),
-    (
-        "Prices have gone up again",
-        "The {product} is cheaper online elsewhere",
-        "Loyalty points are worth less than they used to be",
-        "Delivery charge is far too high for a {product}",
-    ),
-)
-_OPENERS = (
-    (
-        "Very disappointed.",
-        "Not good enough.",
-        "Third time this has happened.",
-        "Honestly?",
-        "Where to start.",
-    ),
-    ("Mostly fine.", "OK overall.", "Not bad.", "Mixed experience."),
-    ("Really happy.", "Brilliant as always.", "Great experience.", "Can't fault it.", "Five stars."),
-)
-_CLOSERS = (
-    ("Will be shopping elsewhere.", "Sort it out.", "Expected better.", "Not impressed.", "Never again."),
-    ("Could be better.", "Room for improvement.", "Would probably use again.", "Fine I suppose."),
-    ("Will definitely be back.", "Thanks!", "Keep it up.", "Would recommend to friends.", "Thank you!!"),
-)
-_CONNECTORS = ("but", "although", "however", "though")
-_THEME_SENTENCES = (
-    "The app crashed at checkout {times} times, gave up in the end",
-    "App crashed at checkout again and I lost my whole basket",
-    "Every time I get to checkout the app crashes, ended up going to the {store} store instead",
-    "app crashed when I pressed pay at checkout, no idea if I've been charged",
-    "Tried to use my points but the app crashed at checkout",
-    "Since the last update the app crashed at checkout on my {phone} every single time",
-    "Checkout keeps crashing in the app, please fix it",
-    "The app crashed twice at checkout so I had to ring up to place the order",
-)
-_FOREIGN = (
-    (
-        "Commande arrivée en retard et personne ne répond au téléphone.",
-        "El pedido llegó tarde y nadie contestó mis correos.",
-        "Die Ware war beschädigt und der Kundenservice hat sich nicht gemeldet.",
-        "Zamówienie przyszło uszkodzone, bardzo słaba obsługa.",
-    ),
-    (
-        "Produits corrects, mais l'attente en caisse était trop longue.",
-        "Buenos precios, pero la tienda estaba muy desordenada.",
-        "Gute Preise, aber das Personal war etwas unfreundlich.",
-    ),
-    (
-        "Très bon service, livraison rapide. Merci !",
-        "Muy buena atención en la tienda, volveré seguro.",
-        "Super Service, die Lieferung kam schon am nächsten Tag.",
-        "Gwasanaeth gwych, diolch yn fawr!",
-        "Bardzo miła obsługa, polecam.",
-    ),
-)
-_EMOJI = (("😡", "🙄", "👎", "😤"), ("🤷", "😐"), ("😊", "👍", "❤️", "🙌", "⭐⭐⭐⭐⭐"))
-
-# Comments planted once each (when the run has enough comments): (name, file kinds allowed, text template).
-_SPECIALS = (
-    ("french", ("voicebox", "cards", "callcentre"), "Très bon service, livraison rapide. Merci !"),
-    ("spanish", ("voicebox", "cards", "callcentre"), "El pedido llegó tarde y nadie contestó mis correos."),
-    (
-        "german",
-        ("voicebox", "cards", "callcentre"),
-        "Super Service, die Lieferung kam schon am nächsten Tag.",
-    ),
-    ("emoji", ("voicebox", "cards", "callcentre"), "{base} 😊👍"),
-    ("html_break", ("voicebox",), "{base}<br /><br />Sent from my iPhone"),
-    ("script", ("voicebox",), "{base} <script>alert('x')</script>"),
-    ("img_file", ("voicebox",), '<img src="file:///etc/passwd"> where is my parcel??'),
-    (
-        "url",
-        ("voicebox", "callcentre"),
-        "Same {product} is cheaper here http://cheap-deals.example.net/offer?id=4471 can you price match?",
-    ),
-    ("url_2", ("voicebox",), "Photos of the damage: http://photos.example.org/u/8812/damaged-box.jpg"),
-    ("sql", ("voicebox", "cards"), "'; DROP TABLE survey_responses; --"),
-    ("multiline", ("cards", "callcentre"), "{base}\nPS the card machine wasn't working either"),
-    ("long", ("voicebox", "callcentre"), "{long}"),
-)
-_SPECIAL_MARKERS = {
-    "french": "Très bon service",
-    "spanish": "llegó tarde",
-    "german": "nächsten Tag",
-    "emoji": "😊👍",
-    "html_break": "<br />",
-    "script": "<script>",
-    "img_file": "file:///etc/passwd",
-    "url": "http://cheap-deals.example.net",
-    "url_2": "http://photos.example.org",
-    "sql": "DROP TABLE",
-    "multiline": "\nPS the card machine",
-    "long": "Let me tell you the whole story",
-}
-
-
-class _CommentWriter:
-    """Composes comments from sentence banks with slots, using one row of pre-drawn uniforms per comment."""
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-
-    @staticmethod
-    def _pick(options: tuple[str, ...], u: float) -> str:
-        return options[min(int(u * len(options)), len(options) - 1)]
-
-    def _fill(self, template: str, u: np.ndarray) -> str:
-        return template.format(
-            product=self._pick(_PRODUCTS, u[0]),
-            staff=self._pick(_STAFF, u[1]),
-            store=self._pick(_STORES, u[2]),
-            days=2 + int(u[3] * 12),
-            mins=15 + int(u[4] * 75),
-            times=("two", "three", "four", "five")[int(u[5] * 4)],
-            phone=self._pick(_PHONES, u[6]),
-        )
-
-    def sentences(self, sentiment: int, low: int, high: int, theme: bool, u: np.ndarray) -> list[str]:
-        """Sentences of one comment. sentiment 0 negative, 1 mixed, 2 positive; low/high are topics."""
-        end = "!" if u[7] < 0.15 else "."
-        if theme:
-            main = self._fill(self._pick(_THEME_SENTENCES, u[8]), u) + end
-            if sentiment == 2 or (sentiment == 1 and u[9] < 0.7):
-                good = self._fill(self._pick(_POSITIVE[high], u[10]), np.roll(u, 3))
-                return [f"{good} {self._pick(_CONNECTORS, u[11])} {main[0].lower()}{main[1:]}"]
-            return [self._pick(_OPENERS[0], u[13]), main] if u[12] < 0.35 else [main]
-        if u[14] < 0.012:  # a customer writing in another language
-            return [self._pick(_FOREIGN[sentiment], u[8])]
-        if sentiment == 1:
-            good = self._fill(self._pick(_POSITIVE[high], u[8]), u)
-            bad = self._fill(self._pick(_NEGATIVE[low], u[10]), np.roll(u, 3))
-            out = [f"{good} {self._pick(_CONNECTORS, u[11])} {bad[0].lower()}{bad[1:]}{end}"]
-        else:
-            bank = _POSITIVE if sentiment == 2 else _NEGATIVE
-            topic = high if sentiment == 2 else low
-            out = [self._fill(self._pick(bank[topic], u[8]), u) + end]
-            if u[9] < 0.4:  # a second point, on another topic
-                other = int(u[10] * 6) % 6
-                if other == topic:
-                    other = 5 if topic != 5 else 0
-                out.append(self._fill(self._pick(bank[other], u[11]), np.roll(u, 3)) + ".")
-        if u[12] < 0.3:
-            out.insert(0, self._pick(_OPENERS[sentiment], u[13]))
-        if u[15] < 0.45:
-            out.append(self._pick(_CLOSERS[sentiment], u[16]))
-        return out
-
-    def compose(self, sentiment: int, low: int, high: int, theme: bool, kind: str, u: np.ndarray) -> str:
-        parts = self.sentences(sentiment, low, high, theme, u)
-        if kind == "voicebox" and len(parts) > 1 and u[17] < 0.15:
-            text = ("<br /><br />" if u[18] < 0.25 else "<br />").join(parts)
-        elif kind != "voicebox" and len(parts) > 1 and u[17] < 0.04:
-            text = "\n".join(parts)
-        else:
-            text = " ".join(parts)
-        if kind == "voicebox" and u[19] < 0.6:
-            text = text.replace("&", "&amp;")  # the web form exports HTML-escaped text
-        if u[20] < 0.03:
-            text = f"{text} {self._pick(_EMOJI[sentiment], u[21])}"
-        if u[22] < 0.08:
-            text = text.lower()
-        elif sentiment == 0 and u[22] > 0.985:
-            text = text.upper()
-        if u[23] < 0.02:
-            text = f"  {text} "  # stray whitespace from the form
-        return text
-
-    def special(self, template: str, base: str, u: np.ndarray) -> str:
-        long = "Let me tell you the whole story. " + " ".join(
-            self._fill(s, u) + "." for bank in _NEGATIVE for s in bank
-        )
-        long = (long + " ") * max(1, math.ceil(2500 / len(long)))
-        return template.format(base=base.rstrip(), long=long.strip(), product=self._pick(_PRODUCTS, u[0]))
-
-
-# --------------------------------------------------------------------------------------------------------
-# The simulation
-# --------------------------------------------------------------------------------------------------------
 
 _FIRST_NAMES = (
     "Olivia", "Amelia", "Isla", "Ava", "Mia", "Ivy", "Lily", "Freya", "Grace", "Sophia", "Poppy", "Evie", "Ella",
@@ -807,7 +132,7 @@ _LAST_NAMES = (
 )  # fmt: skip
 
 
-class _Simulation:
+class Simulation:
     """Simulates customers and their events; ``frames()`` renders them as the sources deliver them."""
 
     def __init__(
@@ -1224,7 +549,7 @@ class _Simulation:
         card_sentiment = np.where(s["csat"] >= 4, 2, np.where(s["csat"] == 3, 1, 0))
         sentiment = np.where(has_nps, sentiment, card_sentiment)
         comments = np.full(n, None, dtype=object)
-        writer = _CommentWriter(rng)
+        writer = CommentWriter(rng)
         rows = np.flatnonzero(has_comment)
         uniforms = rng.random((rows.size, 24))
         low, high, theme = s["low"].tolist(), s["high"].tolist(), s["theme"].tolist()
@@ -1235,7 +560,7 @@ class _Simulation:
         candidates = rows[~s["theme"][rows]]
         candidates = candidates[rng.permutation(candidates.size)]
         used: set[int] = set()
-        for name, kinds, template in _SPECIALS:
+        for name, kinds, template in SPECIALS:
             for i in candidates.tolist():
                 if i not in used and kind_list[i] in kinds:
                     used.add(i)
@@ -1278,7 +603,7 @@ class _Simulation:
             "csat": score(s["csat"], has_csat),
             "ces": score(s["ces"], has_ces),
         }
-        for j, dim in enumerate(DIMENSIONS):
+        for j, dim in enumerate(SERVICE_DIMENSIONS):
             frame[dim] = score(s["dims"][:, j], has_dims[:, j])
         frame.update(
             {
@@ -1401,7 +726,7 @@ class _Simulation:
         return self._plant(df, rng, kinds, "response_id", new_id)
 
     def _finish(self, df: pd.DataFrame) -> pd.DataFrame:
-        kind_code = df["_kind"].map(_KIND_ORDER).to_numpy()
+        kind_code = df["_kind"].map(KIND_ORDER).to_numpy()
         order = np.lexsort((np.arange(len(df)), df["_order"].to_numpy(), kind_code, df["_day"].to_numpy()))
         df = df.iloc[order].reset_index(drop=True)
         days = np.empty(self.days, dtype=object)

@@ -15,7 +15,7 @@ def _loyalty(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
 
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "loyalty.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         capture_output=True,
         text=True,
         env=full_env,

@@ -1,4 +1,4 @@
-"""Tests of loyalty.demo_data, answered from the WRITTEN files with a reader and checker of their own.
+"""Tests of the demo package, answered from the WRITTEN files with a reader and checker of their own.
 
 The reader maps vendor headers through config/column_mapping.yaml, and the checker applies the contract's rules
 independently of the generator, so a claim in DemoSummary is only believed when the files bear it out.
@@ -22,20 +22,14 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from loyalty.demo_data import (
-    CONTRACT_COLUMNS,
-    DIMENSIONS,
-    HELPER_COLUMNS,
-    POS_HEADERS,
-    THEME_TERMS,
-    VOICEBOX_KEYS,
-    build_demo_frames,
-    generate_demo_sources,
-    theme_weeks,
-    write_demo_files,
-)
+from demo import build_demo_frames, generate_demo_sources, theme_weeks, write_demo_files
+from demo.files import POS_HEADERS, VOICEBOX_KEYS
+from demo.patterns import THEME_TERMS
+from demo.simulation import HELPER_COLUMNS
+from loyalty.contract import CONTRACT_COLUMNS
+from loyalty.contract import SERVICE_DIMENSIONS as DIMENSIONS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MAPPING = yaml.safe_load((ROOT / "config" / "column_mapping.yaml").read_text(encoding="utf-8"))
 TZ = "Europe/London"
 # Three weeks across the end of British Summer Time (2026-10-25), so naive times near the fold are exercised.

@@ -67,21 +67,23 @@ def _check_warehouse() -> None:
 
 @app.command()
 def nightly(
-    run_date: Annotated[str | None, typer.Option("--date", help="Delivery day YYYY-MM-DD; default yesterday.")] = None,
+    delivery_day: Annotated[
+        str | None, typer.Option("--date", help="Delivery day YYYY-MM-DD; default yesterday.")
+    ] = None,
 ) -> None:
     """Run the nightly ETL for one delivery day."""
     with cli_errors():
-        day = parse_day(run_date, "--date") if run_date else None
+        day = parse_day(delivery_day, "--date") if delivery_day else None
         settings = get_settings()
         if settings.source_kind == "files" and not settings.landing_dir.is_dir():
             raise UserError(f"landing folder {settings.landing_dir} does not exist (LOYALTY_LANDING_DIR)")
         _check_warehouse()
         from flows.nightly_etl import nightly_etl
 
-        results = nightly_etl(run_date=day)
+        results = nightly_etl(delivery_day=day)
         for r in results:
             typer.echo(
-                f"{r['entity']:<17} {r['load_date']}  in {r['rows_in']:>7,}  loaded {r['rows_loaded']:>7,}  "
+                f"{r['entity']:<17} {r['delivery_day']}  in {r['rows_in']:>7,}  loaded {r['rows_loaded']:>7,}  "
                 f"quarantined {r['rows_quarantined']:>5,}"
             )
 
@@ -145,7 +147,7 @@ def backfill(
 def serve() -> None:
     """Start a local Prefect server and serve the deployments of prefect.yaml with their schedules (Ctrl-C stops)."""
     with cli_errors():
-        from loyalty.ops import serve as serve_deployments
+        from cli.server import serve as serve_deployments
 
         serve_deployments(get_settings(), echo=typer.echo)
 
@@ -154,7 +156,7 @@ def serve() -> None:
 def deploy() -> None:
     """Deploy prefect.yaml to the server at PREFECT_API_URL, for workers of the loyalty-process pool."""
     with cli_errors():
-        from loyalty.ops import deploy as deploy_all
+        from cli.server import deploy as deploy_all
 
         names = deploy_all(get_settings(), echo=typer.echo)
         typer.echo(f"deployed: {', '.join(names)}")
@@ -164,8 +166,8 @@ def deploy() -> None:
 def automations() -> None:
     """Apply the failure alerts of ops/automations.yaml to the server at PREFECT_API_URL."""
     with cli_errors():
-        from loyalty.alerts import apply_automations
-        from loyalty.ops import prefect_api
+        from cli.automations import apply_automations
+        from cli.server import prefect_api
 
         settings = get_settings()
         with prefect_api(settings, start_server=False):
@@ -195,7 +197,7 @@ def status(limit: Annotated[int, typer.Option(help="How many run-ledger rows to 
         typer.echo(f"  {'delivery day':<12} {'entity':<17} {'status':<9} {'in':>8} {'loaded':>8} {'quarant.':>8}  run")
         for r in runs:
             typer.echo(
-                f"  {r.load_date!s:<12} {r.entity:<17} {r.status:<9} {_n(r.rows_in):>8} {_n(r.rows_loaded):>8} "
+                f"  {r.delivery_day!s:<12} {r.entity:<17} {r.status:<9} {_n(r.rows_in):>8} {_n(r.rows_loaded):>8} "
                 f"{_n(r.rows_quarantined):>8}  {str(r.run_id)[:8]}" + (f"  {r.error[:80]}" if r.error else "")
             )
         typer.echo("\nQuarantined rows by reason (all days)")
@@ -206,7 +208,7 @@ def status(limit: Annotated[int, typer.Option(help="How many run-ledger rows to 
         if rejected:
             typer.echo("\nRejected files (latest)")
             for r in rejected:
-                typer.echo(f"  {r.load_date!s:<12} {r.path:<50} {r.reason}")
+                typer.echo(f"  {r.delivery_day!s:<12} {r.path:<50} {r.reason}")
 
 
 @app.command()
@@ -288,10 +290,10 @@ def report_send(
     region: Annotated[str | None, typer.Option(help="Send this region's edition.")] = None,
     to: Annotated[list[str] | None, typer.Option(help="Send to this address only (repeatable).")] = None,
     only_failed: Annotated[
-        bool, typer.Option(help="Re-send only to the recipients whose last delivery of this edition failed.")
+        bool, typer.Option(help="Re-send only to the recipients whose last send of this edition failed.")
     ] = False,
 ) -> None:
-    """Render the week's report again (same content) and email the PDF; the delivery log keeps every send."""
+    """Render the week's report again (same content) and email the PDF; the send log keeps every send."""
     with cli_errors():
         week_label = _report_week(week)
         settings = get_settings()
@@ -300,10 +302,10 @@ def report_send(
         recipients = list(to or [])
         if only_failed:
             from loyalty.db import get_engine
-            from tasks.deliver import read_deliveries
+            from tasks.send import read_sends
 
             _check_warehouse()
-            log = read_deliveries(get_engine(settings.warehouse_url), week_label, region)
+            log = read_sends(get_engine(settings.warehouse_url), week_label, region)
             recipients = [r["recipient"] for r in log if r["status"] == "failed"]
             if not recipients:
                 typer.echo(f"nobody to re-send to: every recipient of {week_label} got it")
@@ -312,24 +314,24 @@ def report_send(
             raise UserError("no recipients: set LOYALTY_REPORT_RECIPIENTS or pass --to")
         result = _run_weekly_report(week_label, region, send=True, recipients=recipients or None)
         _print_report(result)
-        typer.echo(f"  sent to {', '.join(result['delivered'])}")
+        typer.echo(f"  sent to {', '.join(result['sent'])}")
 
 
-@report_app.command("deliveries")
-def report_deliveries(
+@report_app.command("sends")
+def report_sends(
     week: Annotated[str, typer.Option(help="ISO week, e.g. 2026-W47.")],
     region: Annotated[str | None, typer.Option(help="A regional edition.")] = None,
 ) -> None:
     """Show who got the week's report: the latest send to each recipient."""
     with cli_errors():
         from loyalty.db import get_engine
-        from tasks.deliver import read_deliveries
+        from tasks.send import read_sends
 
         week_label = _report_week(week)
         _check_warehouse()
-        rows = read_deliveries(get_engine(get_settings().warehouse_url), week_label, region)
+        rows = read_sends(get_engine(get_settings().warehouse_url), week_label, region)
         if not rows:
-            typer.echo(f"no deliveries of the {week_label} report yet")
+            typer.echo(f"no sends of the {week_label} report yet")
         for r in rows:
             typer.echo(
                 f"  {r['recipient']:<40} {r['status']:<7} attempts {r['attempts']}  sends {r['sends']}  "
@@ -443,7 +445,7 @@ def demo(
         for suffix in ("", "-wal", "-shm"):
             warehouse_path.with_name(warehouse_path.name + suffix).unlink(missing_ok=True)
 
-        from loyalty.demo_data import generate_demo_sources
+        from demo import generate_demo_sources
 
         typer.echo(f"Generating demo sources {start_day} .. {end_day} ({customers:,} customers) in {landing}")
         summary = generate_demo_sources(

@@ -1,0 +1,1 @@
+"""The operator layer above the flows: the ``loyalty`` command, the Prefect server and deployments, alerts."""
