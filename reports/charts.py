@@ -623,7 +623,8 @@ def _cohort_figure(cohort: pd.DataFrame, *, max_cohorts: int, max_months: int) -
                 f"{value:.0f}%" + ("*" if partial[row, column] else ""),
                 ha="center",
                 va="center",
-                fontsize=7.5 if max_months > 12 else 8,
+                # The partial-month star makes "100%*" wider than a cell at the usual size.
+                fontsize=6.5 if partial[row, column] else 7.5 if max_months > 12 else 8,
                 color=_contrasting_text(cmap(norm(value))),
             )
         colourbar = fig.colorbar(
