@@ -25,7 +25,8 @@ __all__ = [
     "shift_iso_week",
 ]
 
-_LABEL = re.compile(r"^(\d{4})-W(\d{2})$")
+# ASCII digits only, matched whole: \d would take full-width digits, and $ a trailing newline.
+_LABEL = re.compile(r"([0-9]{4})-W([0-9]{2})")
 
 
 def iso_week_label(day: dt.date | dt.datetime | pd.Timestamp | np.datetime64) -> str:
@@ -48,7 +49,7 @@ def parse_iso_week(label: str) -> tuple[dt.date, dt.date]:
     """
     if not isinstance(label, str):
         raise ValueError(f"ISO week label must be a string like '2026-W47', got {label!r}")
-    match = _LABEL.match(label.strip())
+    match = _LABEL.fullmatch(label)
     if match is None:
         raise ValueError(f"invalid ISO week label {label!r}: expected the form 'YYYY-Www', e.g. '2026-W47'")
     year, week = int(match.group(1)), int(match.group(2))

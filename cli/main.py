@@ -47,16 +47,39 @@ def cli_errors() -> Iterator[None]:
         typer.echo("interrupted", err=True)
         raise typer.Exit(130) from None
     except Exception as exc:  # one line for the operator; the Prefect run log keeps the detail
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        typer.echo(f"error: {message}", err=True)
+        typer.echo(f"error: {error_line(exc)}", err=True)
         raise typer.Exit(1) from None
 
 
+def error_line(exc: BaseException) -> str:
+    """One line for the terminal: a driver error's text (SQL, parameters) never shown; controls escaped."""
+    import sqlalchemy as sa
+
+    from loyalty.db import describe_db_error
+    from loyalty.textsafe import display_line
+
+    if isinstance(exc, sa.exc.DBAPIError | sa.exc.StatementError):
+        return describe_db_error(exc, get_settings().warehouse_url)
+    text = str(exc).strip()
+    return display_line(text.splitlines()[0]) if text else type(exc).__name__
+
+
 def parse_day(value: str, option: str) -> date:
+    from loyalty.arguments import parse_day_argument
+
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"{option} must be a date like 2026-11-22, got {value!r}") from None
+        return parse_day_argument(value, option)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def parse_week(value: str, option: str = "--week") -> str:
+    from loyalty.arguments import parse_week_argument
+
+    try:
+        return parse_week_argument(value, option)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _check_warehouse() -> None:
@@ -181,11 +204,12 @@ def status(limit: Annotated[int, typer.Option(help="How many run-ledger rows to 
     with cli_errors():
         import sqlalchemy as sa
 
-        from loyalty.db import get_engine, load_sql, redact_url
+        from loyalty.db import get_read_engine, load_sql, redact_url
+        from loyalty.textsafe import display_line as shown
 
         settings = get_settings()
         _check_warehouse()
-        engine = get_engine(settings.warehouse_url)
+        engine = get_read_engine(settings.warehouse_url)
         if not sa.inspect(engine).has_table("run_ledger"):
             raise UserError(f"warehouse {redact_url(settings.warehouse_url)} has no runs yet: run `loyalty nightly`")
         with engine.connect() as conn:
@@ -198,17 +222,18 @@ def status(limit: Annotated[int, typer.Option(help="How many run-ledger rows to 
         for r in runs:
             typer.echo(
                 f"  {r.delivery_day!s:<12} {r.entity:<17} {r.status:<9} {_n(r.rows_in):>8} {_n(r.rows_loaded):>8} "
-                f"{_n(r.rows_quarantined):>8}  {str(r.run_id)[:8]}" + (f"  {r.error[:80]}" if r.error else "")
+                f"{_n(r.rows_quarantined):>8}  {shown(str(r.run_id)[:8])}"
+                + (f"  {shown(r.error[:80])}" if r.error else "")
             )
         typer.echo("\nQuarantined rows by reason (all days)")
         if not reasons:
             typer.echo("  none")
         for r in reasons:
-            typer.echo(f"  {r.entity:<17} {r.reason:<40} {r.count_rows:>7,}")
+            typer.echo(f"  {r.entity:<17} {shown(r.reason):<40} {r.count_rows:>7,}")
         if rejected:
             typer.echo("\nRejected files (latest)")
-            for r in rejected:
-                typer.echo(f"  {r.delivery_day!s:<12} {r.path:<50} {r.reason}")
+            for r in rejected:  # file names are the source's: shown with their control characters escaped
+                typer.echo(f"  {r.delivery_day!s:<12} {shown(r.path):<50} {shown(r.reason)}")
 
 
 @app.command()
@@ -220,12 +245,7 @@ def metrics(
     with cli_errors():
         import json
 
-        from analytics.weeks import parse_iso_week
-
-        try:
-            parse_iso_week(week)
-        except ValueError as exc:
-            raise UserError(f"--week: {exc}") from None
+        parse_week(week)
         _check_warehouse()
         headline = read_headline(week)
         if as_json:
@@ -240,15 +260,7 @@ app.add_typer(report_app, name="report")
 
 
 def _report_week(week: str | None) -> str | None:
-    if week is None:
-        return None
-    from analytics.weeks import parse_iso_week
-
-    try:
-        parse_iso_week(week)
-    except ValueError as exc:
-        raise UserError(f"--week: {exc}") from None
-    return week
+    return None if week is None else parse_week(week)
 
 
 def _run_weekly_report(week: str | None, region: str | None, *, send: bool, recipients: list[str] | None) -> dict:
@@ -259,17 +271,19 @@ def _run_weekly_report(week: str | None, region: str | None, *, send: bool, reci
     configure_runtime(quiet=True)
     try:
         if region is not None:  # before the flow starts: one line, not a failed run's traceback
-            from loyalty.db import get_engine
+            from loyalty.db import get_read_engine
             from tasks.report_data import check_region
 
-            check_region(get_engine(get_settings().warehouse_url), region)
+            check_region(get_read_engine(get_settings().warehouse_url), region)
         return weekly_report(week=week, region=region, send=send, recipients=recipients)
     except ReportInputError as exc:
         raise UserError(str(exc)) from None
 
 
 def _print_report(result: dict) -> None:
-    typer.echo(f"weekly report {result['week']}" + (f" ({result['region']})" if result["region"] else ""))
+    from loyalty.textsafe import display_line
+
+    typer.echo(display_line(f"weekly report {result['week']}" + (f" ({result['region']})" if result["region"] else "")))
     typer.echo(f"  PDF   {result['pdf']}  ({result['pages']} pages, rendered in {result['seconds']:.1f} s)")
     typer.echo(f"  HTML  {result['html']}")
 
@@ -324,18 +338,22 @@ def report_sends(
 ) -> None:
     """Show who got the week's report: the latest send to each recipient."""
     with cli_errors():
-        from loyalty.db import get_engine
+        from loyalty.db import get_read_engine
         from tasks.send import read_sends
 
         week_label = _report_week(week)
         _check_warehouse()
-        rows = read_sends(get_engine(get_settings().warehouse_url), week_label, region)
+        rows = read_sends(get_read_engine(get_settings().warehouse_url), week_label, region)
         if not rows:
             typer.echo(f"no sends of the {week_label} report yet")
         for r in rows:
+            from loyalty.textsafe import display_line
+
             typer.echo(
-                f"  {r['recipient']:<40} {r['status']:<7} attempts {r['attempts']}  sends {r['sends']}  "
-                f"{r['attempted_at']:%Y-%m-%d %H:%M} UTC" + (f"  {r['error']}" if r["error"] else "")
+                display_line(
+                    f"  {r['recipient']:<40} {r['status']:<7} attempts {r['attempts']}  sends {r['sends']}  "
+                    f"{r['attempted_at']:%Y-%m-%d %H:%M} UTC" + (f"  {r['error']}" if r["error"] else "")
+                )
             )
 
 
@@ -352,10 +370,10 @@ def read_headline(week: str) -> dict:
 
     from analytics.headline import summarise_week
     from analytics.weeks import shift_iso_week
-    from loyalty.db import get_engine
+    from loyalty.db import get_read_engine
     from loyalty.schema import METRIC_TABLES
 
-    engine = get_engine(get_settings().warehouse_url)
+    engine = get_read_engine(get_settings().warehouse_url)
     if not sa.inspect(engine).has_table("weekly_satisfaction"):
         raise UserError("the warehouse has no metrics yet: run `loyalty nightly` or `loyalty demo`")
     from analytics.kpis import compute_kpi_tiles
@@ -412,7 +430,9 @@ def _headline_lines(h: dict) -> list[str]:
         lines.append("rising terms: " + ", ".join(f"{t['term']} ({t['count']})" for t in rising[:6]))
     for alert in (h.get("alerts") or [])[:5]:
         lines.append(f"alert [{alert.get('severity')}] {alert.get('kind')} {alert.get('subject')}")
-    return lines
+    from loyalty.textsafe import display_line
+
+    return [display_line(line) for line in lines]  # terms and subjects come from comments and regions
 
 
 def _n(value: int | None) -> str:

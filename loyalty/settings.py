@@ -8,6 +8,8 @@ root; ``.env.example`` lists them all. Everything else in the project reads :fun
 from __future__ import annotations
 
 import os
+import re
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -37,6 +39,15 @@ class Settings(BaseSettings):
     source_kind: Literal["files", "sql"] = "files"
     landing_dir: Path = STATE_DIR / "landing"
     source_url: str | None = None
+
+    # Hostile-source guards. A row whose timestamp is before earliest_timestamp, or more than max_future_hours
+    # after the end of the delivery day being loaded, is quarantined as timestamp_out_of_range:<column>: one
+    # far-dated row would otherwise reopen thousands of weeks of metrics (or overflow the calendar).
+    earliest_timestamp: date = date(2000, 1, 1)
+    max_future_hours: float = Field(default=24.0, ge=0)
+    # A landing file larger than this is rejected (file_too_large) before it is read: peak memory never
+    # scales with one file's size. 0 disables the guard.
+    max_file_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
 
     # Column mapping of vendor headers onto contract names.
     column_mapping_path: Path = PROJECT_ROOT / "config" / "column_mapping.yaml"
@@ -99,6 +110,11 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_sender: str = "loyalty-reports@localhost"
     smtp_timeout_seconds: float = 30.0
+    # SMTP credentials over an unencrypted connection (smtp_security=none) go out in clear text: refused unless
+    # the host is a loopback address or this is set on purpose.
+    smtp_allow_plaintext_auth: bool = False
+    # Permission bits of the report files (octal, e.g. 644, 640): readable by the people meant to read them.
+    report_file_mode: str = "644"
 
     @field_validator("report_recipients", mode="before")
     @classmethod
@@ -106,6 +122,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("report_file_mode")
+    @classmethod
+    def _octal_mode(cls, value: str) -> str:
+        text = str(value).removeprefix("0o")
+        if re.fullmatch(r"[0-7]{3,4}", text) is None or int(text, 8) & 0o7000:
+            raise ValueError(f"report_file_mode must be octal permission bits like 644, got {value!r}")
+        return text
+
+    @property
+    def report_file_mode_bits(self) -> int:
+        return int(self.report_file_mode, 8)
 
     @field_validator("business_tz", "source_tz")
     @classmethod
@@ -121,6 +149,18 @@ class Settings(BaseSettings):
     def _anchor_path(cls, value: Path) -> Path:
         return value if value.is_absolute() else PROJECT_ROOT / value
 
+    def smtp_plaintext_auth_refusal(self) -> str | None:
+        """Why the SMTP login must not be sent, or None: credentials over ``smtp_security=none`` to a host that is
+        not loopback travel in clear text, so they are refused unless ``smtp_allow_plaintext_auth`` is set."""
+        if self.smtp_security != "none" or not self.smtp_user or self.smtp_allow_plaintext_auth:
+            return None
+        if _is_loopback(self.smtp_host or ""):
+            return None
+        return (
+            "refused to send SMTP credentials in clear text: LOYALTY_SMTP_SECURITY=none to a host that is not "
+            "loopback; use starttls or ssl, or set LOYALTY_SMTP_ALLOW_PLAINTEXT_AUTH=true"
+        )
+
     @property
     def business_zone(self) -> ZoneInfo:
         return ZoneInfo(self.business_tz)
@@ -128,6 +168,18 @@ class Settings(BaseSettings):
     @property
     def source_zone(self) -> ZoneInfo:
         return ZoneInfo(self.source_tz)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

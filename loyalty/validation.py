@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ import pandas as pd
 
 from loyalty.coerce import coerce_frame, record_hashes
 from loyalty.contract import Entity
+from loyalty.textsafe import storable_text
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # GX logs a temporary Data Docs folder at INFO for every context; we never build Data Docs.
@@ -154,16 +156,56 @@ class Validated:
     rejected: pd.DataFrame
 
 
-def validate_frame(raw: pd.DataFrame, entity: Entity, source_zone: ZoneInfo) -> Validated:
+def timestamp_window(
+    delivery_day: date, business_zone: ZoneInfo, *, earliest: date, max_future_hours: float
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The accepted ``[start, end)`` (UTC) of every timestamp in the delivery of ``delivery_day``.
+
+    Start: midnight of ``earliest`` in the business zone (``LOYALTY_EARLIEST_TIMESTAMP``). End: the end of the
+    delivery day in the business zone plus ``max_future_hours`` (``LOYALTY_MAX_FUTURE_HOURS``). It depends on
+    the day being loaded, never on the clock, so re-running a day gives the same verdicts.
+    """
+    start = datetime.combine(earliest, time(), tzinfo=business_zone)
+    end = datetime.combine(delivery_day + timedelta(days=1), time(), tzinfo=business_zone)
+    return pd.Timestamp(start).tz_convert("UTC"), pd.Timestamp(end).tz_convert("UTC") + pd.Timedelta(
+        hours=max_future_hours
+    )
+
+
+def settings_window(settings: Any, delivery_day: date) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """:func:`timestamp_window` from the settings object (``earliest_timestamp``, ``max_future_hours``)."""
+    return timestamp_window(
+        delivery_day,
+        settings.business_zone,
+        earliest=settings.earliest_timestamp,
+        max_future_hours=settings.max_future_hours,
+    )
+
+
+def validate_frame(
+    raw: pd.DataFrame,
+    entity: Entity,
+    source_zone: ZoneInfo,
+    window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+) -> Validated:
     """Split a raw delivery frame into valid typed rows and quarantined rows with reasons.
 
     ``raw`` holds contract-named columns plus ``_source`` and ``_source_row``; its index is irrelevant.
-    Every input row appears in exactly one of the two outputs.
+    Every input row appears in exactly one of the two outputs. ``window`` (see :func:`settings_window`) is
+    the accepted range of timestamps; without it only timestamps no calendar can hold are refused.
     """
     raw = raw.reset_index(drop=True)
-    coerced = coerce_frame(raw, entity, source_zone)
+    coerced = coerce_frame(raw, entity, source_zone, window)
     typed = coerced.frame
     details = dict(coerced.details)
+    if window is not None:
+        for code in details:
+            if code.startswith("timestamp_out_of_range:"):
+                column = code.partition(":")[2]
+                details[code] = (
+                    f"{column} is outside the accepted window {window[0]:%Y-%m-%d %H:%M} .. "
+                    f"{window[1]:%Y-%m-%d %H:%M} UTC (LOYALTY_EARLIEST_TIMESTAMP, LOYALTY_MAX_FUTURE_HOURS)"
+                )
     for rule in rules_for(entity):
         details[rule.reason] = rule.detail
     if entity.at_least_one_of:
@@ -218,16 +260,57 @@ def describe_rejections(
         for position in np.flatnonzero(masks[code]):
             reasons[position].append(code)
     contract_columns = [c for c in raw.columns if not c.startswith("_")]
-    records = raw[contract_columns].astype(object).where(raw[contract_columns].notna(), None).to_dict("records")
+    records = [
+        {k: _plain(v) for k, v in record.items()} for record in raw[contract_columns].astype(object).to_dict("records")
+    ]
     keys = raw[entity.key] if entity.key in raw.columns else pd.Series(None, index=raw.index)
     return pd.DataFrame(
         {
             "source": raw["_source"].to_numpy(),
             "source_row": raw["_source_row"].to_numpy(),
-            "source_key": [None if pd.isna(k) else str(k)[:200] for k in keys],
+            "source_key": [_key_text(k) for k in keys],
             "reason": [r[0] for r in reasons],
             "reasons": [";".join(r) for r in reasons],
             "detail": ["; ".join(details.get(code, code) for code in r) for r in reasons],
             "raw_record": records,
         }
     )
+
+
+def _plain(value: Any) -> Any:
+    """A raw value as JSON can hold it, for the quarantine's replayable ``raw_record``.
+
+    Nested values stay nested (lists and objects, not their Python repr); binary that is not UTF-8 is kept as
+    ``{"hex": ...}``; NaN and missing become null.
+    """
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes | bytearray | memoryview):
+        data = bytes(value)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"hex": data.hex()}
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def _key_text(key: Any) -> str | None:
+    """The id as a label of the quarantine row: text, at most 200 characters, NUL and lone surrogates escaped.
+
+    ``raw_record`` keeps the exact value; this column only has to be storable and findable.
+    """
+    key = _plain(key)
+    if key is None:
+        return None
+    return storable_text(key if isinstance(key, str) else str(key))[:200]

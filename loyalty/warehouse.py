@@ -10,7 +10,6 @@ its own ``business_day`` without disturbing the rows already loaded for that day
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections import Counter
 from datetime import date, datetime
@@ -24,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from loyalty.contract import get_entity
 from loyalty.delivery import CheckedDelivery, LoadSummary
 from loyalty.schema import ENTITY_TABLES, file_ledger, quarantine
+from loyalty.textsafe import json_text
 from loyalty.timeutil import utc_now_naive
 
 _CHUNK = 5000
@@ -222,7 +222,7 @@ def _quarantine_records(
                 "reason": record["reason"][:120],
                 "reasons": record["reasons"],
                 "detail": record["detail"],
-                "raw_record": json.dumps(record["raw_record"], ensure_ascii=False, default=_json_default),
+                "raw_record": json_text(record["raw_record"], default=_json_default),
                 "quarantined_at": now,
             }
         )

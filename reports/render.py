@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from loyalty.textsafe import display_text
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
@@ -58,8 +61,19 @@ def make_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_shown,
     )
     return env
+
+
+def _shown(value: Any) -> Any:
+    """Every ``{{ value }}`` passes here before escaping: control and bidi characters become visible escapes
+    (a customer id ending in U+202E would otherwise reverse the sentence it sits in). Line feeds stay."""
+    if isinstance(value, Markup):
+        return Markup(display_text(str(value)))  # noqa: S704 - already-safe markup, only controls replaced
+    if isinstance(value, str):
+        return display_text(value)
+    return value
 
 
 _ENV = make_environment()

@@ -19,9 +19,18 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from loyalty.contract import get_entity
-from loyalty.db import DatabaseUnavailable, check_connection, get_engine, load_sql, redact_url
+from loyalty.db import DatabaseUnavailable, check_connection, get_engine, load_sql, masked_driver_errors, redact_url
 from loyalty.delivery import Delivery, FileRecord
-from loyalty.intake import SUPPORTED_FORMATS, FileRejected, load_column_mapping, parse_file
+from loyalty.intake import (
+    SUPPORTED_FORMATS,
+    FileRejected,
+    landing_format,
+    landing_name,
+    list_landing_entries,
+    load_column_mapping,
+    parse_file,
+    read_landing_file,
+)
 from loyalty.settings import Settings
 from loyalty.timeutil import day_bounds_utc
 from tasks.limits import source_slot
@@ -33,13 +42,10 @@ class LandingMissing(FileNotFoundError):
 
 
 def list_landing_files(landing: Path, entity: str, day: date) -> list[Path]:
-    """The entity's files dated ``day``: ``<landing>/<entity>/<YYYY-MM-DD>*``, in name order."""
+    """The entity's entries dated ``day``: ``<landing>/<entity>/<YYYY-MM-DD>*``, in name order, any kind."""
     if not landing.is_dir():
         raise LandingMissing(f"landing folder {landing} does not exist")
-    folder = landing / entity
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.glob(f"{day.isoformat()}*") if p.is_file())
+    return list_landing_entries(landing, entity, day)
 
 
 def _already_loaded(engine: sa.Engine, entity: str, day: date) -> dict[str, str]:
@@ -57,9 +63,14 @@ def read_landing(settings: Settings, entity_name: str, day: date, warehouse: sa.
     frames: list[pd.DataFrame] = []
     delivery = Delivery(entity=entity_name, delivery_day=day, source=f"files:{landing}", rows=pd.DataFrame())
     for path in list_landing_files(landing, entity_name, day):
-        data = path.read_bytes()
-        relative = path.relative_to(landing).as_posix()
-        file_format = SUPPORTED_FORMATS.get(path.suffix.lower(), path.suffix.lower().lstrip(".") or "none")
+        relative, file_format = landing_name(path, landing), landing_format(path)
+        try:  # not a regular file inside the landing folder, too large, unreadable: recorded, never read
+            data = read_landing_file(path, landing, settings.max_file_bytes)
+        except FileRejected as exc:
+            rejected = FileRecord(path=relative, sha256="", size_bytes=exc.size_bytes, file_format=file_format)
+            rejected.status, rejected.reason = "rejected", f"{exc.reason}: {exc.detail}"
+            delivery.files.append(rejected)
+            continue
         record = FileRecord(
             path=relative,
             sha256=hashlib.sha256(data).hexdigest(),
@@ -147,7 +158,7 @@ def read_sql_source(settings: Settings, entity_name: str, day: date, warehouse: 
 def extract_entity(settings: Settings, entity: str, day: date) -> Delivery:
     """Read one entity's delivery for ``day`` from the configured source (SQL: in a ``loyalty-source`` slot)."""
     warehouse = get_engine(settings.warehouse_url)
-    with source_slot(settings):
+    with source_slot(settings), masked_driver_errors(entity, day):
         if settings.source_kind == "sql":
             return read_sql_source(settings, entity, day, warehouse)
         return read_landing(settings, entity, day, warehouse)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from loyalty.db import check_connection, get_engine
+from loyalty.db import check_connection, get_engine, masked_driver_errors
 from loyalty.delivery import CheckedDelivery, LoadSummary
 from loyalty.schema import migrate, run_ledger
 from loyalty.settings import Settings
@@ -43,8 +43,9 @@ def prepare_warehouse(settings: Settings) -> list[int]:
     cache_policy=NO_CACHE,
 )
 def load_entity(checked: CheckedDelivery, settings: Settings, run_id: str) -> LoadSummary:
-    """Replace the entity's delivery partition in one transaction."""
-    return write_partition(get_engine(settings.warehouse_url), checked, run_id, settings.business_tz)
+    """Replace the entity's delivery partition in one transaction (driver errors carry no row values out)."""
+    with masked_driver_errors(checked.delivery.entity, checked.delivery.delivery_day):
+        return write_partition(get_engine(settings.warehouse_url), checked, run_id, settings.business_tz)
 
 
 def record_run_start(engine: sa.Engine, run_id: str, entity: str, day: date, source: str) -> None:

@@ -51,12 +51,16 @@ class ReportFiles:
 
 
 def region_slug(region: str) -> str:
-    """A file-name-safe slug of a region name (which is data, so never trusted as a path)."""
+    """A file-name-safe slug of a region name (which is data, so never trusted as a path), unique per name.
+
+    Readable part: the name folded to lowercase ASCII. Unique part: always a digest of the exact name, because
+    many names share a folded form ("North", "north", "NORTH"; "São Paulo", "Sao Paulo"), and a name could be
+    chosen to look like another's slug. Lowercase only, so case-insensitive file systems keep them apart too.
+    """
     ascii_name = unicodedata.normalize("NFKD", region).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:40]
-    digest = hashlib.sha256(region.encode("utf-8")).hexdigest()[:8]
-    # Two names can share a slug ("São Paulo" / "Sao Paulo"); the digest keeps their files apart.
-    return f"{slug}-{digest}" if slug != region.lower() or not slug else slug
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:40] or "region"
+    digest = hashlib.sha256(region.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{slug}-{digest}"
 
 
 def report_paths(settings: Settings, week: str, region: str | None) -> tuple[Path, Path]:
@@ -65,13 +69,16 @@ def report_paths(settings: Settings, week: str, region: str | None) -> tuple[Pat
     return folder / f"{stem}.pdf", folder / f"{stem}.html"
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write to a temporary name, set ``mode`` (mkstemp creates 0600: only the pipeline's user could read the
+    report), then move into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -104,8 +111,8 @@ def render_files(settings: Settings, data: ReportData) -> ReportFiles:
     pdf, pages = html_to_pdf_with_pages(render_html(context, medium="pdf"), fetcher=fetcher)
     html = render_html(context, medium="html").encode("utf-8")
     pdf_path, html_path = report_paths(settings, data.week, data.region)
-    _write_atomically(pdf_path, pdf)
-    _write_atomically(html_path, html)
+    _write_atomically(pdf_path, pdf, settings.report_file_mode_bits)
+    _write_atomically(html_path, html, settings.report_file_mode_bits)
     seconds = time.perf_counter() - started
     log.info(
         "report %s%s: %d pages in %.1f s: %s",

@@ -20,6 +20,7 @@ from analytics.weeks import parse_iso_week, previous_iso_weeks
 from loyalty.db import get_engine, load_sql
 from loyalty.schema import METRIC_TABLES
 from loyalty.settings import Settings
+from loyalty.textsafe import display_line
 from tasks.metrics import compute_weeks, recompute_metrics
 from tasks.published import read_previous_published
 from tasks.retry import backoff, retry_on_transient
@@ -76,7 +77,8 @@ def check_region(engine: sa.Engine, region: str) -> None:
     """ReportInputError naming the known regions when ``region`` is not one of them."""
     regions = known_regions(engine)
     if region not in regions:
-        raise ReportInputError(f"unknown region {region!r}; the warehouse has: {', '.join(regions) or 'none'}")
+        shown = ", ".join(display_line(r) for r in regions) or "none"  # regions are data: controls escaped
+        raise ReportInputError(f"unknown region '{display_line(region)}'; the warehouse has: {shown}")
 
 
 def read_data_quality(engine: sa.Engine, week: str) -> dict[str, list[dict]]:

@@ -23,6 +23,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from loyalty.db import get_engine, load_sql
+from loyalty.intake import FileRejected, landing_name, read_landing_file
 from loyalty.settings import Settings
 from tasks.extract import list_landing_files
 from tasks.retry import backoff, retry_on_transient
@@ -34,10 +35,14 @@ def _day(value: object) -> date:
 
 def _landing_files(settings: Settings, entity: str, day: date) -> set[tuple[str, str]]:
     landing = settings.landing_dir
-    return {
-        (path.relative_to(landing).as_posix(), hashlib.sha256(path.read_bytes()).hexdigest())
-        for path in list_landing_files(landing, entity, day)
-    }
+    files = set()
+    for path in list_landing_files(landing, entity, day):
+        try:  # the same guard as the extract: a symlink or an oversized file is never read
+            digest = hashlib.sha256(read_landing_file(path, landing, settings.max_file_bytes)).hexdigest()
+        except FileRejected:
+            digest = ""  # what the file ledger records for a rejected entry
+        files.add((landing_name(path, landing), digest))
+    return files
 
 
 @task(

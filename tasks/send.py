@@ -27,6 +27,7 @@ from prefect.exceptions import MissingContextError
 from loyalty.db import get_engine
 from loyalty.schema import report_sends
 from loyalty.settings import Settings
+from loyalty.textsafe import display_line
 from loyalty.timeutil import utc_now_naive
 from reports.email import build_report_message, single_address
 
@@ -44,6 +45,10 @@ _sleep: Callable[[float], None] = time.sleep
 
 def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
+
+
+class PlaintextAuthRefused(smtplib.SMTPException):
+    """SMTP credentials would go out unencrypted (see Settings.smtp_plaintext_auth_refusal): final, not retried."""
 
 
 class SendFailed(RuntimeError):
@@ -73,6 +78,8 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         return bool(codes) and all(400 <= code < 500 for code in codes)
+    if isinstance(exc, PlaintextAuthRefused):
+        return False
     if isinstance(exc, smtplib.SMTPResponseException):
         # smtplib reports a reply it could not read as code -1: the connection, not a verdict.
         return exc.smtp_code < 0 or 400 <= exc.smtp_code < 500
@@ -116,6 +123,8 @@ def send_one(settings: Settings, message: EmailMessage) -> None:
     """Send one message over one SMTP connection, as settings.smtp_security says; raises what smtplib raises."""
     if not settings.smtp_host:
         raise ValueError(NO_SMTP_HOST)
+    if refusal := settings.smtp_plaintext_auth_refusal():
+        raise PlaintextAuthRefused(refusal)
     timeout = settings.smtp_timeout_seconds
     client: smtplib.SMTP
     if settings.smtp_security == "ssl":
@@ -210,21 +219,29 @@ def send_report(
     run_id = _run_id()
     logger = _run_logger()
 
+    # Names in the subject are data (a region, the company setting): a CR/LF would make the header refuse the
+    # whole message, so control and bidi characters are shown escaped, as everywhere else text is displayed.
+    subject = display_line(subject)
     rows: list[dict] = []
     for recipient in addresses:
         attempted_at = utc_now_naive()
         # Built once per recipient: a retry re-sends the same Message-ID, so a server that took the first
         # try after all lets the mail client drop the duplicate.
-        message = build_report_message(
-            sender=settings.smtp_sender,
-            recipient=recipient,
-            subject=subject,
-            html_summary=html_summary,
-            text_summary=text_summary,
-            pdf_bytes=pdf_bytes,
-            pdf_filename=pdf_filename or pdf_path.name,
-        )
-        attempts, error = _send_with_retries(settings, message, recipient)
+        message: EmailMessage | None = None
+        try:
+            message = build_report_message(
+                sender=settings.smtp_sender,
+                recipient=recipient,
+                subject=subject,
+                html_summary=html_summary,
+                text_summary=text_summary,
+                pdf_bytes=pdf_bytes,
+                pdf_filename=pdf_filename or pdf_path.name,
+            )
+        except (ValueError, TypeError) as exc:  # recorded like any failed send: every attempt leaves a row
+            attempts, error = 0, f"the message could not be built ({type(exc).__name__}: {display_line(exc)[:200]})"
+        else:
+            attempts, error = _send_with_retries(settings, message, recipient)
         row = {
             "week": week,
             "region": region or "",
@@ -232,7 +249,7 @@ def send_report(
             "status": "failed" if error else "sent",
             "attempts": attempts,
             "error": error,
-            "message_id": message["Message-ID"],
+            "message_id": message["Message-ID"] if message is not None else None,
             "pdf_sha256": pdf_sha256,
             "run_id": run_id,
             "attempted_at": attempted_at,

@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from loyalty.contract import get_entity
 from loyalty.delivery import CheckedDelivery, Delivery
 from loyalty.settings import Settings
-from loyalty.validation import validate_frame
+from loyalty.validation import settings_window, validate_frame
 
 REJECTED_COLUMNS = ["source", "source_row", "source_key", "reason", "reasons", "detail", "raw_record"]
 
@@ -18,7 +18,7 @@ def check_delivery(delivery: Delivery, settings: Settings) -> CheckedDelivery:
     entity = get_entity(delivery.entity)
     rows = delivery.rows
     if len(rows):
-        result = validate_frame(rows, entity, settings.source_zone)
+        result = validate_frame(rows, entity, settings.source_zone, settings_window(settings, delivery.delivery_day))
         valid, rejected = result.valid, result.rejected
     else:
         valid = pd.DataFrame(columns=[*entity.column_names, "record_hash", "_source", "_source_row"])

@@ -61,12 +61,15 @@ def test_csv_rows_keep_their_physical_line_numbers_across_quoted_newlines():
     assert [(m["source_row"], m["reason"]) for m in parsed.malformed] == [(4, "csv_wrong_field_count")]
 
 
-def test_an_unterminated_quote_quarantines_the_rest_of_the_file_from_its_line():
+def test_an_unterminated_quote_quarantines_its_own_line_only():
+    # Line 3 opens a quote that never closes. The parser swallows lines 3-4 looking for its end; only line 3 is
+    # quarantined and line 4 is read again as the row it is.
     text = 'response_id,submitted_at,channel,comment\nR1,2026-01-01T00:00:00Z,phone,ok\nR2,2026-01-01,phone,"oops\nR3,x,y,z\n'
     parsed = parse_file(text.encode(), "csv", "f.csv", ENTITIES["survey_responses"], {})
-    assert parsed.rows["response_id"].tolist() == ["R1"]
+    assert parsed.rows["response_id"].tolist() == ["R1", "R3"]
+    assert parsed.rows["_source_row"].tolist() == [2, 4]
     assert [(m["source_row"], m["reason"]) for m in parsed.malformed] == [(3, "csv_malformed")]
-    assert "R3,x,y,z" in parsed.malformed[0]["raw_record"]["text"]
+    assert parsed.malformed[0]["raw_record"]["text"] == 'R2,2026-01-01,phone,"oops\n'
 
 
 def test_jsonl_bad_lines_are_rows_not_file_failures():

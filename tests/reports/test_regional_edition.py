@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import stat
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -162,8 +163,12 @@ def test_regional_edition_shows_only_that_regions_responses_and_customers(wareho
 
 def test_regional_edition_segments_and_files_name_the_region(warehouse):
     files, html = warehouse.north.files, warehouse.north.html
-    assert files.pdf_path.name == "weekly-report-north.pdf"
-    assert files.html_path.name == "weekly-report-north.html"
+    # The slug is the folded name plus a digest of the exact name: "north", "NORTH" get files of their own.
+    assert re.fullmatch(r"weekly-report-north-[0-9a-f]{12}\.pdf", files.pdf_path.name)
+    assert files.html_path.name == files.pdf_path.with_suffix(".html").name
+    # Readable by the people meant to read them (mkstemp alone leaves 0600); LOYALTY_REPORT_FILE_MODE.
+    assert stat.S_IMODE(files.pdf_path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(files.html_path.stat().st_mode) == 0o644
     assert files.pdf_path.parent == warehouse.settings.reports_dir / WEEK
     assert files.region == REGION
     assert files.refused_urls == []

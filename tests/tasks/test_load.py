@@ -47,7 +47,7 @@ def test_known_invalid_rows_are_exactly_the_quarantined_ones(settings, landing):
     q = _quarantine(settings.warehouse_url)
     got = dict(zip(q["source_row"], q["reason"], strict=True))
     assert got == {
-        3: "not_a_number:amount",
+        3: "non_finite_number:amount",  # NaN: a number, but not finite
         4: "missing_required:amount",
         5: "unknown_value:channel",
         6: "bad_format:currency",
