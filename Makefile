@@ -54,6 +54,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint sql
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .

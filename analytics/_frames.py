@@ -9,9 +9,31 @@ import numpy as np
 import pandas as pd
 
 from analytics.weeks import day_number, day_numbers_of
+from loyalty.contract import SERVICE_DIMENSIONS
+
+__all__ = ["NPS_GROUPS", "SERVICE_DIMENSIONS", "UNKNOWN", "is_detractor", "is_promoter", "nps_group"]
 
 UNKNOWN = "unknown"
-SERVICE_DIMENSIONS = ("reliability", "responsiveness", "assurance", "empathy", "tangibles")
+# The NPS groups, the one place their cut-offs are written: detractor 0-6, passive 7-8, promoter 9-10.
+NPS_GROUPS = ("detractor", "passive", "promoter")
+_DETRACTOR_MAX, _PROMOTER_MIN = 6, 9
+
+
+def nps_group(nps: pd.Series) -> pd.Series:
+    """Label NPS scores: detractor 0-6, passive 7-8, promoter 9-10; missing stays missing."""
+    values = pd.to_numeric(nps).astype("float64")
+    labels = np.select([values <= _DETRACTOR_MAX, values < _PROMOTER_MIN, values <= 10], list(NPS_GROUPS), default="")
+    return pd.Series(labels, index=nps.index, dtype="str").where(values.notna())
+
+
+def is_detractor(nps: pd.Series) -> pd.Series:
+    """True where the score is a detractor's (0-6); False where it is higher or missing."""
+    return pd.to_numeric(nps).astype("float64") <= _DETRACTOR_MAX
+
+
+def is_promoter(nps: pd.Series) -> pd.Series:
+    """True where the score is a promoter's (9-10); False where it is lower or missing."""
+    return pd.to_numeric(nps).astype("float64") >= _PROMOTER_MIN
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], frame_name: str) -> None:

@@ -8,7 +8,6 @@ has a ``week`` column and holds rows of the requested weeks only, except ``weekl
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ from analytics.keywords import (
     find_trending_terms,
     track_persisting_terms,
 )
+from analytics.kpis import compute_kpi_tiles
 from analytics.metric_alerts import build_alerts
 from analytics.repurchase import compute_repurchase_cohorts, compute_time_to_repurchase
 from analytics.retain_list import build_retain_list
@@ -42,9 +42,10 @@ METRIC_FRAMES = (
     "retain_list",
     "trending_terms",
     "persisting_terms",
-    "group_terms",
-    "term_details",
+    "terms_by_nps_group",
+    "term_verbatims",
     "alerts",
+    "weekly_kpi_tiles",
     "response_completeness",
     "restatements",
 )
@@ -188,9 +189,10 @@ def compute_metric_frames(
         out["retain_list"].append(retain.loc[retain["rank"] <= params.retain_top_n])
         out["trending_terms"].append(trending)
         out["persisting_terms"].append(persisting)
-        out["group_terms"].append(_with_week(groups, week))
-        out["term_details"].append(_with_week(details, week))
+        out["terms_by_nps_group"].append(_with_week(groups, week))
+        out["term_verbatims"].append(_with_week(details, week))
         out["alerts"].append(build_alerts(satisfaction, trending, persisting_terms=persisting, weeks=[week]))
+        out["weekly_kpi_tiles"].append(_with_week(compute_kpi_tiles(week, satisfaction, retention), week))
         if has_delivery_days:
             completeness = compute_response_completeness(
                 responses, week=week, reference_weeks=params.completeness_reference_weeks
@@ -233,10 +235,3 @@ def _highlighted_terms(trending: pd.DataFrame, persisting: pd.DataFrame, groups:
         chosen += detractor.sort_values(["ratio", "term"], ascending=[False, True])["term"].tolist()
     unique = list(dict.fromkeys(chosen))
     return unique[:limit]
-
-
-def weeks_between(first_day: dt.date, last_day: dt.date) -> list[str]:
-    """ISO week labels of every week that holds a day in [first_day, last_day]."""
-    from analytics.weeks import iso_week_label, iso_week_range
-
-    return iso_week_range(iso_week_label(first_day), iso_week_label(last_day))

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analytics.kpis import KPI_COLUMNS, KPI_ORDER
 from analytics.weeks import parse_iso_week
 
 __all__ = ["summarise_week", "to_plain"]
@@ -89,6 +90,7 @@ _COHORT_FIELDS = [
     "is_existing_customers",
     "is_partial_month",
 ]
+_KPI_FIELDS = [c for c in KPI_COLUMNS if c != "label"]  # the tile's label is the report's wording
 _TERM_FIELDS = ["term", "count", "share", "baseline_share", "ratio", "p_value", "q_value"]
 
 
@@ -99,8 +101,8 @@ def summarise_week(
     weekly_retention: pd.DataFrame | None = None,
     trending_terms: pd.DataFrame | None = None,
     alerts: pd.DataFrame | None = None,
-    max_terms: int = 10,
     kpi_tiles: pd.DataFrame | None = None,
+    max_terms: int = 10,
     response_completeness: pd.DataFrame | None = None,
     restatements: pd.DataFrame | None = None,
     published_previous: pd.DataFrame | None = None,
@@ -115,13 +117,16 @@ def summarise_week(
     passives, detractors, csat, ces, ... see _SATISFACTION_FIELDS), the retention figures
     (active_customers, repeat_rate, churn_rate, net_revenue_retention, ...), rising_terms (significant
     rising terms of the week, strongest first, at most max_terms, each {term, count, share,
-    baseline_share, ratio, p_value, q_value}) and alerts (the week's alert rows as dicts).
+    baseline_share, ratio, p_value, q_value}), alerts (the week's alert rows as dicts) and kpis (the stored
+    KPI tiles the report shows, in its order: each {kpi, value, previous, change, p_value, q_value,
+    is_significant, test, n, direction, unit}).
     With the optional frames it also carries (each None or empty when its frame is not given):
-    metric_n ({nps|csat|ces: {n, is_small_sample, is_suppressed}}), minimum_detectable_change ({kpi: mde}),
-    completeness (the "all" row plus per-channel rows), restatement (the previous week's figures as reported
-    / published and as restated), survival (Kaplan-Meier summary per NPS group and the log-rank tests, with
-    the response weeks covered), persisting_terms and cohorts (cohort rows with is_existing_customers and
-    is_partial_month). A figure that is missing for the week is None; responses is 0 when the week had none.
+    metric_n ({nps|csat|ces: {n, is_small_sample, is_suppressed}}), minimum_detectable_change ({kpi: mde},
+    from the stored tiles), completeness (the "all" row plus per-channel rows), restatement (the previous
+    week's figures as reported / published and as restated), survival (Kaplan-Meier summary per NPS group and
+    the log-rank tests, with the response weeks covered), persisting_terms and cohorts (cohort rows with
+    is_existing_customers and is_partial_month). A figure that is missing for the week is None; responses is
+    0 when the week had none.
     """
     parse_iso_week(week)
     headline: dict[str, Any] = {"week": week}
@@ -137,7 +142,7 @@ def summarise_week(
     retention = weekly_retention.loc[weekly_retention["week"] == week] if weekly_retention is not None else None
     for field in _RETENTION_FIELDS:
         present = retention is not None and len(retention) and field in retention.columns
-        headline[field] = retention[field].iloc[0] if present else None
+        headline[field] = retention[field].iloc[0] if present and retention is not None else None
 
     headline["rising_terms"] = []
     if trending_terms is not None and len(trending_terms):
@@ -153,6 +158,12 @@ def summarise_week(
     if alerts is not None and len(alerts):
         headline["alerts"] = alerts.loc[alerts["week"] == week].to_dict(orient="records")
 
+    headline["kpis"] = []
+    if kpi_tiles is not None and len(kpi_tiles):
+        order = {kpi: i for i, (kpi, *_) in enumerate(KPI_ORDER)}
+        tiles = kpi_tiles.loc[kpi_tiles["week"] == week]
+        tiles = tiles.assign(_order=tiles["kpi"].map(order)).sort_values("_order")
+        headline["kpis"] = tiles[[c for c in _KPI_FIELDS if c in tiles.columns]].to_dict(orient="records")
     cell = overall.iloc[0].to_dict() if len(overall) else {}
     headline["metric_n"] = {
         metric: {
@@ -162,8 +173,11 @@ def summarise_week(
         }
         for metric, n_column in _METRIC_N
     }
+    tiles_of_week = _of_week(kpi_tiles, week)
     headline["minimum_detectable_change"] = (
-        dict(zip(kpi_tiles["kpi"], kpi_tiles["mde"], strict=True)) if kpi_tiles is not None and len(kpi_tiles) else {}
+        dict(zip(tiles_of_week["kpi"], tiles_of_week["mde"], strict=True))
+        if len(tiles_of_week) and "mde" in tiles_of_week.columns
+        else {}
     )
     headline["completeness"] = _completeness(_of_week(response_completeness, week))
     headline["restatement"] = _restatement(_of_week(restatements, week), published_previous)

@@ -4,8 +4,8 @@ terms that set detractors apart from promoters, and sentiment plus verbatims for
 Owns these frames:
 - weekly_terms: one row per ISO week x term (terms present that week only).
 - trending_terms: one row per tested term for one target week.
-- group_terms: one row per tested term for a detractor vs promoter comparison.
-- term_details: one row per highlighted term.
+- terms_by_nps_group: one row per tested term for a detractor vs promoter comparison.
+- term_verbatims: one row per highlighted term.
 
 Text handling
 - Comments are untrusted. Markup is stripped for ANALYSIS ONLY (normalise_comments): <script>/<style>
@@ -41,7 +41,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from analytics._frames import require_columns, scores
+from analytics._frames import is_detractor, is_promoter, require_columns, scores
 from analytics.stats import bh_qvalues, log_likelihood_test
 from analytics.weeks import iso_week_labels, iso_week_range, parse_iso_week, previous_iso_weeks, shift_iso_week
 
@@ -398,7 +398,7 @@ def compare_terms_by_nps_group(
     alpha: float = 0.05,
     max_chars: int = MAX_COMMENT_CHARS,
 ) -> pd.DataFrame:
-    """Return group_terms: terms over-represented among detractors (NPS 0-6) or promoters (9-10).
+    """Return terms_by_nps_group: terms over-represented among detractors (NPS 0-6) or promoters (9-10).
 
     One row per tested term over the comments of `weeks` (default: all). Tested when the term appears in
     at least `min_count` comments of either group. Same test as find_trending_terms (G2, BH over tested
@@ -409,8 +409,8 @@ def compare_terms_by_nps_group(
     frame = _comment_frame(responses, max_chars=max_chars, weeks=weeks)
     if "nps" not in frame.columns:
         raise ValueError("responses is missing required column(s): nps")
-    frame = frame.loc[(frame["nps"] <= 6) | (frame["nps"] >= 9)]
-    detractor = (frame["nps"] <= 6).to_numpy()
+    frame = frame.loc[is_detractor(frame["nps"]) | is_promoter(frame["nps"])]
+    detractor = is_detractor(frame["nps"]).to_numpy()
     matrix, terms = _document_terms(frame["text"])
     detractor_comments, promoter_comments = int(detractor.sum()), int((~detractor).sum())
     if detractor_comments == 0 or promoter_comments == 0 or len(terms) == 0:
@@ -483,7 +483,7 @@ def describe_terms(
     weeks: list[str] | None = None,
     max_chars: int = MAX_COMMENT_CHARS,
 ) -> pd.DataFrame:
-    """Return term_details: one row per term in `terms` (in the given order) over the comments of `weeks`
+    """Return term_verbatims: one row per term in `terms` (in the given order) over the comments of `weeks`
     (default: all): comments holding the term, mean VADER compound sentiment of those comments (-1..1,
     NaN when none), and up to three verbatims with their response ids.
 

@@ -96,7 +96,7 @@ def _ces_welch(now: dict, before: dict) -> float | None:
         if None in (mean, low, high, n) or n < 2:  # type: ignore[operator]
             return None
         # The stored interval is mean +/- t(0.975, n-1) * sd / sqrt(n); invert it for the sd.
-        sd = (high - low) / 2 * math.sqrt(n) / scipy_stats.t.ppf(0.975, n - 1)  # type: ignore[operator]
+        sd = (high - low) / 2 * math.sqrt(n) / scipy_stats.t.ppf(0.975, n - 1)  # type: ignore[operator, arg-type]
         return mean, sd, n  # type: ignore[return-value]
 
     a, b = moments(now), moments(before)
@@ -165,8 +165,15 @@ def _minimum_detectable_changes(sat_now: dict, sat_before: dict, ret_now: dict, 
     if sigma is not None and (dc := d(sat_now, sat_before, "csat_n")) is not None:
         out["csat"] = dc * sigma
     mean, low, high, n = (_num(sat_now, k) for k in ("ces", "ces_ci_low", "ces_ci_high", "ces_n"))
-    if None not in (mean, low, high, n) and n >= 2 and (de := d(sat_now, sat_before, "ces_n")) is not None:  # type: ignore[operator]
-        sd = (high - low) / 2 * math.sqrt(n) / scipy_stats.t.ppf(0.975, n - 1)  # type: ignore[operator]
+    if (
+        mean is not None
+        and low is not None
+        and high is not None
+        and n is not None
+        and n >= 2
+        and (de := d(sat_now, sat_before, "ces_n")) is not None
+    ):
+        sd = (high - low) / 2 * math.sqrt(n) / scipy_stats.t.ppf(0.975, n - 1)
         out["ces"] = de * sd
     # Counts: a week's count is Poisson, so its sd is sqrt(count); one "observation" per week.
     for kpi, row_now, key in (("responses", sat_now, "responses"), ("active_customers", ret_now, "active_customers")):
@@ -275,7 +282,7 @@ def compute_kpi_tiles(
                 "q_value": None if q is None else float(q),
                 "is_significant": bool(significant and change is not None),
                 "test": test,
-                "n": None if n[kpi] is None else int(n[kpi]),
+                "n": None if (count := n[kpi]) is None else int(count),
                 "direction": direction,
                 "unit": unit,
                 "mde": mde.get(kpi),

@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from analytics._frames import purchases_only, require_columns, scores
+from analytics._frames import NPS_GROUPS, nps_group, purchases_only, require_columns, scores
 from analytics.stats import wilson_interval
 from analytics.weeks import iso_week_labels, parse_iso_week, previous_iso_weeks, shift_iso_week
 
@@ -50,7 +50,6 @@ __all__ = [
     "nps_group",
 ]
 
-NPS_GROUPS = ("detractor", "passive", "promoter")
 _CURVE_GROUPS = (*NPS_GROUPS, "all")
 REPURCHASE_SURVIVAL_COLUMNS = ["nps_group", "day", "at_risk", "survival", "ci_low", "ci_high"]
 REPURCHASE_COLUMNS = [
@@ -89,13 +88,6 @@ REPURCHASE_COHORT_COLUMNS = [
     "ci_high",
     "window_days",
 ]
-
-
-def nps_group(nps: pd.Series) -> pd.Series:
-    """Label NPS scores: detractor 0-6, passive 7-8, promoter 9-10; missing stays missing."""
-    values = pd.to_numeric(nps).astype("float64")
-    labels = np.select([values <= 6, values <= 8, values <= 10], list(NPS_GROUPS), default="")
-    return pd.Series(labels, index=nps.index, dtype="str").where(values.notna())
 
 
 def _respondents(responses: pd.DataFrame, weeks: list[str]) -> pd.DataFrame:

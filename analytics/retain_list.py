@@ -23,7 +23,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from analytics._frames import require_columns, scores, transaction_ledger
+from analytics._frames import is_detractor, require_columns, scores, transaction_ledger
 from analytics.retention import compute_rfm_segments
 from analytics.weeks import day_number, day_numbers_of, parse_iso_week
 
@@ -135,7 +135,7 @@ def _detractors(responses: pd.DataFrame, *, monday: dt.date, sunday: dt.date) ->
     nps = scores(responses, "nps", 0, 10)
     days = day_numbers_of(responses["business_day"])
     in_week = (days >= day_number(monday)) & (days <= day_number(sunday))
-    picked = responses.loc[in_week & (nps <= 6).to_numpy() & responses["customer_id"].notna().to_numpy()]
+    picked = responses.loc[in_week & is_detractor(nps).to_numpy() & responses["customer_id"].notna().to_numpy()]
     if picked.empty:
         return pd.DataFrame(
             {"nps": pd.Series(dtype="float64"), "detractor_reason": pd.Series(dtype="str")},

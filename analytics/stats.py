@@ -8,6 +8,7 @@ hand-rolled because no library implements them.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 from scipy import stats as scipy_stats
@@ -29,7 +30,7 @@ def _z(alpha: float) -> float:
     return float(scipy_stats.norm.ppf(1 - alpha / 2))
 
 
-def _arrays(*values: object) -> list[np.ndarray]:
+def _arrays(*values: Any) -> list[np.ndarray]:
     return [np.asarray(value, dtype="float64") for value in np.broadcast_arrays(*values)]
 
 

@@ -127,7 +127,7 @@ def day_number(day: dt.date | dt.datetime | pd.Timestamp | str) -> int:
     return int(stamp.to_datetime64().astype("datetime64[D]").astype(np.int64))
 
 
-def date_of(day_number_value: int) -> dt.date:
+def date_of(day_number_value: int | np.integer) -> dt.date:
     """Inverse of day_number."""
     return _EPOCH + dt.timedelta(days=int(day_number_value))
 

@@ -32,7 +32,7 @@ import pandas as pd
 
 import demo
 from demo.simulation import Simulation
-from loyalty.contract import CONTRACT_COLUMNS, SURVEY_RESPONSES
+from loyalty.contract import ANSWER_COLUMNS, CONTRACT_COLUMNS
 from loyalty.settings import STATE_DIR
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ def describe_frames(frames: dict[str, pd.DataFrame]) -> dict[str, int | float]:
 # --------------------------------------------------------------------------------------------------------
 
 _TIMESTAMP = {"customers": "created_at", "transactions": "occurred_at", "survey_responses": "submitted_at"}
-_INTEGERS = {c.name for c in SURVEY_RESPONSES.columns if c.kind == "integer"}
+_INTEGERS = set(ANSWER_COLUMNS)
 
 
 def source_frames(frames: dict[str, pd.DataFrame], source_tz: str = "Europe/London") -> dict[str, pd.DataFrame]:

@@ -27,13 +27,13 @@ import sqlalchemy as sa
 
 from bench.data import landing_files
 from bench.targets import Target
-from loyalty.contract import CONTRACT_COLUMNS, ENTITIES, get_entity
+from loyalty.contract import ANSWER_COLUMNS, CONTRACT_COLUMNS, ENTITIES, get_entity
 from loyalty.intake import load_column_mapping
 from loyalty.validation import HAS_ANSWER, rules_for
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 _TIMESTAMPS = {"customers": "created_at", "transactions": "occurred_at", "survey_responses": "submitted_at"}
-_NUMBERS = {"amount", "nps", "csat", "ces", "reliability", "responsiveness", "assurance", "empathy", "tangibles"}
+_NUMBERS = {"amount", *ANSWER_COLUMNS}
 
 
 def build_suites() -> dict[str, tuple[Any, Any]]:

@@ -365,18 +365,15 @@ def iso_week_of(day: date) -> str:
 
 def read_headline(week: str) -> dict:
     """The week's headline dict from the stored metric tables, or a UserError when the week has none."""
-    import pandas as pd
     import sqlalchemy as sa
 
     from analytics.headline import summarise_week
-    from analytics.weeks import shift_iso_week
     from loyalty.db import get_read_engine
-    from loyalty.schema import METRIC_TABLES
+    from tasks.report_data import read_stored_frames
 
     engine = get_read_engine(get_settings().warehouse_url)
     if not sa.inspect(engine).has_table("weekly_satisfaction"):
         raise UserError("the warehouse has no metrics yet: run `loyalty nightly` or `loyalty demo`")
-    from analytics.kpis import compute_kpi_tiles
     from tasks.published import read_previous_published
 
     names = (
@@ -384,6 +381,7 @@ def read_headline(week: str) -> dict:
         "weekly_retention",
         "trending_terms",
         "alerts",
+        "weekly_kpi_tiles",
         "response_completeness",
         "restatements",
         "repurchase_by_nps_group",
@@ -391,13 +389,7 @@ def read_headline(week: str) -> dict:
         "persisting_terms",
         "cohort_retention",
     )
-    frames = {}
-    with engine.connect() as conn:
-        for name in names:
-            table = METRIC_TABLES[name]
-            with_previous = name in ("weekly_satisfaction", "weekly_retention")
-            weeks = [shift_iso_week(week, -1), week] if with_previous else [week]
-            frames[name] = pd.read_sql(sa.select(table).where(table.c.week.in_(weeks)), conn)
+    frames = read_stored_frames(engine, week, names, history_weeks=1)
     satisfaction = frames.pop("weekly_satisfaction")
     if satisfaction.loc[satisfaction["week"] == week].empty:
         raise UserError(f"no metrics for {week}: the week is unknown or had no survey responses")
@@ -405,7 +397,7 @@ def read_headline(week: str) -> dict:
     return summarise_week(
         week,
         satisfaction,
-        kpi_tiles=compute_kpi_tiles(week, satisfaction, frames["weekly_retention"]),
+        kpi_tiles=frames.pop("weekly_kpi_tiles"),
         published_previous=read_previous_published(engine, week, None) if has_published else None,
         **frames,
     )
@@ -495,19 +487,14 @@ def demo(
 
 
 def _print_totals() -> None:
-    import sqlalchemy as sa
-
     from loyalty.db import get_engine, load_sql
-    from loyalty.schema import ENTITY_TABLES
 
     engine = get_engine(get_settings().warehouse_url)
     with engine.connect() as conn:
         every_day = {"first_day": date.min, "last_day": date.max}
         totals = conn.execute(load_sql("status/entity_totals"), every_day).all()
         reasons = conn.execute(load_sql("status/quarantine_by_reason")).all()
-        stored = {
-            name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() for name, t in ENTITY_TABLES.items()
-        }
+        stored = {r.entity: r.count_rows for r in conn.execute(load_sql("status/stored_rows"))}
     typer.echo(
         f"{'entity':<17} {'rows in':>9} {'loaded':>9} {'quarant.':>9} {'in table':>9} "
         f"{'files':>6} {'dup':>4} {'rej':>4}"

@@ -59,15 +59,6 @@ class DeploymentSpec:
     schedules: list[dict[str, Any]] = field(default_factory=list)
     work_pool: str | None = None
 
-    @property
-    def source_path(self) -> Path:
-        return PROJECT_ROOT / self.entrypoint.split(":")[0]
-
-    @property
-    def available(self) -> bool:
-        """Whether the entrypoint's file is there (a flow still being written is not, yet)."""
-        return self.source_path.is_file()
-
 
 def read_deployments(path: Path = PREFECT_YAML) -> list[DeploymentSpec]:
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -101,18 +92,15 @@ def runner_schedules(spec: DeploymentSpec) -> list[Any]:
     return out
 
 
-def runner_deployments(specs: list[DeploymentSpec]) -> tuple[list[Any], list[str]]:
-    """RunnerDeployments for ``serve``, and a note for each deployment left out (its flow is not there yet).
+def runner_deployments(specs: list[DeploymentSpec]) -> list[Any]:
+    """RunnerDeployments for ``serve``, one per deployment of prefect.yaml.
 
     Entrypoints are resolved relative to the project root, which must be the working directory.
     """
     from prefect.flows import load_flow_from_entrypoint
 
-    deployments, skipped = [], []
+    deployments = []
     for spec in specs:
-        if not spec.available:
-            skipped.append(f"{spec.name}: {spec.source_path.relative_to(PROJECT_ROOT)} is not there yet, not served")
-            continue
         flow = load_flow_from_entrypoint(spec.entrypoint)
         deployments.append(
             flow.to_deployment(
@@ -123,7 +111,7 @@ def runner_deployments(specs: list[DeploymentSpec]) -> tuple[list[Any], list[str
                 schedules=runner_schedules(spec),
             )
         )
-    return deployments, skipped
+    return deployments
 
 
 # --- a local Prefect server ---------------------------------------------------------------------------------
@@ -294,22 +282,17 @@ def serve(settings: Settings, echo=print) -> None:  # type: ignore[no-untyped-de
         if server is not None:
             echo(f"Prefect server: {server.ui_url} (log {server.log_path})")
         ensure_source_limit(settings)
-        deployments, skipped = runner_deployments(read_deployments())
-        for note in skipped:
-            echo(f"  skipped {note}")
+        deployments = runner_deployments(read_deployments())
         for spec in read_deployments():
-            if spec.available:
-                when = ", ".join(
-                    f"{s.get('cron') or s.get('interval')} {s.get('timezone', '')}" for s in spec.schedules
-                )
-                echo(f"  serving {spec.name}: {when or 'no schedule (run it from the UI or the API)'}")
+            when = ", ".join(f"{s.get('cron') or s.get('interval')} {s.get('timezone', '')}" for s in spec.schedules)
+            echo(f"  serving {spec.name}: {when or 'no schedule (run it from the UI or the API)'}")
         echo(f"UI: {api_url.removesuffix('/api')}  (Ctrl-C stops everything)")
         prefect_serve(*deployments, print_starting_message=False)
     echo("stopped")
 
 
 def deploy(settings: Settings, echo=print) -> list[str]:  # type: ignore[no-untyped-def]
-    """``prefect --no-prompt deploy`` of every deployment whose flow is there, to the process work pool."""
+    """``prefect --no-prompt deploy --all`` of prefect.yaml's deployments, to the process work pool."""
     from prefect.settings import PREFECT_API_URL
 
     from tasks.limits import ensure_source_limit
@@ -318,14 +301,9 @@ def deploy(settings: Settings, echo=print) -> list[str]:  # type: ignore[no-unty
         if ensure_work_pool():
             echo(f"created work pool {WORK_POOL} (type process)")
         ensure_source_limit(settings)
-        specs = read_deployments()
-        names = [s.name for s in specs if s.available]
-        for s in specs:
-            if not s.available:
-                echo(f"  skipped {s.name}: {s.source_path.relative_to(PROJECT_ROOT)} is not there yet")
-        args = ["--all"] if len(names) == len(specs) else [a for n in names for a in ("--name", n)]
+        names = [s.name for s in read_deployments()]
         result = subprocess.run(  # noqa: S603
-            [prefect_executable(), "--no-prompt", "deploy", *args],
+            [prefect_executable(), "--no-prompt", "deploy", "--all"],
             cwd=PROJECT_ROOT,
             env={**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value() or api_url)},
             capture_output=True,

@@ -16,7 +16,6 @@ At the end, a table artifact ``backfill-days`` lists every day with its counts.
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from datetime import date, datetime, timedelta
 from uuid import UUID
@@ -97,12 +96,7 @@ def complete_weeks(weeks: list[str], end: date, today: date) -> list[str]:
 
 
 def render_weekly_reports(settings: Settings, weeks: list[str], logger) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """Run the weekly report flow for each week (not sending it); failures by week. Absent flow: log and skip."""
-    if importlib.util.find_spec("flows.weekly_report") is None:
-        logger.warning(
-            "report rendering is unavailable (flows/weekly_report.py is not there): %d weeks not rendered", len(weeks)
-        )
-        return {}
+    """Run the weekly report flow for each week (not sending it); failures by week."""
     from flows.weekly_report import weekly_report
 
     failures: dict[str, str] = {}

@@ -10,9 +10,10 @@ from loyalty.rundate import resolve_report_week
 from loyalty.settings import Settings, get_settings
 from reports.summaries import kpi_markdown, text_summary
 from tasks.load import prepare_warehouse
+from tasks.metrics import recompute_metrics
 from tasks.published import record_published
 from tasks.render import ReportFiles, region_slug, render_report
-from tasks.report_data import read_report_data
+from tasks.report_data import find_weeks_without_metrics, read_report_data
 from tasks.send import send_report
 
 
@@ -67,6 +68,9 @@ def weekly_report(
     settings = get_settings()
     week = resolve_report_week(week, settings.business_zone)
     prepare_warehouse(settings)
+    if region is None and (missing := find_weeks_without_metrics(settings, [week])):
+        logger.info("no stored metrics for %s: computing them", week)
+        recompute_metrics(settings, missing)
     data = read_report_data(settings, week, region)
     files = render_report(settings, data)
     record_published(settings, week, region, files.published)

@@ -1,7 +1,8 @@
 """The source data contract (v1) as code: entities, columns, types and rules.
 
-This module is the single description of ../shared/CONTRACT.md that intake, validation and the warehouse
-schema all read, so the three can never disagree about a column.
+This module is the single description of the source data contract that intake, validation and the warehouse
+schema all read, so the three can never disagree about a column. ``docs/contract.md`` describes it for
+readers; a test checks the two agree.
 
 Where the contract is silent we chose, and say so here:
 - ``channel`` is required on transactions and responses: a value outside the allowed set is invalid, and a
@@ -118,6 +119,9 @@ def get_entity(name: str) -> Entity:
     except KeyError:
         raise ValueError(f"unknown entity {name!r}; expected one of {', '.join(ENTITIES)}") from None
 
+
+#: Every integer answer of a survey response: the three scores, then the service dimensions.
+ANSWER_COLUMNS: tuple[str, ...] = tuple(c.name for c in SURVEY_RESPONSES.columns if c.kind == "integer")
 
 #: Entity name -> its column names in contract order (the header a contract-named file carries).
 CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {e.name: tuple(e.column_names) for e in ENTITIES.values()}

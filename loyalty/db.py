@@ -9,6 +9,7 @@ import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -154,7 +155,7 @@ class _MaskedDriverErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type, exc, tb) -> bool:  # type: ignore[no-untyped-def]
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:  # type: ignore[no-untyped-def]
         if exc is None:
             return False
         if isinstance(exc, sa.exc.DBAPIError | sa.exc.StatementError | UnicodeError):

@@ -200,6 +200,9 @@ _TEXT = {
     "figure",
     "previous_week",
     "rule",
+    "kpi",
+    "label",
+    "unit",
 }
 _DATES = {"week_start", "week_end", "as_of", "last_purchase_day", "cutoff_day"}
 _INTEGERS = {
@@ -276,6 +279,7 @@ def _metric_tables() -> dict[str, sa.Table]:
         completeness,
         drivers,
         keywords,
+        kpis,
         metric_alerts,
         repurchase,
         retain_list,
@@ -341,13 +345,13 @@ def _metric_tables() -> dict[str, sa.Table]:
             "one row per ISO week x term still above its pre-rise baseline",
         ),
         (
-            "group_terms",
+            "terms_by_nps_group",
             ["week", *keywords.GROUP_TERM_COLUMNS],
             ("week", "term"),
             "one row per ISO week x term tested detractors vs promoters over a trailing window",
         ),
         (
-            "term_details",
+            "term_verbatims",
             ["week", *keywords.TERM_DETAIL_COLUMNS],
             ("week", "term"),
             "one row per ISO week x highlighted term",
@@ -364,6 +368,12 @@ def _metric_tables() -> dict[str, sa.Table]:
             ["week", *completeness.RESTATEMENT_COLUMNS],
             ("week", "figure"),
             "one row per ISO week x headline figure of the previous week: as reported and as restated",
+        ),
+        (
+            "weekly_kpi_tiles",
+            ["week", *kpis.KPI_COLUMNS],
+            ("week", "kpi"),
+            "one row per ISO week x headline KPI, with its change on the week before and that change's test",
         ),
     ]
     return {name: _metric_table(name, columns, key, grain) for name, columns, key, grain in specs}
@@ -405,6 +415,19 @@ def _rename_to_delivery_day(conn: Connection) -> None:
         next(iter(report_sends.indexes)).create(conn)
 
 
+def _kpi_tiles_and_term_names(conn: Connection) -> None:
+    """The stored KPI tiles, and names that say what the two term tables hold.
+
+    Weeks computed before this migration have no tiles until their metrics are computed again: the weekly
+    report flow recomputes a week whose tiles are missing, and ``loyalty backfill`` recomputes a range.
+    """
+    tables = set(sa.inspect(conn).get_table_names())
+    for old, new in (("group_terms", "terms_by_nps_group"), ("term_details", "term_verbatims")):
+        if old in tables and new not in tables:
+            conn.execute(sa.text(f"alter table {old} rename to {new}"))  # fixed names, no input
+    metadata.create_all(conn, tables=[METRIC_TABLES["weekly_kpi_tiles"]], checkfirst=True)
+
+
 def _rebuild_metric_tables(conn: Connection) -> None:
     """Metric tables hold derived rows only: drop and recreate them with the current columns (the next
     metrics run refills them), and add the published-figures log."""
@@ -419,7 +442,12 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (2, "weekly metric tables", _create(list(METRIC_TABLES.values()))),
     (3, "report delivery log", _create([report_sends])),
     (4, "one name for the delivery day (load_date -> delivery_day); report emails are sends", _rename_to_delivery_day),
-    (5, "metric tables rebuilt for issue 13's definitions; published figures", _rebuild_metric_tables),
+    (
+        5,
+        "weekly_kpi_tiles; group_terms -> terms_by_nps_group, term_details -> term_verbatims",
+        _kpi_tiles_and_term_names,
+    ),
+    (6, "metric tables rebuilt for issue 13's definitions; published figures", _rebuild_metric_tables),
 ]
 
 

@@ -10,7 +10,6 @@ GX Data Docs are never built: they write failing values into HTML unescaped, and
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -24,7 +23,6 @@ from loyalty.coerce import coerce_frame, record_hashes
 from loyalty.contract import Entity
 from loyalty.textsafe import storable_text
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # GX logs a temporary Data Docs folder at INFO for every context; we never build Data Docs.
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 

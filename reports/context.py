@@ -15,18 +15,13 @@ from typing import Any
 
 import pandas as pd
 
-from analytics.kpis import compute_kpi_tiles
+from analytics.kpis import KPI_ORDER
 from analytics.weeks import parse_iso_week, shift_iso_week
+from loyalty.contract import SERVICE_DIMENSIONS
 from reports import charts
 
 SEGMENT_DIMENSIONS = (("channel", "Channel"), ("region", "Region"), ("segment", "Customer segment"))
-SERVICE_LABELS = {
-    "reliability": "Reliability",
-    "responsiveness": "Responsiveness",
-    "assurance": "Assurance",
-    "empathy": "Empathy",
-    "tangibles": "Tangibles",
-}
+SERVICE_LABELS = {dimension: dimension.capitalize() for dimension in SERVICE_DIMENSIONS}
 NPS_GROUP_LABELS = {"promoter": "Promoters", "passive": "Passives", "detractor": "Detractors"}
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
@@ -137,9 +132,19 @@ def week_heading(week: str) -> str:
 # ---------------------------------------------------------------- sections
 
 
-def kpi_tiles(satisfaction: pd.DataFrame, retention: pd.DataFrame, week: str) -> list[dict]:
+def kpi_tiles(stored: pd.DataFrame, week: str) -> list[dict]:
+    """The week's KPI tiles as the reader sees them, from the stored ``weekly_kpi_tiles`` rows (in KPI order).
+
+    The tiles and their tests are computed once, in the metrics step (:func:`analytics.kpis.compute_kpi_tiles`);
+    here they are only formatted.
+    """
+    rows = stored.loc[stored["week"] == week] if len(stored) else stored
+    order = {kpi: i for i, (kpi, *_) in enumerate(KPI_ORDER)}
+    if sorted(rows["kpi"].map(order).tolist() if len(rows) else []) != list(range(len(KPI_ORDER))):
+        raise ValueError(f"no complete set of stored KPI tiles for {week}: compute the week's metrics first")
+    rows = rows.assign(_order=rows["kpi"].map(order)).sort_values("_order").drop(columns=["_order", "week"])
     tiles = []
-    for row in compute_kpi_tiles(week, satisfaction, retention).to_dict("records"):
+    for row in rows.to_dict("records"):
         change = row["change"]
         if row["is_significant"] and not _missing(change) and float(change) != 0:
             rising = float(change) > 0
@@ -715,7 +720,7 @@ def build_report_context(
         if len(satisfaction)
         else satisfaction
     )
-    tiles = kpi_tiles(satisfaction, retention, week)
+    tiles = kpi_tiles(frames.get("weekly_kpi_tiles", empty), week)
     drivers = driver_rows(frame("key_drivers"))
     rising = _term_rows(frame("trending_terms"), "rising", options)
     falling = _term_rows(frame("trending_terms"), "falling", options)
@@ -792,7 +797,7 @@ def build_report_context(
             "rising": rising,
             "persisting": persisting,
             "falling": falling,
-            "details": theme_details(frame("term_details"), frame("group_terms"), options),
+            "details": theme_details(frame("term_verbatims"), frame("terms_by_nps_group"), options),
         },
         "retain": {"rows": retain_all, "total": len(retain_all), "pdf_rows": options.retain_rows_pdf},
         "alerts": alerts,

@@ -112,7 +112,7 @@ def _window(warehouse: sa.Engine, entity: str, day: date, settings: Settings) ->
     with warehouse.connect() as conn:
         recorded = conn.execute(load_sql("ledger/recorded_window"), params).first()
         if recorded is not None:
-            return _naive_utc(recorded.window_start), _naive_utc(recorded.window_end)
+            return _naive_utc(recorded.window_start), _naive_utc(recorded.window_end)  # type: ignore[return-value]
         watermark = _naive_utc(conn.execute(load_sql("ledger/watermark"), params).scalar())
     start, end = day_bounds_utc(day, settings.business_zone)
     if watermark is not None and watermark < start:
@@ -176,7 +176,7 @@ def extraction_basis(settings: Settings, entity: str, day: date) -> dict[str, st
     if settings.source_kind == "sql":
         start, end = _window(warehouse, entity, day, settings)
         return {"window": f"{start.isoformat()}/{end.isoformat()}"}
-    return _already_loaded(warehouse, entity, day)
+    return dict[str, str | None](_already_loaded(warehouse, entity, day))
 
 
 def basis_unchanged(delivery: Delivery, before: dict[str, str | None], now: dict[str, str | None]) -> bool:

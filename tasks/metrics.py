@@ -18,14 +18,13 @@ from prefect.cache_policies import NO_CACHE
 
 from analytics.bundle import MetricParameters, compute_metric_frames, convert_currency
 from analytics.weeks import iso_week_label, parse_iso_week, previous_iso_weeks
+from loyalty.contract import ANSWER_COLUMNS
 from loyalty.db import get_engine, load_sql
 from loyalty.schema import METRIC_TABLES
 from loyalty.settings import Settings
 from tasks.retry import backoff, retry_on_transient
 
 log = logging.getLogger(__name__)
-
-_INT_SCORES = ["nps", "csat", "ces", "reliability", "responsiveness", "assurance", "empathy", "tangibles"]
 
 
 def metric_parameters(settings: Settings, *, trend_weeks: int = 0) -> MetricParameters:
@@ -60,7 +59,7 @@ def read_query_frame(conn: sa.Connection, name: str, params: dict) -> pd.DataFra
     if conn.dialect.name == "sqlite":  # the warehouse stores dates as ISO text there; bind them the same way
         convert = lambda v: v.isoformat() if isinstance(v, dt.date) and not isinstance(v, dt.datetime) else v  # noqa: E731
         args = tuple(map(convert, args)) if isinstance(args, tuple) else {k: convert(v) for k, v in args.items()}
-    cursor = conn.connection.dbapi_connection.cursor()
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # open: conn is live
     try:
         cursor.execute(str(compiled), args)
         columns = [d[0] for d in cursor.description]
@@ -90,7 +89,7 @@ def read_warehouse_frames(
     responses["submitted_at"] = _utc(responses["submitted_at"])
     responses["business_day"] = pd.to_datetime(responses["business_day"]).dt.date
     responses["delivery_day"] = pd.to_datetime(responses["delivery_day"]).dt.date
-    for column in _INT_SCORES:
+    for column in ANSWER_COLUMNS:
         responses[column] = pd.to_numeric(responses[column]).astype("Float64")
     transactions["occurred_at"] = _utc(transactions["occurred_at"])
     transactions["business_day"] = pd.to_datetime(transactions["business_day"]).dt.date

@@ -1,9 +1,10 @@
-"""Read what the weekly report shows: the week's metric frames and its data-quality counts.
+"""Read what the weekly report shows: the week's metric frames and its data-quality counts. Reads only.
 
-The company-wide edition reads the stored metric tables, so its figures are exactly those of
-`loyalty metrics --week ... --json`. A regional edition computes the metric frames on the fly from that
-region's rows only (the same recipe, :func:`analytics.bundle.compute_metric_frames`), so no other region's
-comment or customer can reach it.
+Whether a week's metrics are stored is asked here (:func:`find_weeks_without_metrics`); computing them is the
+metrics task's job, called by the flow. The company-wide edition reads the stored metric tables, so its
+figures are exactly those of `loyalty metrics --week ... --json`. A regional edition computes the metric
+frames on the fly from that region's rows only (the same recipe,
+:func:`analytics.bundle.compute_metric_frames`), so no other region's comment or customer can reach it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from loyalty.db import get_engine, load_sql
 from loyalty.schema import METRIC_TABLES
 from loyalty.settings import Settings
 from loyalty.textsafe import display_line
-from tasks.metrics import compute_weeks, recompute_metrics
+from tasks.metrics import compute_weeks
 from tasks.published import read_previous_published
 from tasks.retry import backoff, retry_on_transient
 
@@ -44,25 +45,31 @@ class ReportData:
     data_quality: dict[str, list[dict]] = field(default_factory=dict)
 
 
-def _trend_weeks(week: str) -> list[str]:
-    return [*previous_iso_weeks(week, TREND_WEEKS), week]
-
-
 def stored_weeks(engine: sa.Engine, weeks: list[str]) -> set[str]:
-    """The weeks among ``weeks`` that have metric rows stored."""
-    table = METRIC_TABLES["weekly_retention"]
+    """The weeks among ``weeks`` that have metric rows stored (every computed week stores its KPI tiles)."""
+    if not weeks:
+        return set()
+    bounds = {"first_week": min(weeks), "last_week": max(weeks)}
     with engine.connect() as conn:
-        return set(conn.execute(sa.select(table.c.week).where(table.c.week.in_(weeks))).scalars())
+        return set(conn.execute(load_sql("report/weeks_with_metrics"), bounds).scalars()) & set(weeks)
 
 
-def read_stored_frames(engine: sa.Engine, week: str) -> dict[str, pd.DataFrame]:
-    """The metric tables' rows of ``week`` (and of the trend weeks for satisfaction and retention)."""
+def read_stored_frames(
+    engine: sa.Engine, week: str, names: tuple[str, ...] | None = None, *, history_weeks: int = TREND_WEEKS
+) -> dict[str, pd.DataFrame]:
+    """The stored metric tables' rows of ``week``, and of ``history_weeks`` earlier weeks for satisfaction and
+    retention (trends, and last week's figures for the changes). ``names``: only these tables.
+
+    The metric tables are defined from the analytics modules' column lists (:data:`loyalty.schema.METRIC_TABLES`),
+    so they are read through those table objects rather than hand-written SQL that would repeat the lists.
+    """
+    history = [*previous_iso_weeks(week, history_weeks), week]
     frames: dict[str, pd.DataFrame] = {}
     with engine.connect() as conn:
-        for name, table in METRIC_TABLES.items():
-            weeks = _trend_weeks(week) if name in _HISTORY_TABLES else [week]
-            query = sa.select(table).where(table.c.week.in_(weeks))
-            frames[name] = pd.read_sql(query, conn)
+        for name in names or tuple(METRIC_TABLES):
+            table = METRIC_TABLES[name]
+            weeks = history if name in _HISTORY_TABLES else [week]
+            frames[name] = pd.read_sql(sa.select(table).where(table.c.week.in_(weeks)), conn)
     return frames
 
 
@@ -99,6 +106,19 @@ def read_data_quality(engine: sa.Engine, week: str) -> dict[str, list[dict]]:
 
 
 @task(
+    name="find-weeks-without-metrics",
+    retries=2,
+    retry_delay_seconds=backoff(5),
+    retry_condition_fn=retry_on_transient,
+    cache_policy=NO_CACHE,
+)
+def find_weeks_without_metrics(settings: Settings, weeks: list[str]) -> list[str]:
+    """The weeks among ``weeks`` whose metric tables hold no rows yet, in order."""
+    stored = stored_weeks(get_engine(settings.warehouse_url), weeks)
+    return [week for week in weeks if week not in stored]
+
+
+@task(
     name="read-report-data",
     retries=2,
     retry_delay_seconds=backoff(5),
@@ -107,7 +127,11 @@ def read_data_quality(engine: sa.Engine, week: str) -> dict[str, list[dict]]:
     cache_policy=NO_CACHE,
 )
 def read_report_data(settings: Settings, week: str, region: str | None = None) -> ReportData:
-    """Everything one edition of the report shows. Metrics missing for the week are computed and stored first."""
+    """Everything one edition of the report shows.
+
+    The company-wide edition needs the week's stored metrics (the flow computes missing ones first); without
+    them it raises :class:`ReportInputError`.
+    """
     engine = get_engine(settings.warehouse_url)
     if region is not None:
         check_region(engine, region)
@@ -116,8 +140,7 @@ def read_report_data(settings: Settings, week: str, region: str | None = None) -
         # Data-quality counts are pipeline-wide (files hold every region): the regional edition leaves them out.
         return ReportData(week=week, region=region, frames=frames, data_quality={})
     if week not in stored_weeks(engine, [week]):
-        log.info("no stored metrics for %s: computing them", week)
-        recompute_metrics.fn(settings, [week])
+        raise ReportInputError(f"no stored metrics for {week}: compute them first (loyalty backfill, or the flow)")
     frames = read_stored_frames(engine, week)
     frames["published_previous"] = read_previous_published(engine, week, None)
     return ReportData(week=week, region=None, frames=frames, data_quality=read_data_quality(engine, week))

@@ -1,9 +1,13 @@
-"""Which failures are worth a retry: the outside world being briefly away, not bad input."""
+"""Which failures of the warehouse or a source are worth a task retry, and how long to wait between tries.
+
+One rule per concern: this module decides for database and network reads and writes (tasks retried by
+Prefect). Email has its own rule, per recipient, in :func:`tasks.send.is_transient`, because a task retry
+would re-send to those who already got the report.
+"""
 
 from __future__ import annotations
 
-import smtplib
-from typing import Any
+from typing import Any, SupportsIndex, overload
 
 import sqlalchemy as sa
 from prefect.tasks import exponential_backoff
@@ -17,7 +21,6 @@ TRANSIENT = (
     sa.exc.InterfaceError,
     ConnectionError,
     TimeoutError,
-    smtplib.SMTPException,
 )
 
 
@@ -32,10 +35,24 @@ def retry_on_transient(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-def backoff(factor: float) -> list[float]:
-    """Retry delays ``factor x 2^n`` seconds (with Prefect's jitter), scaled by LOYALTY_RETRY_BACKOFF_SCALE.
+class ScaledDelays(list[float]):
+    """Retry delays in seconds, scaled by ``Settings.retry_backoff_scale`` when Prefect reads one.
 
-    Prefect evaluates the delays when a task is defined, so the scale is read at import time.
+    Prefect takes a task's delays when the task is defined (at import), but reads an item only when a retry
+    is due: scaling there means the settings are read at run time, never at import.
     """
-    scaled = factor * get_settings().retry_backoff_scale
-    return exponential_backoff(backoff_factor=scaled)(3)
+
+    @overload
+    def __getitem__(self, index: SupportsIndex) -> float: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[float]: ...
+    def __getitem__(self, index: SupportsIndex | slice) -> float | list[float]:
+        scale = get_settings().retry_backoff_scale
+        if isinstance(index, slice):
+            return [value * scale for value in super().__getitem__(index)]
+        return super().__getitem__(index) * scale
+
+
+def backoff(factor: float) -> ScaledDelays:
+    """Three retry delays ``factor x 2^n`` seconds (Prefect adds its jitter), scaled at run time."""
+    return ScaledDelays(exponential_backoff(backoff_factor=factor)(3))

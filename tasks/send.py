@@ -24,7 +24,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
-from loyalty.db import get_engine
+from loyalty.db import get_engine, load_sql
 from loyalty.schema import report_sends
 from loyalty.settings import Settings
 from loyalty.textsafe import display_line
@@ -228,6 +228,7 @@ def send_report(
         # Built once per recipient: a retry re-sends the same Message-ID, so a server that took the first
         # try after all lets the mail client drop the duplicate.
         message: EmailMessage | None = None
+        error: str | None
         try:
             message = build_report_message(
                 sender=settings.smtp_sender,
@@ -280,24 +281,9 @@ def read_sends(engine: sa.Engine, week: str, region: str | None = None) -> list[
 
     Each row also carries ``sends``: how many times that recipient's send was recorded for the edition.
     """
-    edition = (report_sends.c.week == week) & (report_sends.c.region == (region or ""))
-    latest = (
-        sa.select(
-            report_sends.c.recipient,
-            sa.func.max(report_sends.c.send_id).label("send_id"),
-            sa.func.count().label("sends"),
-        )
-        .where(edition)
-        .group_by(report_sends.c.recipient)
-        .subquery()
-    )
-    query = (
-        sa.select(report_sends, latest.c.sends)
-        .join(latest, report_sends.c.send_id == latest.c.send_id)
-        .order_by(report_sends.c.recipient)
-    )
     with engine.connect() as conn:
-        rows = [dict(row._mapping) for row in conn.execute(query)]
+        query = load_sql("send/latest_sends").columns(attempted_at=report_sends.c.attempted_at.type)
+        rows = [dict(row._mapping) for row in conn.execute(query, {"week": week, "region": region or ""})]
     for row in rows:
         row["attempted_at"] = _as_utc(row["attempted_at"])
     return rows

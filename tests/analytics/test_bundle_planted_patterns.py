@@ -67,7 +67,7 @@ def test_the_planted_complaint_theme_rises_in_its_weeks_and_not_before(frames):
     alerts = result["alerts"]
     assert set(alerts.loc[(alerts["kind"] == "rising_term") & alerts["subject"].isin(theme), "week"]) == set(planted)
     # The highlighted terms carry sentiment (negative for a crash complaint) and verbatims holding the term.
-    details = result["term_details"].set_index(["week", "term"])
+    details = result["term_verbatims"].set_index(["week", "term"])
     row = details.loc[("2026-W47", "checkout")]
     assert row["sentiment"] < 0
     assert "checkout" in row["verbatim_1"].lower()

@@ -161,10 +161,47 @@ def test_headline_reads_the_overall_row_and_is_json_ready() -> None:
     ]
 
 
+def test_headline_kpis_are_the_stored_tiles_of_the_week_in_the_report_order() -> None:
+    # Two stored tiles of the week, written in the wrong order, and one of another week that must not show.
+    tiles = pd.DataFrame(
+        {
+            "week": ["2026-W47", "2026-W46", "2026-W47"],
+            "kpi": ["churn_rate", "nps", "nps"],
+            "label": ["Churn rate", "NPS", "NPS"],
+            "value": [0.02, 40.0, 25.5],
+            "previous": [0.01, 38.0, 40.0],
+            "change": [0.01, 2.0, -14.5],
+            "p_value": [0.2, 0.5, 0.0012],
+            "q_value": [0.3, 0.5, 0.0048],
+            "is_significant": [False, False, True],
+            "test": ["two-proportion z-test", "adjusted-Wald z-test", "adjusted-Wald z-test"],
+            "n": pd.array([800, 200, None], dtype="Int64"),
+            "direction": ["lower", "higher", "higher"],
+            "unit": ["share", "points", "points"],
+        }
+    )
+    headline = summarise_week("2026-W47", satisfaction_rows(), kpi_tiles=tiles)
+    assert [k["kpi"] for k in headline["kpis"]] == ["nps", "churn_rate"]  # KPI_ORDER: nps first, churn last
+    assert headline["kpis"][0] == {
+        "kpi": "nps",
+        "value": 25.5,
+        "previous": 40.0,
+        "change": -14.5,
+        "p_value": 0.0012,
+        "q_value": 0.0048,
+        "is_significant": True,
+        "test": "adjusted-Wald z-test",
+        "n": None,
+        "direction": "higher",
+        "unit": "points",
+    }
+    assert json.loads(json.dumps(headline, allow_nan=False)) == headline
+
+
 def test_headline_of_a_week_without_data() -> None:
     headline = summarise_week("2026-W01", satisfaction_rows())
     assert headline["responses"] == 0 and headline["nps"] is None and headline["active_customers"] is None
-    assert headline["rising_terms"] == [] and headline["alerts"] == []
+    assert headline["rising_terms"] == [] and headline["alerts"] == [] and headline["kpis"] == []
     with pytest.raises(ValueError, match="ISO week"):
         summarise_week("2026-47", satisfaction_rows())
 

@@ -115,6 +115,7 @@ def test_metrics_json_has_the_documented_keys_and_unknown_weeks_fail(settings, l
         "cohorts",
         "period_revenue_returning",
         "period_revenue_new",
+        "kpis",
     }
     assert documented <= set(figures)
     # Per-metric n: 6 NPS, 6 CSAT and 6 CES answers -> each small (< 30), none suppressed (>= 5).
@@ -140,6 +141,11 @@ def test_metrics_json_has_the_documented_keys_and_unknown_weeks_fail(settings, l
     assert round(figures["nps"], 1) == 16.7
     assert figures["nps_ci_low"] <= figures["nps"] <= figures["nps_ci_high"]
     assert figures["csat"] == 1.0 and figures["ces"] == 6.0
+    # The tiles the report shows, read back from weekly_kpi_tiles: the same NPS, and no week before to compare.
+    tiles = {tile["kpi"]: tile for tile in figures["kpis"]}
+    assert list(tiles) == ["nps", "csat", "ces", "responses", "active_customers", "repeat_rate", "churn_rate"]
+    assert tiles["nps"]["value"] == figures["nps"] and tiles["nps"]["previous"] is None
+    assert tiles["responses"]["value"] == 6 and tiles["responses"]["is_significant"] is False
 
     empty = _loyalty("metrics", "--week", "2026-W30", "--json", env=env)
     assert empty.returncode == 2 and empty.stderr.strip() == (
@@ -147,3 +153,36 @@ def test_metrics_json_has_the_documented_keys_and_unknown_weeks_fail(settings, l
     )
     bad = _loyalty("metrics", "--week", "2026-47", env=env)
     assert bad.returncode == 2 and bad.stderr.startswith("error: --week:")
+
+
+def test_report_emails_are_sends_and_the_log_reads_back_per_recipient(settings):
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from loyalty.db import get_engine
+    from loyalty.schema import report_sends
+
+    env = {"LOYALTY_WAREHOUSE_URL": settings.warehouse_url}
+    commands = _loyalty("report", "--help", env=env).stdout
+    assert "sends" in commands and "deliveries" not in commands
+    empty = _loyalty("report", "sends", "--week", "2026-W47", env=env)
+    assert empty.returncode == 0 and empty.stdout.strip() == "no sends of the 2026-W47 report yet"
+    at = datetime(2026, 11, 23, 7, 0, tzinfo=UTC).replace(tzinfo=None)
+    row = {"week": "2026-W47", "region": "", "pdf_sha256": "0" * 64, "attempted_at": at}
+    with get_engine(settings.warehouse_url).begin() as conn:
+        conn.execute(
+            report_sends.insert(),
+            [
+                {**row, "recipient": "b@example.com", "status": "failed", "attempts": 3, "error": "550 no such user"},
+                {**row, "recipient": "a@example.com", "status": "sent", "attempts": 1},
+                {**row, "recipient": "b@example.com", "status": "sent", "attempts": 1},
+            ],
+        )
+        assert conn.execute(sa.select(sa.func.count()).select_from(report_sends)).scalar() == 3
+    lines = _loyalty("report", "sends", "--week", "2026-W47", env=env).stdout.splitlines()
+    # One line per recipient, the latest send each: b's second send replaced its failed one.
+    assert [line.split()[:6] for line in lines] == [
+        ["a@example.com", "sent", "attempts", "1", "sends", "1"],
+        ["b@example.com", "sent", "attempts", "1", "sends", "2"],
+    ]

@@ -1,6 +1,7 @@
 """The warehouse schema and its migrations, on SQLite and PostgreSQL.
 
-A warehouse built before migration 4 has ``load_date`` columns and a ``report_deliveries`` table. It is rebuilt
+A warehouse built before migration 4 has ``load_date`` columns, a ``report_deliveries`` table, the term tables
+``group_terms`` and ``term_details`` and no ``weekly_kpi_tiles``. It is rebuilt
 here by renaming a fresh warehouse back to the old names and forgetting migration 4, so the test needs no copy
 of the old schema; migrating it again must give exactly the tables, columns and indexes of a fresh build, with
 the rows kept.
@@ -8,12 +9,22 @@ the rows kept.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
+import pytest
 import sqlalchemy as sa
 
 from loyalty.db import create_engine
-from loyalty.schema import CORE_TABLES, drop_all, migrate, report_sends, run_ledger, schema_migrations
+from loyalty.schema import (
+    CORE_TABLES,
+    METRIC_TABLES,
+    drop_all,
+    migrate,
+    report_sends,
+    run_ledger,
+    schema_migrations,
+)
 
 
 def _shape(engine: sa.Engine) -> dict[str, tuple[list[str], list[tuple[str, tuple[str, ...]]]]]:
@@ -38,11 +49,39 @@ def _back_to_the_old_names(engine: sa.Engine) -> None:
         conn.execute(sa.text("alter table report_sends rename to report_deliveries"))
         conn.execute(sa.text("alter table report_deliveries rename column send_id to delivery_id"))
         conn.execute(sa.text("create index ix_report_deliveries_week on report_deliveries (week, region, recipient)"))
-        conn.execute(schema_migrations.delete().where(schema_migrations.c.version == 4))
+        conn.execute(sa.text("alter table terms_by_nps_group rename to group_terms"))
+        conn.execute(sa.text("alter table term_verbatims rename to term_details"))
+        conn.execute(sa.text("drop table weekly_kpi_tiles"))
+        conn.execute(schema_migrations.delete().where(schema_migrations.c.version.in_([4, 5])))
 
 
-def test_migration_4_renames_an_old_warehouse_to_the_fresh_schema_and_keeps_its_rows(warehouse_url: str) -> None:
+OLD_NAMES = ("report_deliveries", "group_terms", "term_details")
+
+
+def _drop_old_names(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for name in OLD_NAMES:
+            conn.execute(sa.text(f"drop table if exists {name}"))
+    engine.dispose()
+
+
+@pytest.fixture
+def old_names_dropped(warehouse_url: str) -> Iterator[str]:
+    """The shared PostgreSQL test database may keep tables under the old names from a run of older code (the
+    fixtures drop only the tables the code knows), or from this test stopping half-way: none before, none after."""
+    _drop_old_names(warehouse_url)
+    yield warehouse_url
+    _drop_old_names(warehouse_url)
     engine = create_engine(warehouse_url)
+    drop_all(engine)
+    engine.dispose()
+
+
+def test_migrations_4_and_5_bring_an_old_warehouse_to_the_fresh_schema_and_keeps_its_rows(
+    old_names_dropped: str,
+) -> None:
+    engine = create_engine(old_names_dropped)
     fresh = _shape(engine)
     assert "report_sends" in fresh and "report_deliveries" not in fresh
     assert "delivery_day" in fresh["run_ledger"][0] and "load_date" not in fresh["run_ledger"][0]
@@ -50,6 +89,7 @@ def test_migration_4_renames_an_old_warehouse_to_the_fresh_schema_and_keeps_its_
     _back_to_the_old_names(engine)
     old = _shape(engine)
     assert "report_deliveries" in old and "load_date" in old["transactions"][0]
+    assert {"group_terms", "term_details"} <= set(old) and "weekly_kpi_tiles" not in old
     now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC).replace(tzinfo=None)
     with engine.begin() as conn:
         conn.execute(
@@ -67,7 +107,7 @@ def test_migration_4_renames_an_old_warehouse_to_the_fresh_schema_and_keeps_its_
             {"h": "0" * 64, "t": now},
         )
 
-    assert migrate(engine) == [4]
+    assert migrate(engine) == [4, 5]
     assert _shape(engine) == fresh
     assert migrate(engine) == []
     with engine.connect() as conn:
@@ -75,5 +115,41 @@ def test_migration_4_renames_an_old_warehouse_to_the_fresh_schema_and_keeps_its_
         sends = conn.execute(sa.select(report_sends.c.send_id, report_sends.c.recipient)).all()
     assert [(r.run_id, date.fromisoformat(str(r.delivery_day)[:10])) for r in ledger] == [("r1", date(2026, 11, 29))]
     assert [s.recipient for s in sends] == ["a@example.com"] and sends[0].send_id is not None
-    drop_all(engine)
+    engine.dispose()
+
+
+# Tables migration 6 adds to a warehouse at migration 5 (the restructure's schema), and weekly_kpi_tiles there
+# without the minimum detectable change.
+NEW_IN_6 = (
+    "persisting_terms",
+    "repurchase_survival",
+    "repurchase_cohorts",
+    "response_completeness",
+    "restatements",
+    "published_figures",
+)
+
+
+def test_migration_6_rebuilds_the_metric_tables_of_a_warehouse_at_migration_5(old_names_dropped: str) -> None:
+    engine = create_engine(old_names_dropped)
+    fresh = _shape(engine)
+    assert "mde" in fresh["weekly_kpi_tiles"][0] and set(NEW_IN_6) <= set(fresh)
+
+    tiles = METRIC_TABLES["weekly_kpi_tiles"]
+    with engine.begin() as conn:
+        for name in NEW_IN_6:
+            conn.execute(sa.text(f"drop table {name}"))
+        conn.execute(sa.text("drop table weekly_kpi_tiles"))
+        sa.Table(
+            tiles.name,
+            sa.MetaData(),
+            *(sa.Column(c.name, c.type, primary_key=c.primary_key) for c in tiles.columns if c.name != "mde"),
+        ).create(conn)
+        conn.execute(schema_migrations.delete().where(schema_migrations.c.version == 6))
+    at_5 = _shape(engine)
+    assert "mde" not in at_5["weekly_kpi_tiles"][0] and not set(NEW_IN_6) & set(at_5)
+
+    assert migrate(engine) == [6]
+    assert _shape(engine) == fresh
+    assert migrate(engine) == []
     engine.dispose()

@@ -30,12 +30,9 @@ def test_prefect_yaml_writes_the_three_deployments_and_their_schedules():
 def test_serve_builds_its_deployments_from_prefect_yaml(monkeypatch):
     monkeypatch.chdir(PROJECT_ROOT)
     specs = read_deployments()
-    deployments, skipped = runner_deployments(specs)
-    built = {d.name: d for d in deployments}
+    built = {d.name: d for d in runner_deployments(specs)}
+    assert set(built) == {spec.name for spec in specs}
     for spec in specs:
-        if not spec.available:
-            assert any(note.startswith(spec.name) for note in skipped)
-            continue
         deployment = built[spec.name]
         assert deployment.entrypoint == spec.entrypoint
         assert [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules] == [
@@ -90,20 +87,6 @@ def test_rendering_calls_the_weekly_report_flow_for_each_week(monkeypatch):
     failures = flows.backfill.render_weekly_reports(Settings(), ["2026-W45", "2026-W46"], logging.getLogger("t"))
     assert calls == [("2026-W45", False, True), ("2026-W46", False, True)]
     assert failures == {"report 2026-W46": "render failed: no fonts"}
-
-
-def test_rendering_without_the_weekly_flow_logs_that_it_is_unavailable(monkeypatch, caplog):
-    import importlib.util
-
-    import flows.backfill
-
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "flows.weekly_report" else real_find_spec(name)
-    )
-    with caplog.at_level(logging.WARNING, logger="t"):
-        assert flows.backfill.render_weekly_reports(Settings(), ["2026-W45"], logging.getLogger("t")) == {}
-    assert "report rendering is unavailable" in caplog.text
 
 
 def _loyalty(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

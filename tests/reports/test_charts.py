@@ -354,9 +354,29 @@ def test_quadrant_skips_non_estimable_and_unweighted_drivers() -> None:
     assert "Reliability" in labels
 
 
+def _driver_marks(svg: str) -> dict[str, list[str]]:
+    """Marker fill colour -> the path data of the marker shape each point of that colour uses."""
+    root = parse(svg)
+    shapes = {element.get("id"): element.get("d") for element in root.iter(f"{SVG}path") if element.get("id")}
+    marks: dict[str, list[str]] = {}
+    for use in root.iter(f"{SVG}use"):
+        fill = re.search(r"fill: (#[0-9a-fA-F]{6})", use.get("style", ""))
+        href = use.get("{http://www.w3.org/1999/xlink}href", "").lstrip("#")
+        if fill and fill.group(1).lower() in {OKABE_ITO["blue"].lower(), OKABE_ITO["vermillion"].lower()}:
+            marks.setdefault(fill.group(1).lower(), []).append(shapes[href])
+    return marks
+
+
 def test_quadrant_marks_fix_first_drivers_in_a_second_shape_and_colour(rendered: dict[str, str]) -> None:
-    # Reliability (most important, weakest) must stand out; the vermillion marker is how.
-    assert OKABE_ITO["vermillion"].lower() in rendered["drivers"].lower()
+    # By hand from drivers_frame: importance x = 31, 27, 18, 14, 10 (mean 20), performance y = 62, 71, 80, 78,
+    # 69 (mean 72). Fix first (x >= 20 and y < 72): reliability and responsiveness; the other three are not.
+    marks = _driver_marks(rendered["drivers"])
+    vermillion, blue = marks[OKABE_ITO["vermillion"].lower()], marks[OKABE_ITO["blue"].lower()]
+    assert (len(vermillion), len(blue)) == (2, 3)
+    # One shape per colour, and a different one: straight-sided diamonds against curved circles.
+    assert len(set(vermillion)) == 1 and len(set(blue)) == 1 and set(vermillion) != set(blue)
+    assert "C" not in vermillion[0] and vermillion[0].count("L") >= 3
+    assert "C" in blue[0]
 
 
 # --------------------------------------------------------------------------------------------- cohorts

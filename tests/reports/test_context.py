@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analytics.kpis import compute_kpi_tiles
 from reports.context import (
     ReportOptions,
     build_report_context,
@@ -30,6 +31,15 @@ OPTIONS = ReportOptions()  # min_n 5, small_n 30, churn_days 90, baseline_weeks 
 
 
 # ---------------------------------------------------------------- frames
+
+
+def stored_tiles(satisfaction: pd.DataFrame, retention: pd.DataFrame) -> pd.DataFrame:
+    """The week's weekly_kpi_tiles rows as the metrics step stores them."""
+    return compute_kpi_tiles(WEEK, satisfaction, retention).assign(week=WEEK)
+
+
+def tiles_of(satisfaction: pd.DataFrame, retention: pd.DataFrame) -> list[dict]:
+    return kpi_tiles(stored_tiles(satisfaction, retention), WEEK)
 
 
 def sat_row(week: str, dimension: str = "overall", segment_value: str = "all", **values: object) -> dict:
@@ -192,7 +202,7 @@ def test_tile_marker_and_tone_follow_the_direction_that_is_good(
     expected_nps: tuple[str, str, str],
     expected_churn: tuple[str, str, str],
 ) -> None:
-    tiles = {t["kpi"]: t for t in kpi_tiles(*frames(nps=nps, churned=churned), WEEK)}
+    tiles = {t["kpi"]: t for t in tiles_of(*frames(nps=nps, churned=churned))}
     assert (tiles["nps"]["marker"], tiles["nps"]["tone"], tiles["nps"]["change"]) == expected_nps
     assert tiles["nps"]["significance"] == "significant (q 0.012)"  # the stored q of the satisfaction frame
     # Churn 40 / 400 against 10 / 400: z about 4.4, far past any BH bar among the four tested KPIs.
@@ -202,7 +212,7 @@ def test_tile_marker_and_tone_follow_the_direction_that_is_good(
 
 
 def test_tiles_without_a_significant_change_have_no_marker() -> None:
-    tiles = {t["kpi"]: t for t in kpi_tiles(*frames(nps_significant=False), WEEK)}
+    tiles = {t["kpi"]: t for t in tiles_of(*frames(nps_significant=False))}
     for kpi, significance in [
         ("nps", "not significant"),  # an 11.5-point move, but the stored test says noise
         ("csat", "not significant"),
@@ -370,7 +380,7 @@ ALERTS = [{"severity": "high"}, {"severity": "low"}]
 
 def test_summary_states_the_numbers_and_what_to_do() -> None:
     satisfaction, retention = frames()
-    tiles = kpi_tiles(satisfaction, retention, WEEK)
+    tiles = tiles_of(satisfaction, retention)
     sentences = summary_sentences(tiles, overall_of(satisfaction), RISING, DRIVERS, RETAIN, ALERTS, OPTIONS)
     assert 3 <= len(sentences) <= 5
     assert sentences == [
@@ -388,14 +398,14 @@ def test_summary_states_the_numbers_and_what_to_do() -> None:
 
 def test_summary_nps_within_normal_variation_and_without_a_previous_week() -> None:
     satisfaction, retention = frames(nps=(30.5, 33.44), nps_significant=False)
-    tiles = kpi_tiles(satisfaction, retention, WEEK)
+    tiles = tiles_of(satisfaction, retention)
     first = summary_sentences(tiles, overall_of(satisfaction), [], [], [], [], OPTIONS)[0]
     assert first == (
         f"NPS was 30.5 (95% CI 19.7 to 41.3) from 120 responses, {MINUS}2.9 pts on last week, "
         "within normal week-to-week variation."
     )
     only_this_week = satisfaction.loc[satisfaction["week"] == WEEK]
-    tiles = kpi_tiles(only_this_week, retention, WEEK)
+    tiles = tiles_of(only_this_week, retention)
     sentences = summary_sentences(tiles, overall_of(only_this_week), [], [], [], [], OPTIONS)
     assert sentences[0].endswith("from 120 responses, with no week before it to compare.")
     assert len(sentences) == 3  # NPS, CSAT/CES and customers: nothing rising, nothing to do
@@ -404,7 +414,7 @@ def test_summary_nps_within_normal_variation_and_without_a_previous_week() -> No
 def test_summary_with_too_few_responses_does_not_publish_nps() -> None:
     satisfaction = pd.DataFrame([sat_row(WEEK, responses=3, is_suppressed=True, is_small_sample=True)])
     _, retention = frames()
-    tiles = kpi_tiles(satisfaction, retention, WEEK)
+    tiles = tiles_of(satisfaction, retention)
     sentences = summary_sentences(tiles, overall_of(satisfaction), [], [], [], [], OPTIONS)
     assert sentences[0].startswith("Only 3 survey responses came in this week: too few to publish NPS (fewer than 5).")
     assert not any("NPS was" in s for s in sentences)
@@ -414,7 +424,7 @@ def test_summary_when_too_few_responses_answered_the_nps_question() -> None:
     # A published cell (12 responses) whose NPS was blanked: only 3 answered that question.
     satisfaction = pd.DataFrame([sat_row(WEEK, responses=12, is_small_sample=True, nps_n=3, csat=0.75)])
     _, retention = frames()
-    tiles = kpi_tiles(satisfaction, retention, WEEK)
+    tiles = tiles_of(satisfaction, retention)
     first = summary_sentences(tiles, overall_of(satisfaction), [], [], [], [], OPTIONS)[0]
     assert first.startswith(
         "Only 3 of this week's 12 survey responses answered the NPS question: too few to publish NPS (fewer than 5)."
@@ -453,8 +463,8 @@ EMPTY_FRAMES = (
     "key_drivers",
     "retain_list",
     "alerts",
-    "term_details",
-    "group_terms",
+    "term_verbatims",
+    "terms_by_nps_group",
     "cohort_retention",
     "repurchase_by_nps_group",
     "repurchase_tests",
@@ -483,6 +493,7 @@ def minimal_frames() -> dict[str, pd.DataFrame]:
         "weekly_satisfaction": satisfaction,
         "weekly_retention": retention,
         "trending_terms": trending,
+        "weekly_kpi_tiles": stored_tiles(satisfaction, retention),
         **{name: pd.DataFrame() for name in EMPTY_FRAMES},
     }
 

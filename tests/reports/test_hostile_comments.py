@@ -224,7 +224,7 @@ def test_the_analytics_pick_the_hostile_comments_as_verbatims(listener):
     refund_comments = warehouse["responses"]["comment"].fillna("").str.contains("refund")
     in_week = warehouse["responses"]["business_day"] >= _monday(WEEK)
     assert int((refund_comments & in_week).sum()) >= 15
-    details = frames["term_details"]
+    details = frames["term_verbatims"]
     verbatims = set(details[[f"verbatim_{i}" for i in (1, 2, 3)]].stack().dropna())
     payloads = set(_payloads(listener.port).values())
     assert payloads & verbatims, "no hostile comment was chosen as a verbatim"

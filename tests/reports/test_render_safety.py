@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import io
 
+import pandas as pd
 import pytest
 from markupsafe import escape
 from pypdf import PdfReader
 from weasyprint.urls import URLFetcher
 
+from analytics.kpis import compute_kpi_tiles
 from reports.context import ReportOptions, build_report_context
 from reports.render import (
     ASSETS_DIR,
@@ -81,8 +83,14 @@ def _pdf_text(pdf: bytes) -> str:
 
 
 def _empty_context(company: str = "Loyalty Analytics") -> dict:
+    # A week with no data still has its seven KPI tiles stored (every figure missing, no responses).
+    tiles = compute_kpi_tiles("2026-W45", pd.DataFrame(), pd.DataFrame()).assign(week="2026-W45")
     return build_report_context(
-        {}, week="2026-W45", region=None, data_quality_counts={}, options=ReportOptions(company=company)
+        {"weekly_kpi_tiles": tiles},
+        week="2026-W45",
+        region=None,
+        data_quality_counts={},
+        options=ReportOptions(company=company),
     )
 
 

@@ -1,0 +1,45 @@
+"""tasks/resume.py: the leading days a run already finished, with their files unchanged, are skipped."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from loyalty.contract import ENTITIES
+from tasks.resume import first_business_day_of, leading_done_days
+from tests.helpers import run_day, write_csv
+
+DAYS = [date(2026, 11, 16), date(2026, 11, 17), date(2026, 11, 18)]
+
+
+def _customers_file(settings, day: date, ids: list[str]):
+    return write_csv(
+        settings.landing_dir / "customers" / f"{day}_crm.csv",
+        ["customer_id", "created_at"],
+        [[i, f"{day}T09:00:00Z"] for i in ids],
+    )
+
+
+def test_only_the_leading_finished_days_with_unchanged_files_are_done(settings) -> None:
+    for number, day in enumerate(DAYS):
+        _customers_file(settings, day, [f"C{number}"])
+    entities = list(ENTITIES)
+    assert leading_done_days.fn(settings, DAYS, entities) == []
+    run_day(settings, DAYS[0])
+    run_day(settings, DAYS[2])  # finished, but not leading: day 2 is not done
+    assert leading_done_days.fn(settings, DAYS, entities) == [DAYS[0]]
+    run_day(settings, DAYS[1])
+    assert leading_done_days.fn(settings, DAYS, entities) == DAYS
+    _customers_file(settings, DAYS[1], ["C1", "C1b"])  # day 2's file changed since it was loaded
+    assert leading_done_days.fn(settings, DAYS, entities) == [DAYS[0]]
+
+
+def test_the_first_business_day_of_the_rows_a_range_loaded(settings) -> None:
+    # A late row: the file of the 18th holds a customer created on the 12th.
+    write_csv(
+        settings.landing_dir / "customers" / "2026-11-18_crm.csv",
+        ["customer_id", "created_at"],
+        [["C1", "2026-11-18T09:00:00Z"], ["C0", "2026-11-12T09:00:00Z"]],
+    )
+    run_day(settings, DAYS[2])
+    assert first_business_day_of(settings, DAYS[2], DAYS[2]) == date(2026, 11, 12)
+    assert first_business_day_of(settings, DAYS[0], DAYS[1]) is None
