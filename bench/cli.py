@@ -90,6 +90,7 @@ def run_measure(
     result.log = str(outcome.log_path)
     result.process_seconds = outcome.process_seconds
     result.peak_rss_mib = outcome.peak_rss_mib
+    result.cpu_seconds = outcome.cpu_seconds
     if not outcome.ok:
         result.status = "failed"
         last = (outcome.error or "").strip().splitlines()
@@ -107,7 +108,10 @@ def run_measure(
     else:
         runs = ", ".join(f"{s:.1f}" for s in result.seconds)
         peak = outcome.peak_rss_mib
-        say(f"  [{ctx.engine}] {result.label}: median {result.median:.1f} s ({runs}); peak RSS {peak:.0f} MiB")
+        say(
+            f"  [{ctx.engine}] {result.label}: median {result.median:.1f} s ({runs}); "
+            f"process CPU {outcome.cpu_seconds:.1f} s; peak RSS {peak:.0f} MiB"
+        )
     return result
 
 

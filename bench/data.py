@@ -103,6 +103,9 @@ SCALES: dict[str, Scale] = {
     # Everyday use, under 2 minutes: 8 days, so the nightly run of the last day has 7 days of history in both of
     # its measures (at this scale the two nightly measures are the same; the ratio only means something at year).
     "quick": Scale("quick", length_days=8, customers=3_000, **_YEAR_RATES),
+    # 18 months of a small shop (the first case): 546 days, Monday 2025-05-26 .. Sunday 2026-11-22, files
+    # every day. Measured on this generator: 25,075 customers, 69,057 transactions, 5,075 responses.
+    "long": Scale("long", length_days=546, customers=25_000, purchase_rate=0.18, survey_rate=0.3),
     # For tests: a few days, a few hundred rows.
     "tiny": Scale("tiny", length_days=4, customers=150, **_YEAR_RATES),
 }

@@ -76,7 +76,7 @@ def use_project_settings(ctx: MeasureContext, target: Target, *, source_kind: st
         "LOYALTY_PREFECT_HOME": os.environ.get("PREFECT_HOME", str(BENCH_DIR / "prefect")),
         # The defaults, written out so a developer's .env cannot change what is measured.
         "LOYALTY_BACKFILL_TASK_RUNNER": "serial",
-        "LOYALTY_BACKFILL_CHUNK_DAYS": "7",
+        "LOYALTY_BACKFILL_CHUNK_DAYS": "28",
     }
     os.environ.update(env)
     if source_kind == "sql":

@@ -45,6 +45,9 @@ class MeasureResult:
     seconds: list[float] = field(default_factory=list)
     peak_rss_mib: float | None = None
     process_seconds: float | None = None
+    #: CPU seconds (user + system) of the measure's process, setup included, the Prefect server's not. On a
+    #: shared machine the wall seconds grow with other people's load; this grows much less.
+    cpu_seconds: float | None = None
     rows: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     log: str | None = None
@@ -62,6 +65,8 @@ class MeasureResult:
             out["peak_rss_mib"] = round(self.peak_rss_mib, 1)
         if self.process_seconds is not None:
             out["process_seconds"] = round(self.process_seconds, 1)
+        if self.cpu_seconds is not None:
+            out["cpu_seconds"] = round(self.cpu_seconds, 1)
         return out
 
 
@@ -235,9 +240,12 @@ def measures_table(results: list[MeasureResult]) -> str:
         repeated = len(r.seconds) > 1 and r.status == "ok"
         spread = f"{_seconds(min(r.seconds))}..{_seconds(max(r.seconds))}" if repeated else ""
         note = "; ".join(r.notes)[:90]
-        rows.append([r.engine, r.label, _fmt_seconds(r), runs, spread, rss, note])
+        cpu = "-" if r.cpu_seconds is None else f"{r.cpu_seconds:,.1f}"
+        rows.append([r.engine, r.label, _fmt_seconds(r), runs, spread, cpu, rss, note])
     return _table(
-        ["engine", "measure", "median s", "runs", "min..max", "peak RSS MiB", "notes"], rows, right={2, 3, 4, 5}
+        ["engine", "measure", "median s", "runs", "min..max", "process CPU s", "peak RSS MiB", "notes"],
+        rows,
+        right={2, 3, 4, 5, 6},
     )
 
 

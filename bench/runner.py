@@ -36,6 +36,7 @@ class ChildOutcome:
     process_seconds: float
     peak_rss_mib: float
     log_path: Path
+    cpu_seconds: float = 0.0
 
 
 class ForkedChild:
@@ -115,6 +116,7 @@ class ForkedChild:
             process_seconds=elapsed,
             peak_rss_mib=usage.ru_maxrss / 1024,  # KiB on Linux
             log_path=self.log_path,
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
         )
 
 

@@ -12,6 +12,7 @@ anything else are left alone.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 APP_PREFIX = "bench:"
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://127.0.0.1:5432/bench"
+#: The bench database; ``BENCH_POSTGRES_URL`` (or ``--postgres-url``) names another, e.g. one per developer.
+DEFAULT_POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://127.0.0.1:5432/bench")
 ENGINES = ("sqlite", "postgres")
 
 

@@ -369,13 +369,12 @@ def read_headline(week: str) -> dict:
 
     from analytics.headline import summarise_week
     from loyalty.db import get_read_engine
+    from tasks.published import read_previous_published
     from tasks.report_data import read_stored_frames
 
     engine = get_read_engine(get_settings().warehouse_url)
     if not sa.inspect(engine).has_table("weekly_satisfaction"):
         raise UserError("the warehouse has no metrics yet: run `loyalty nightly` or `loyalty demo`")
-    from tasks.published import read_previous_published
-
     names = (
         "weekly_satisfaction",
         "weekly_retention",

@@ -1,10 +1,10 @@
 """The backfill flow: the nightly steps for every delivery day of a range, in order, in chunks, then the
 metrics of every week touched (once, not once a day), and optionally the weekly reports of those weeks.
 
-Chunks of ``chunk_days`` days run as ``backfill-chunk`` subflows one after another, so the server never holds
-more than one chunk's task runs in flight, however long the range. On the ``dask`` task runner a chunk's days
-are extracted and validated in parallel and then loaded in day order (see ``flows/_steps.py``); the result
-is the same as a serial backfill's.
+Chunks of ``chunk_days`` days run as ``backfill-chunk`` subflows one after another. Each chunk is three task
+runs per entity (extract, validate, load of all its days; see ``tasks/chunk.py``), named with the entity and
+the days. On the ``dask`` task runner a chunk's entities are extracted and validated in parallel and then
+loaded in day order; the result is the same as a serial backfill's.
 
 Re-running a range is safe and is how a crashed or killed backfill is finished: each delivery day replaces
 its own partitions in one transaction, so nothing is loaded twice and a half-written day never stays.
@@ -23,16 +23,16 @@ from uuid import UUID
 from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 
-from analytics.weeks import iso_week_label, parse_iso_week
+from analytics.weeks import iso_week_label
 from flows._runners import TaskRunnerName, chunk_task_runner
-from flows._steps import failure_message, load_delivery_day, prepare_days
 from loyalty import progress
 from loyalty.contract import ENTITIES
 from loyalty.db import get_engine
 from loyalty.settings import Settings, get_settings
+from tasks.chunk import failure_message, intake_chunk, parallel_intake
 from tasks.limits import ensure_source_limit
 from tasks.load import prepare_warehouse
-from tasks.metrics import recompute_metrics, weeks_to_recompute
+from tasks.metrics import complete_weeks, recompute_metrics, weeks_to_recompute
 from tasks.resume import first_business_day_of, leading_done_days
 
 
@@ -67,32 +67,17 @@ def backfill_chunk(
     total_days: int = 0,
     progress_artifact_id: str | None = None,
 ) -> dict:
-    """Load the delivery days start..end in order; with ``parallel``, prepare them all on the task runner first."""
+    """Load the delivery days start..end (one intake per entity); with ``parallel``, entities side by side."""
     logger = get_run_logger()
     settings = get_settings()
     days = _days(start, end)
-    prepared = prepare_days(settings, days, entities) if parallel else None
-    out: dict = {"days": [], "touched": [], "failures": {}}
-    for number, day in enumerate(days, start=1):
-        outcome = load_delivery_day(settings, day, run_id, logger, entities, prepared)
-        out["touched"].extend(outcome.touched_days)
-        out["failures"].update({f"{day} {k}": v for k, v in outcome.failures.items()})
-        out["days"].append(
-            {
-                "delivery day": day.isoformat(),
-                "status": "failed: " + ", ".join(outcome.failures) if outcome.failures else "loaded",
-                "rows in": sum(s.rows_in for s in outcome.summaries),
-                "loaded": sum(s.rows_loaded for s in outcome.summaries),
-                "quarantined": sum(s.rows_quarantined for s in outcome.summaries),
-            }
-        )
-        _report_progress(done_before + number, total_days or len(days), progress_artifact_id, day.isoformat())
-    return out
-
-
-def complete_weeks(weeks: list[str], end: date, today: date) -> list[str]:
-    """The weeks whose Sunday the backfill reached and that are over (their Sunday is before ``today``)."""
-    return [w for w in weeks if parse_iso_week(w)[1] <= end and parse_iso_week(w)[1] < today]
+    outcome = intake_chunk(settings, days, run_id, entities, parallel=parallel, logger=logger)
+    _report_progress(done_before + len(days), total_days or len(days), progress_artifact_id, end.isoformat())
+    return {
+        "days": outcome.day_rows(),
+        "touched": outcome.touched_days,
+        "failures": {f"{day} {entity}": m for (day, entity), m in outcome.failures.items()},
+    }
 
 
 def render_weekly_reports(settings: Settings, weeks: list[str], logger) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -131,7 +116,7 @@ def backfill(
     if size < 1:
         raise ValueError(f"chunk_days must be at least 1, got {size}")
     runner_name = task_runner or settings.backfill_task_runner
-    parallel = runner_name == "dask" and settings.source_kind == "files"
+    parallel = parallel_intake(settings, runner_name)
     if runner_name == "dask" and not parallel:
         logger.warning("a SQL source is read day after day (each window starts at the last watermark): serial")
     run_id = str(runtime.flow_run.id or uuid.uuid4())
@@ -173,7 +158,9 @@ def backfill(
     create_table_artifact(
         key="backfill-days", table=day_rows, description=f"Backfill {start} .. {end}: every delivery day"
     )
-    weeks = weeks_to_recompute(get_engine(settings.warehouse_url), sorted(touched))
+    weeks = weeks_to_recompute(
+        get_engine(settings.warehouse_url), sorted(touched), through=end, max_weeks=settings.recompute_max_weeks
+    )
     if recompute and weeks:
         recompute_metrics(settings, weeks)
         logger.info("metrics recomputed for %d weeks: %s .. %s", len(weeks), weeks[0], weeks[-1])

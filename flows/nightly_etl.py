@@ -10,11 +10,11 @@ from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows._steps import failure_message, load_delivery_day
 from loyalty.db import get_engine
 from loyalty.delivery import LoadSummary
 from loyalty.rundate import resolve_delivery_day
 from loyalty.settings import get_settings
+from tasks.chunk import failure_message, intake_chunk
 from tasks.limits import ensure_source_limit
 from tasks.load import prepare_warehouse
 from tasks.metrics import recompute_metrics, weeks_to_recompute
@@ -57,12 +57,18 @@ def nightly_etl(
     run_id = str(runtime.flow_run.id or uuid.uuid4())
     prepare_warehouse(settings)
     ensure_source_limit(settings)
-    outcome = load_delivery_day(settings, day, run_id, logger, entities)
-    publish_counts(day, outcome.summaries, outcome.failures)
+    outcome = intake_chunk(settings, [day], run_id, entities, logger=logger)
+    failures = {entity: message for (_day, entity), message in outcome.failures.items()}
+    publish_counts(day, outcome.summaries, failures)
     if recompute and outcome.touched_days:
-        weeks = weeks_to_recompute(get_engine(settings.warehouse_url), outcome.touched_days)
+        weeks = weeks_to_recompute(
+            get_engine(settings.warehouse_url),
+            outcome.touched_days,
+            through=day,
+            max_weeks=settings.recompute_max_weeks,
+        )
         recompute_metrics(settings, weeks)
         logger.info("metrics recomputed for %s", ", ".join(weeks))
-    if outcome.failures:
-        raise RuntimeError(failure_message(f"nightly-etl {day}", outcome.failures))
+    if failures:
+        raise RuntimeError(failure_message(f"nightly-etl {day}", failures))
     return [s.as_dict() for s in outcome.summaries]

@@ -379,12 +379,26 @@ def _metric_tables() -> dict[str, sa.Table]:
     return {name: _metric_table(name, columns, key, grain) for name, columns, key, grain in specs}
 
 
-METRIC_TABLES = _metric_tables()
+_METRIC_TABLES: dict[str, sa.Table] = {}
 
 
-def _create(tables: list[sa.Table]) -> Callable[[Connection], None]:
+def metric_tables() -> dict[str, sa.Table]:
+    """The metric tables, built on first use: their columns come from the analytics modules, whose imports
+    (scikit-learn, SciPy, statsmodels) cost seconds that the intake and the CLI's reads do not need."""
+    if not _METRIC_TABLES:
+        _METRIC_TABLES.update(_metric_tables())
+    return _METRIC_TABLES
+
+
+def __getattr__(name: str) -> dict[str, sa.Table]:  # ``from loyalty.schema import METRIC_TABLES`` builds them
+    if name == "METRIC_TABLES":
+        return metric_tables()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _create(tables: list[sa.Table] | Callable[[], list[sa.Table]]) -> Callable[[Connection], None]:
     def apply(conn: Connection) -> None:
-        metadata.create_all(conn, tables=tables, checkfirst=True)
+        metadata.create_all(conn, tables=tables() if callable(tables) else tables, checkfirst=True)
 
     return apply
 
@@ -425,21 +439,21 @@ def _kpi_tiles_and_term_names(conn: Connection) -> None:
     for old, new in (("group_terms", "terms_by_nps_group"), ("term_details", "term_verbatims")):
         if old in tables and new not in tables:
             conn.execute(sa.text(f"alter table {old} rename to {new}"))  # fixed names, no input
-    metadata.create_all(conn, tables=[METRIC_TABLES["weekly_kpi_tiles"]], checkfirst=True)
+    metadata.create_all(conn, tables=[metric_tables()["weekly_kpi_tiles"]], checkfirst=True)
 
 
 def _rebuild_metric_tables(conn: Connection) -> None:
     """Metric tables hold derived rows only: drop and recreate them with the current columns (the next
     metrics run refills them), and add the published-figures log."""
-    for table in METRIC_TABLES.values():
+    for table in metric_tables().values():
         table.drop(conn, checkfirst=True)
-    metadata.create_all(conn, tables=[*METRIC_TABLES.values(), published_figures], checkfirst=True)
+    metadata.create_all(conn, tables=[*metric_tables().values(), published_figures], checkfirst=True)
 
 
 # Append-only: a migration, once released, is never edited. Each runs in its own transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "entity tables, quarantine, file and run ledgers", _create(CORE_TABLES)),
-    (2, "weekly metric tables", _create(list(METRIC_TABLES.values()))),
+    (2, "weekly metric tables", _create(lambda: list(metric_tables().values()))),
     (3, "report delivery log", _create([report_sends])),
     (4, "one name for the delivery day (load_date -> delivery_day); report emails are sends", _rename_to_delivery_day),
     (
@@ -476,4 +490,5 @@ def migrate(engine: Engine) -> list[int]:
 
 def drop_all(engine: Engine) -> None:
     """Remove every project table (tests only)."""
+    metric_tables()
     metadata.drop_all(engine)

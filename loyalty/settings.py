@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # money metrics and counted in the log.
     reporting_currency: str = "GBP"
     fx_rates: dict[str, float] = Field(default_factory=lambda: {"EUR": 0.86, "USD": 0.79})
+    # A load recomputes the metrics of the weeks its rows fall in and of every later week up to its delivery
+    # day, at most this many weeks (the most recent ones; tasks/metrics.py:weeks_to_recompute).
+    recompute_max_weeks: int = Field(default=156, ge=1)
     # Trending terms are tested against this many trailing weeks.
     baseline_weeks: int = 8
     # Multiplies every retry delay (tasks that touch the source, the warehouse or SMTP retry 3 times with
@@ -84,9 +87,11 @@ class Settings(BaseSettings):
     # Reads of a SQL source hold a slot of the Prefect global concurrency limit "loyalty-source", created with
     # this many slots when missing (an operator's later change is kept). 0: no limit. Landing files take none.
     source_concurrency: int = 2
-    # Backfills: days per chunk (one subflow each: the server sees at most one chunk's task runs at a time);
-    # "serial" or "dask" (extract and validate of a chunk's days in parallel on Dask; loads stay in day order).
-    backfill_chunk_days: int = 7
+    # Backfills: days per chunk (one subflow each, three task runs per entity: extract, validate and load of all
+    # its days; one validation call per entity and chunk, so a chunk's cost is mostly fixed: bigger is cheaper,
+    # up to memory: a chunk's rows of one entity are held at once); "serial" or "dask" (a chunk's entities are
+    # extracted and validated side by side on Dask; loads stay in day order).
+    backfill_chunk_days: int = 28
     backfill_task_runner: Literal["serial", "dask"] = "serial"
     # A running dask.distributed scheduler (tcp://host:8786); unset: a LocalCluster of dask_workers processes.
     dask_address: str | None = None

@@ -185,12 +185,16 @@ def validate_frame(
     entity: Entity,
     source_zone: ZoneInfo,
     window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    partition: str | None = None,
 ) -> Validated:
     """Split a raw delivery frame into valid typed rows and quarantined rows with reasons.
 
     ``raw`` holds contract-named columns plus ``_source`` and ``_source_row``; its index is irrelevant.
     Every input row appears in exactly one of the two outputs. ``window`` (see :func:`settings_window`) is
-    the accepted range of timestamps; without it only timestamps no calendar can hold are refused.
+    the accepted range of timestamps; without it only timestamps no calendar can hold are refused. With
+    ``partition`` (a column of ``raw``, e.g. the delivery day of each row when several deliveries are validated
+    in one call), ids repeating inside one delivery are looked for per partition value, and both outputs carry
+    that column.
     """
     raw = raw.reset_index(drop=True)
     coerced = coerce_frame(raw, entity, source_zone, window)
@@ -222,13 +226,15 @@ def validate_frame(
     # Duplicate ids inside this delivery: identical copies keep their first row; ids whose copies differ
     # are all rejected, because nothing says which copy is right.
     candidates = typed.loc[~failed, [entity.key, "record_hash"]]
-    dup_any = candidates[entity.key].duplicated(keep=False)
+    group = [entity.key]
+    if partition is not None:
+        candidates = candidates.assign(**{partition: raw.loc[~failed, partition].to_numpy()})
+        group = [partition, entity.key]
+    dup_any = candidates.duplicated(group, keep=False)
     if dup_any.any():
-        distinct = candidates[dup_any].groupby(entity.key)["record_hash"].transform("nunique")
+        distinct = candidates[dup_any].groupby(group)["record_hash"].transform("nunique")
         conflict_index = distinct[distinct > 1].index
-        same_index = candidates[dup_any & candidates[entity.key].duplicated(keep="first")].index.difference(
-            conflict_index
-        )
+        same_index = candidates[dup_any & candidates.duplicated(group, keep="first")].index.difference(conflict_index)
         for reason, index in (
             ("duplicate_id_conflict", conflict_index),
             ("duplicate_id_same_content", same_index),
@@ -245,6 +251,9 @@ def validate_frame(
     valid["_source"] = raw.loc[~failed, "_source"].to_numpy()
     valid["_source_row"] = raw.loc[~failed, "_source_row"].to_numpy()
     rejected = describe_rejections(raw.loc[failed], {k: v[failed] for k, v in masks.items()}, details, entity)
+    if partition is not None:
+        valid[partition] = raw.loc[~failed, partition].to_numpy()
+        rejected[partition] = raw.loc[failed, partition].to_numpy()
     return Validated(valid=valid.reset_index(drop=True), rejected=rejected)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -36,26 +37,71 @@ def lock_partition(conn: Connection, entity: str, day: date) -> None:
         conn.execute(sa.text("select pg_advisory_xact_lock(:key)"), {"key": key})
 
 
+def _column_values(series: pd.Series) -> list[Any]:
+    """One column as plain Python values for the driver: None for missing, naive UTC datetimes, ints, floats."""
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        naive = series.dt.tz_convert("UTC").dt.tz_localize(None).dt.to_pydatetime()
+        return [None if v is pd.NaT or v is None else v for v in naive.tolist()]
+    if str(series.dtype) == "Int64":
+        return [None if v is pd.NA else int(v) for v in series.tolist()]
+    if pd.api.types.is_float_dtype(series.dtype):
+        return [None if v != v else float(v) for v in series.tolist()]
+    return [None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in series.tolist()]
+
+
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Plain Python rows for the driver: None for missing, naive UTC datetimes, ints and floats."""
-    out = {}
-    for column in frame.columns:
-        series = frame[column]
-        if isinstance(series.dtype, pd.DatetimeTZDtype):
-            values = [None if pd.isna(v) else v.tz_convert("UTC").tz_localize(None).to_pydatetime() for v in series]
-        elif str(series.dtype) == "Int64":
-            values = [None if pd.isna(v) else int(v) for v in series]
-        elif pd.api.types.is_float_dtype(series.dtype):
-            values = [None if np.isnan(v) else float(v) for v in series.to_numpy()]
-        else:
-            values = [None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in series]
-        out[column] = values
+    out = {column: _column_values(frame[column]) for column in frame.columns}
     return [dict(zip(out, row, strict=True)) for row in zip(*out.values(), strict=True)] if out else []
 
 
-def _insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), _CHUNK):
-        conn.execute(table.insert(), rows[start : start + _CHUNK])
+def _tuples(frame: pd.DataFrame) -> list[tuple]:
+    """The frame's rows as tuples of plain Python values, built column by column."""
+    columns = [_column_values(frame[c]) for c in frame.columns]
+    return list(zip(*columns, strict=True)) if columns else []
+
+
+def _insert(conn: Connection, table: sa.Table, columns: list[str], rows: list[tuple]) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order) through the driver's fast path, inside ``conn``'s transaction.
+
+    PostgreSQL: ``COPY ... FROM STDIN``. SQLite: the driver's ``executemany`` of tuples. Either way each value
+    first goes through the column type's own bind processor, so what is stored is exactly what SQLAlchemy's
+    ``insert()`` would store (SQLite keeps dates and timestamps as ISO text in SQLAlchemy's format).
+    """
+    if not rows:
+        return
+    dialect = conn.dialect
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    if any(processors):
+        converters = [(i, p) for i, p in enumerate(processors) if p is not None]
+        processed = []
+        for row in rows:
+            values = list(row)
+            for i, process in converters:
+                if values[i] is not None:
+                    values[i] = process(values[i])
+            processed.append(tuple(values))
+        rows = processed
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{c}"' for c in columns)
+            with cursor.copy(f'copy "{table.name}" ({names}) from stdin') as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            names = ", ".join(f'"{c}"' for c in columns)
+            statement = f'insert into "{table.name}" ({names}) values ({", ".join("?" for _ in columns)})'
+            for start in range(0, len(rows), _CHUNK):
+                cursor.executemany(statement, rows[start : start + _CHUNK])
+    finally:
+        cursor.close()
+
+
+def _insert_dicts(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        columns = list(rows[0])
+        _insert(conn, table, columns, [tuple(r[c] for c in columns) for r in rows])
 
 
 def _loaded_elsewhere(conn: Connection, table: sa.Table, key: str, ids: list[str]) -> dict[str, str]:
@@ -68,8 +114,18 @@ def _loaded_elsewhere(conn: Connection, table: sa.Table, key: str, ids: list[str
     return found
 
 
-def write_partition(engine: Engine, checked: CheckedDelivery, run_id: str, business_tz: str) -> LoadSummary:
-    """Replace the delivery partition with this delivery, in one transaction; return exact counts."""
+def write_partition(
+    engine: Engine,
+    checked: CheckedDelivery,
+    run_id: str,
+    business_tz: str,
+    finish: Callable[[Connection, LoadSummary], None] | None = None,
+) -> LoadSummary:
+    """Replace the delivery partition with this delivery, in one transaction; return exact counts.
+
+    ``finish`` runs inside the same transaction once the counts are known (the run ledger's end of this day),
+    so the partition and its ledger record commit together or not at all.
+    """
     delivery = checked.delivery
     entity = get_entity(delivery.entity)
     table = ENTITY_TABLES[entity.name]
@@ -131,10 +187,10 @@ def write_partition(engine: Engine, checked: CheckedDelivery, run_id: str, busin
         rows["source_row"] = [None if pd.isna(v) else int(v) for v in valid["_source_row"]]
         rows["run_id"] = run_id
         rows["record_hash"] = valid["record_hash"].to_numpy()
-        _insert(conn, table, _records(rows))
+        _insert(conn, table, list(rows.columns), _tuples(rows))
 
         quarantine_rows = _quarantine_records(rejected, entity.name, delivery.delivery_day, run_id, now)
-        _insert(conn, quarantine, quarantine_rows)
+        _insert_dicts(conn, quarantine, quarantine_rows)
 
         loaded_per_file = Counter(valid["_source"].tolist())
         rejected_per_file = Counter(rejected["source"].tolist()) if len(rejected) else Counter()
@@ -163,29 +219,32 @@ def write_partition(engine: Engine, checked: CheckedDelivery, run_id: str, busin
                     "recorded_at": now,
                 }
             )
-        _insert(conn, file_ledger, ledger_rows)
+        _insert_dicts(conn, file_ledger, ledger_rows)
 
-    rows_loaded = len(rows)
-    rows_quarantined = len(quarantine_rows)
-    if rows_loaded + rows_quarantined != checked.rows_in:  # the invariant the whole design rests on
-        raise AssertionError(
-            f"{entity.name} {delivery.delivery_day}: in={checked.rows_in} but loaded={rows_loaded} "
-            f"+ quarantined={rows_quarantined}"
+        rows_loaded = len(rows)
+        rows_quarantined = len(quarantine_rows)
+        if rows_loaded + rows_quarantined != checked.rows_in:  # the invariant the whole design rests on
+            raise AssertionError(
+                f"{entity.name} {delivery.delivery_day}: in={checked.rows_in} but loaded={rows_loaded} "
+                f"+ quarantined={rows_quarantined}"
+            )
+        statuses = Counter(f.status for f in delivery.files)
+        summary = LoadSummary(
+            entity=entity.name,
+            delivery_day=delivery.delivery_day,
+            rows_in=checked.rows_in,
+            rows_loaded=rows_loaded,
+            rows_quarantined=rows_quarantined,
+            files_seen=len(delivery.files),
+            files_loaded=statuses.get("loaded", 0),
+            files_duplicate=statuses.get("duplicate", 0),
+            files_rejected=statuses.get("rejected", 0),
+            business_days=tuple(sorted(set(rows["business_day"]))),
+            quarantined_by_reason=dict(sorted(Counter(r["reason"] for r in quarantine_rows).items())),
         )
-    statuses = Counter(f.status for f in delivery.files)
-    return LoadSummary(
-        entity=entity.name,
-        delivery_day=delivery.delivery_day,
-        rows_in=checked.rows_in,
-        rows_loaded=rows_loaded,
-        rows_quarantined=rows_quarantined,
-        files_seen=len(delivery.files),
-        files_loaded=statuses.get("loaded", 0),
-        files_duplicate=statuses.get("duplicate", 0),
-        files_rejected=statuses.get("rejected", 0),
-        business_days=tuple(sorted(set(rows["business_day"]))),
-        quarantined_by_reason=dict(sorted(Counter(r["reason"] for r in quarantine_rows).items())),
-    )
+        if finish is not None:
+            finish(conn, summary)
+    return summary
 
 
 def _raw_from_typed(part: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:

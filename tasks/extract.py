@@ -54,11 +54,33 @@ def _already_loaded(engine: sa.Engine, entity: str, day: date) -> dict[str, str]
         return {r.sha256: r.path for r in rows}
 
 
-def read_landing(settings: Settings, entity_name: str, day: date, warehouse: sa.Engine) -> Delivery:
+def _loaded_files(engine: sa.Engine, entity: str) -> dict[date, dict[str, str]]:
+    """Every loaded file of ``entity``: per delivery day, content hash -> path."""
+    out: dict[date, dict[str, str]] = {}
+    with engine.connect() as conn:
+        for r in conn.execute(load_sql("ledger/loaded_files_of_entity"), {"entity": entity}):
+            day = r.delivery_day if isinstance(r.delivery_day, date) else date.fromisoformat(str(r.delivery_day))
+            out.setdefault(day, {})[r.sha256] = r.path
+    return out
+
+
+def read_landing(
+    settings: Settings,
+    entity_name: str,
+    day: date,
+    warehouse: sa.Engine | None,
+    loaded_elsewhere: dict[str, str] | None = None,
+    mapping: dict[str, str] | None = None,
+) -> Delivery:
+    """One day's files; ``loaded_elsewhere`` (hash -> path of files loaded on other days) and ``mapping`` (the
+    entity's column mapping) are read if not given."""
     entity = get_entity(entity_name)
     landing = settings.landing_dir
-    mapping = load_column_mapping(settings.column_mapping_path).get(entity_name, {})
-    loaded_elsewhere = _already_loaded(warehouse, entity_name, day)
+    if mapping is None:
+        mapping = load_column_mapping(settings.column_mapping_path).get(entity_name, {})
+    if loaded_elsewhere is None:
+        assert warehouse is not None
+        loaded_elsewhere = _already_loaded(warehouse, entity_name, day)
     seen_today: dict[str, str] = {}
     frames: list[pd.DataFrame] = []
     delivery = Delivery(entity=entity_name, delivery_day=day, source=f"files:{landing}", rows=pd.DataFrame())
@@ -107,26 +129,34 @@ def _naive_utc(value: datetime | str | None) -> datetime | None:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def _window(warehouse: sa.Engine, entity: str, day: date, settings: Settings) -> tuple[datetime, datetime]:
+def _window(
+    warehouse: sa.Engine, entity: str, day: date, settings: Settings, read_before: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """The window of ``(entity, day)``. ``read_before``: the newest window end that earlier days of the same
+    chunk will have recorded by the time this day loads (they are extracted together, before any is loaded)."""
     params = {"entity": entity, "delivery_day": day}
     with warehouse.connect() as conn:
         recorded = conn.execute(load_sql("ledger/recorded_window"), params).first()
         if recorded is not None:
             return _naive_utc(recorded.window_start), _naive_utc(recorded.window_end)  # type: ignore[return-value]
         watermark = _naive_utc(conn.execute(load_sql("ledger/watermark"), params).scalar())
+    if read_before is not None and (watermark is None or read_before > watermark):
+        watermark = read_before
     start, end = day_bounds_utc(day, settings.business_zone)
     if watermark is not None and watermark < start:
         start = watermark  # nights were missed: read the gap too, nothing is skipped
     return start, end
 
 
-def read_sql_source(settings: Settings, entity_name: str, day: date, warehouse: sa.Engine) -> Delivery:
+def read_sql_source(
+    settings: Settings, entity_name: str, day: date, warehouse: sa.Engine, read_before: datetime | None = None
+) -> Delivery:
     entity = get_entity(entity_name)
     if not settings.source_url:
         raise ValueError("source_kind is 'sql' but LOYALTY_SOURCE_URL is not set")
     source = get_engine(settings.source_url)
     check_connection(source)
-    start, end = _window(warehouse, entity_name, day, settings)
+    start, end = _window(warehouse, entity_name, day, settings, read_before)
     mapping = load_column_mapping(settings.column_mapping_path).get(entity_name, {})
     with source.connect() as conn:
         frame = pd.read_sql(load_sql(f"extract/{entity_name}"), conn, params={"window_start": start, "window_end": end})
@@ -146,52 +176,74 @@ def read_sql_source(settings: Settings, entity_name: str, day: date, warehouse: 
     )
 
 
+def read_days(settings: Settings, entity: str, days: list[date]) -> list[Delivery]:
+    """One entity's deliveries of ``days`` (in order), each exactly what a run of that day alone would read.
+
+    The days are read before any of them is loaded, so what a day's read depends on from earlier days of the
+    chunk is carried forward here: for files, the files an earlier day loads (a later copy is a duplicate);
+    for a SQL source, the end of an earlier day's window (the next window starts there).
+    """
+    warehouse = get_engine(settings.warehouse_url)
+    days = sorted(days)
+    with source_slot(settings):
+        if settings.source_kind == "sql":
+            out, read_before = [], None
+            for day in days:
+                with masked_driver_errors(entity, day):
+                    delivery = read_sql_source(settings, entity, day, warehouse, read_before)
+                read_before = delivery.window_end
+                out.append(delivery)
+            return out
+        loaded = _loaded_files(warehouse, entity)
+        mapping = load_column_mapping(settings.column_mapping_path).get(entity, {})
+        out = []
+        for day in days:
+            elsewhere: dict[str, str] = {}
+            for other, files in loaded.items():
+                if other != day:
+                    elsewhere.update(files)
+            with masked_driver_errors(entity, day):
+                delivery = read_landing(settings, entity, day, warehouse, elsewhere, mapping)
+            loaded[day] = {f.sha256: f.path for f in delivery.files if f.status == "loaded"}
+            out.append(delivery)
+        return out
+
+
+def _days_name(parameters: dict) -> str:
+    return f"{parameters['entity']}-{days_label(parameters['days'])}"
+
+
+def days_label(days: list[date]) -> str:
+    """``2026-11-16`` for one day, ``2026-11-16..2026-11-22`` for a range (task and flow run names)."""
+    first, last = min(days).isoformat(), max(days).isoformat()
+    return first if first == last else f"{first}..{last}"
+
+
 @task(
-    name="extract-entity",
-    task_run_name="extract-{entity}-{day}",
+    name="extract",
+    task_run_name=lambda: "extract-" + _days_name(_task_parameters()),
     retries=3,
     retry_delay_seconds=backoff(5),
     retry_condition_fn=retry_on_transient,
-    timeout_seconds=900,
+    timeout_seconds=1800,
     cache_policy=NO_CACHE,
 )
-def extract_entity(settings: Settings, entity: str, day: date) -> Delivery:
-    """Read one entity's delivery for ``day`` from the configured source (SQL: in a ``loyalty-source`` slot)."""
-    warehouse = get_engine(settings.warehouse_url)
-    with source_slot(settings), masked_driver_errors(entity, day):
-        if settings.source_kind == "sql":
-            return read_sql_source(settings, entity, day, warehouse)
-        return read_landing(settings, entity, day, warehouse)
+def extract_days(settings: Settings, entity: str, days: list[date]) -> list[Delivery]:
+    """Read one entity's deliveries of a chunk of days from the configured source (SQL: in a source slot)."""
+    return read_days(settings, entity, days)
 
 
-def extraction_basis(settings: Settings, entity: str, day: date) -> dict[str, str | None]:
-    """What an extract of ``(entity, day)`` would take from the warehouse now.
+def _task_parameters() -> dict:
+    from prefect import runtime
 
-    For files: the already-loaded files of other days by content hash (a file whose hash is here is recorded
-    as a duplicate). For a SQL source: the window that would be read. An extract made ahead of time (a parallel
-    backfill prepares days before the days before them are loaded) is only valid if this is unchanged when
-    it is loaded: see :func:`basis_unchanged`.
-    """
-    warehouse = get_engine(settings.warehouse_url)
-    if settings.source_kind == "sql":
-        start, end = _window(warehouse, entity, day, settings)
-        return {"window": f"{start.isoformat()}/{end.isoformat()}"}
-    return dict[str, str | None](_already_loaded(warehouse, entity, day))
-
-
-def basis_unchanged(delivery: Delivery, before: dict[str, str | None], now: dict[str, str | None]) -> bool:
-    """Whether ``delivery``, extracted when the warehouse said ``before``, is what an extract would give ``now``."""
-    if "window" in before or "window" in now:
-        return before.get("window") == now.get("window")
-    return all(before.get(f.sha256) == now.get(f.sha256) for f in delivery.files)
+    return runtime.task_run.parameters
 
 
 __all__ = [
     "DatabaseUnavailable",
     "LandingMissing",
-    "basis_unchanged",
-    "extract_entity",
-    "extraction_basis",
+    "days_label",
+    "extract_days",
     "list_landing_files",
     "read_landing",
 ]

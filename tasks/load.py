@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
@@ -33,19 +34,110 @@ def prepare_warehouse(settings: Settings) -> list[int]:
     return migrate(engine)
 
 
+def _load_task_name() -> str:
+    from prefect import runtime
+
+    from tasks.extract import days_label
+
+    checked = runtime.task_run.parameters["checked"]
+    if not checked:
+        return "load"
+    return f"load-{checked[0].delivery.entity}-{days_label([c.delivery.delivery_day for c in checked])}"
+
+
+@dataclass
+class LoadedDays:
+    """What loading a chunk of one entity did: a summary per loaded day, an error per failed day."""
+
+    summaries: list[LoadSummary] = field(default_factory=list)
+    failures: dict[date, str] = field(default_factory=dict)
+
+
+def error_text(exc: BaseException) -> str:
+    """One line naming the error, without row values (a database error's text carries them: its statement and
+    parameters are cut off, see ENVIRONMENT.md)."""
+    text = str(exc).split("\n[SQL:")[0].split("\n[parameters:")[0]
+    return f"{type(exc).__name__}: {text}".splitlines()[0][:500]
+
+
+def load_checked(checked: list[CheckedDelivery], settings: Settings, run_id: str) -> LoadedDays:
+    """Load one entity's validated deliveries day after day, in order; each day replaces its partition and
+    records its run-ledger end in one transaction. A day that fails is recorded as failed and the later days
+    still load; a transient error (the warehouse away) is raised, so the task's retries run the chunk again
+    (days already loaded are replaced by identical rows)."""
+    from tasks.retry import TRANSIENT
+
+    engine = get_engine(settings.warehouse_url)
+    out = LoadedDays()
+    for item in checked:
+        delivery = item.delivery
+
+        def finish(conn: sa.Connection, summary: LoadSummary, delivery=delivery) -> None:  # type: ignore[no-untyped-def]
+            _run_end(
+                conn,
+                run_id,
+                delivery.entity,
+                delivery.delivery_day,
+                summary,
+                files=[f.path for f in delivery.files],
+                window=(delivery.window_start, delivery.window_end),
+            )
+
+        try:
+            with masked_driver_errors(delivery.entity, delivery.delivery_day):
+                summary = write_partition(engine, item, run_id, settings.business_tz, finish)
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            message = error_text(exc)
+            record_run_end(engine, run_id, delivery.entity, delivery.delivery_day, error=message)
+            out.failures[delivery.delivery_day] = message
+            continue
+        out.summaries.append(summary)
+    return out
+
+
 @task(
-    name="load-entity",
-    task_run_name="load-{checked.delivery.entity}",
+    name="load",
+    task_run_name=_load_task_name,
     retries=3,
     retry_delay_seconds=backoff(5),
     retry_condition_fn=retry_on_transient,
-    timeout_seconds=1800,
+    timeout_seconds=3600,
     cache_policy=NO_CACHE,
 )
-def load_entity(checked: CheckedDelivery, settings: Settings, run_id: str) -> LoadSummary:
-    """Replace the entity's delivery partition in one transaction (driver errors carry no row values out)."""
-    with masked_driver_errors(checked.delivery.entity, checked.delivery.delivery_day):
-        return write_partition(get_engine(settings.warehouse_url), checked, run_id, settings.business_tz)
+def load_days(checked: list[CheckedDelivery], settings: Settings, run_id: str) -> LoadedDays:
+    """Replace each delivery day's partition of one entity, in day order (see :func:`load_checked`)."""
+    return load_checked(checked, settings, run_id)
+
+
+def record_runs_start(engine: sa.Engine, run_id: str, entities: list[str], days: list[date], source: str) -> None:
+    """Mark every (entity, day) of a chunk as running for ``run_id``, in one transaction."""
+    started = utc_now_naive()
+    with engine.begin() as conn:
+        for entity in entities:
+            conn.execute(
+                run_ledger.delete().where(
+                    (run_ledger.c.run_id == run_id)
+                    & (run_ledger.c.entity == entity)
+                    & (run_ledger.c.delivery_day.in_(days))
+                )
+            )
+        conn.execute(
+            run_ledger.insert(),
+            [
+                {
+                    "run_id": run_id,
+                    "entity": entity,
+                    "delivery_day": day,
+                    "status": "running",
+                    "source": source,
+                    "started_at": started,
+                }
+                for entity in entities
+                for day in days
+            ],
+        )
 
 
 def record_run_start(engine: sa.Engine, run_id: str, entity: str, day: date, source: str) -> None:
@@ -78,6 +170,21 @@ def record_run_end(
     window: tuple | None = None,
     error: str | None = None,
 ) -> None:
+    with engine.begin() as conn:
+        _run_end(conn, run_id, entity, day, summary, files=files, window=window, error=error)
+
+
+def _run_end(
+    conn: sa.Connection,
+    run_id: str,
+    entity: str,
+    day: date,
+    summary: LoadSummary | None = None,
+    *,
+    files: list[str] | None = None,
+    window: tuple | None = None,
+    error: str | None = None,
+) -> None:
     values: dict = {
         "finished_at": utc_now_naive(),
         "status": "failed" if error else "succeeded",
@@ -97,11 +204,8 @@ def record_run_end(
         values["files"] = json.dumps(files)
     if window is not None and window[0] is not None:
         values.update(window_start=window[0], window_end=window[1])
-    with engine.begin() as conn:
-        conn.execute(
-            run_ledger.update()
-            .where(
-                (run_ledger.c.run_id == run_id) & (run_ledger.c.entity == entity) & (run_ledger.c.delivery_day == day)
-            )
-            .values(**values)
-        )
+    conn.execute(
+        run_ledger.update()
+        .where((run_ledger.c.run_id == run_id) & (run_ledger.c.entity == entity) & (run_ledger.c.delivery_day == day))
+        .values(**values)
+    )

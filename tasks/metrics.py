@@ -17,7 +17,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from analytics.bundle import MetricParameters, compute_metric_frames, convert_currency
-from analytics.weeks import iso_week_label, parse_iso_week, previous_iso_weeks
+from analytics.weeks import iso_week_label, parse_iso_week
 from loyalty.contract import ANSWER_COLUMNS
 from loyalty.db import get_engine, load_sql
 from loyalty.schema import METRIC_TABLES
@@ -41,6 +41,7 @@ def _utc(series: pd.Series) -> pd.Series:
 
 
 _CHUNK_ROWS = 200_000
+RESPONSES_FROM = dt.date(1, 1, 1)
 
 
 def read_query_frame(conn: sa.Connection, name: str, params: dict) -> pd.DataFrame:
@@ -111,8 +112,11 @@ def compute_weeks(
     """Every metric frame of ``weeks``, computed from the warehouse."""
     weeks = sorted(set(weeks))
     params = metric_parameters(settings, trend_weeks=trend_weeks)
-    # Baselines, persisting-term walks, survival and repurchase cohorts, trailing windows and trends.
-    first_day = parse_iso_week(previous_iso_weeks(weeks[0], params.history_weeks)[0])[0]
+    # Every response up to the last week, not only the trailing weeks the windows need (baselines, persisting-
+    # term walks, survival and repurchase cohorts, trends: ``params.history_weeks``): reading everything keeps a
+    # week's rows independent of the batch it is computed in whatever a window reaches back to. Responses are
+    # the smallest entity; transactions are read in full as well.
+    first_day = RESPONSES_FROM
     last_day = parse_iso_week(weeks[-1])[1]
     frames = read_warehouse_frames(engine, first_day, last_day, settings, region=region)
     return compute_metric_frames(
@@ -136,22 +140,36 @@ def _plain(value: object) -> object:
     return value
 
 
+def metric_rows(frames: dict[str, pd.DataFrame], weeks: list[str]) -> dict[str, list[dict]]:
+    """The rows ``store_weeks`` writes for ``weeks``, per metric table, as plain Python values."""
+    out: dict[str, list[dict]] = {}
+    for name, table in METRIC_TABLES.items():
+        frame = frames.get(name, pd.DataFrame())
+        if frame.empty:
+            out[name] = []
+            continue
+        frame = frame.loc[frame["week"].isin(weeks), [c.name for c in table.columns]]
+        out[name] = [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return out
+
+
 def store_weeks(engine: sa.Engine, frames: dict[str, pd.DataFrame], weeks: list[str]) -> dict[str, int]:
     """Replace the rows of ``weeks`` in every metric table, in one transaction; rows written per table."""
     written: dict[str, int] = {}
+    rows_by_table = metric_rows(frames, weeks)
     with engine.begin() as conn:
         for name, table in METRIC_TABLES.items():
             conn.execute(table.delete().where(table.c.week.in_(weeks)))
-            frame = frames.get(name, pd.DataFrame())
-            if frame.empty:
-                written[name] = 0
-                continue
-            frame = frame.loc[frame["week"].isin(weeks), [c.name for c in table.columns]]
-            rows = [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+            rows = rows_by_table[name]
             if rows:
                 conn.execute(table.insert(), rows)
             written[name] = len(rows)
     return written
+
+
+def complete_weeks(weeks: list[str], end: dt.date, today: dt.date) -> list[str]:
+    """The weeks whose Sunday the backfill reached and that are over (their Sunday is before ``today``)."""
+    return [w for w in weeks if parse_iso_week(w)[1] <= end and parse_iso_week(w)[1] < today]
 
 
 def weeks_of_days(days: list[dt.date] | tuple[dt.date, ...]) -> list[str]:
@@ -175,16 +193,48 @@ def recompute_metrics(settings: Settings, weeks: list[str]) -> dict[str, int]:
     return store_weeks(engine, frames, weeks)
 
 
-def weeks_to_recompute(engine: sa.Engine, touched_days: list[dt.date]) -> list[str]:
-    """The touched weeks and every later week that has data: their week-over-week and baselines move too."""
+def weeks_to_recompute(
+    engine: sa.Engine,
+    touched_days: list[dt.date] | tuple[dt.date, ...],
+    *,
+    through: dt.date | None = None,
+    max_weeks: int = 156,
+) -> list[str]:
+    """The weeks a load reopens: the touched weeks and every later week up to the last day with data (their
+    week-over-week figures, baselines and churn move too). Bounded whatever the rows say:
+
+    - never past ``through`` + 1 day (the run's last delivery day; a row dated years ahead opens no week
+      beyond it: such rows are a source fault, quarantined as ``timestamp_out_of_range``);
+    - never more than ``max_weeks`` weeks (LOYALTY_RECOMPUTE_MAX_WEEKS): beyond that, the most recent are
+      recomputed and the older ones are logged as left as they were (a row dated 1900 would otherwise reopen
+      about 6,600 weeks).
+    """
     if not touched_days:
         return []
     with engine.connect() as conn:
         last = conn.execute(load_sql("metrics/last_business_day")).scalar()
     if last is None:
         return []
-    last_day = pd.Timestamp(last).date()
-    first = iso_week_label(min(touched_days))
+    last_day = max(last if isinstance(last, dt.date) else dt.date.fromisoformat(str(last)[:10]), max(touched_days))
+    if through is not None:
+        ceiling = through + dt.timedelta(days=1)
+        last_day = min(last_day, ceiling)
+        touched_days = [d for d in touched_days if d <= ceiling]
+        if not touched_days:
+            return []
+    first_week, last_week = iso_week_label(min(touched_days)), iso_week_label(last_day)
+    first_monday, last_monday = parse_iso_week(first_week)[0], parse_iso_week(last_week)[0]
+    span = (last_monday - first_monday).days // 7 + 1
+    if span > max_weeks:
+        kept_first = iso_week_label(last_monday - dt.timedelta(weeks=max_weeks - 1))
+        log.warning(
+            "a load reached back %d weeks (to %s); only the last %d weeks are recomputed (from %s)",
+            span,
+            first_week,
+            max_weeks,
+            kept_first,
+        )
+        first_week = kept_first
     from analytics.weeks import iso_week_range
 
-    return iso_week_range(first, iso_week_label(max(last_day, max(touched_days))))
+    return iso_week_range(first_week, last_week)

@@ -1,4 +1,10 @@
-"""Validate: split a delivery into valid typed rows and quarantined rows, with Great Expectations."""
+"""Validate: split deliveries into valid typed rows and quarantined rows, with Great Expectations.
+
+A chunk of delivery days of one entity is validated in one call: the rows of every day are coerced together,
+column by column, and the entity's suite runs once over all of them. Every rule is about one row, except ids
+repeating inside one delivery, which are looked for per delivery day; so each row gets exactly the reasons a
+validation of its day alone would give it.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +18,10 @@ from loyalty.settings import Settings
 from loyalty.validation import settings_window, validate_frame
 
 REJECTED_COLUMNS = ["source", "source_row", "source_key", "reason", "reasons", "detail", "raw_record"]
+_DAY = "_delivery_day"
 
 
-def check_delivery(delivery: Delivery, settings: Settings) -> CheckedDelivery:
-    entity = get_entity(delivery.entity)
-    rows = delivery.rows
-    if len(rows):
-        result = validate_frame(rows, entity, settings.source_zone, settings_window(settings, delivery.delivery_day))
-        valid, rejected = result.valid, result.rejected
-    else:
-        valid = pd.DataFrame(columns=[*entity.column_names, "record_hash", "_source", "_source_row"])
-        rejected = pd.DataFrame(columns=REJECTED_COLUMNS)
+def _with_malformed(delivery: Delivery, valid: pd.DataFrame, rejected: pd.DataFrame) -> CheckedDelivery:
     if delivery.malformed:
         malformed = pd.DataFrame(delivery.malformed)
         malformed["source_key"] = None
@@ -31,7 +30,69 @@ def check_delivery(delivery: Delivery, settings: Settings) -> CheckedDelivery:
     return CheckedDelivery(delivery=delivery, valid=valid, rejected=rejected)
 
 
-@task(name="validate-entity", task_run_name="validate-{delivery.entity}", cache_policy=NO_CACHE)
-def validate_entity(delivery: Delivery, settings: Settings) -> CheckedDelivery:
-    """Run the entity's contract suite; every input row ends up valid or rejected with reasons."""
-    return check_delivery(delivery, settings)
+def check_deliveries(deliveries: list[Delivery], settings: Settings) -> list[CheckedDelivery]:
+    """Validate deliveries of one entity (one per delivery day) in one suite run; one result per delivery."""
+    if not deliveries:
+        return []
+    entity = get_entity(deliveries[0].entity)
+    if any(d.entity != entity.name for d in deliveries):
+        raise ValueError("check_deliveries takes deliveries of one entity")
+    frames = [d.rows.assign(**{_DAY: i}) for i, d in enumerate(deliveries) if len(d.rows)]
+    empty_valid = pd.DataFrame(columns=[*entity.column_names, "record_hash", "_source", "_source_row"])
+    empty_rejected = pd.DataFrame(columns=REJECTED_COLUMNS)
+    if not frames:
+        return [_with_malformed(d, empty_valid, empty_rejected) for d in deliveries]
+    if len(frames) == 1:
+        result = validate_frame(
+            frames[0].reset_index(drop=True),
+            entity,
+            settings.source_zone,
+            settings_window(settings, deliveries[frames[0][_DAY].iloc[0]].delivery_day),
+            partition=_DAY,
+        )
+        valid_by_day = dict(tuple(result.valid.groupby(_DAY, sort=False)))
+        rejected_by_day = dict(tuple(result.rejected.groupby(_DAY, sort=False)))
+    else:
+        # The accepted timestamp window ends with each delivery day (LOYALTY_MAX_FUTURE_HOURS after it), so
+        # until the window can be given per row, each day's rows are checked with their own window: one suite
+        # run per day. The reading, hashing of files and the loads stay per chunk.
+        valid_by_day, rejected_by_day = {}, {}
+        for frame in frames:
+            i = int(frame[_DAY].iloc[0])
+            window = settings_window(settings, deliveries[i].delivery_day)
+            result = validate_frame(frame.reset_index(drop=True), entity, settings.source_zone, window, partition=_DAY)
+            valid_by_day[i], rejected_by_day[i] = result.valid, result.rejected
+    out = []
+    for i, delivery in enumerate(deliveries):
+        if not len(delivery.rows):
+            out.append(_with_malformed(delivery, empty_valid, empty_rejected))
+            continue
+        valid = valid_by_day.get(i, empty_valid).drop(columns=[_DAY], errors="ignore").reset_index(drop=True)
+        rejected = rejected_by_day.get(i, empty_rejected).drop(columns=[_DAY], errors="ignore").reset_index(drop=True)
+        out.append(_with_malformed(delivery, valid, rejected))
+    return out
+
+
+def check_delivery(delivery: Delivery, settings: Settings) -> CheckedDelivery:
+    """One delivery (one entity, one day)."""
+    return check_deliveries([delivery], settings)[0]
+
+
+def _task_name() -> str:
+    from prefect import runtime
+
+    from tasks.extract import days_label
+
+    parameters = runtime.task_run.parameters
+    # The entity and days are given as parameters: on Dask the deliveries arrive as an upstream future's state.
+    if parameters.get("entity") and parameters.get("days"):
+        return f"validate-{parameters['entity']}-{days_label(parameters['days'])}"
+    return "validate"
+
+
+@task(name="validate", task_run_name=_task_name, cache_policy=NO_CACHE)
+def validate_days(
+    deliveries: list[Delivery], settings: Settings, entity: str = "", days: list | None = None
+) -> list[CheckedDelivery]:
+    """Run the entity's contract suite once over a chunk's deliveries; every row ends valid or rejected."""
+    return check_deliveries(deliveries, settings)

@@ -11,13 +11,10 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from loyalty.contract import ENTITIES
 from loyalty.db import get_engine
 from loyalty.delivery import LoadSummary
 from loyalty.settings import Settings
-from tasks.extract import extract_entity
-from tasks.load import load_entity, record_run_end, record_run_start
-from tasks.validate import validate_entity
+from tasks.chunk import intake_chunk
 
 PROVENANCE_OF_WRITE = {
     "run_id",
@@ -46,25 +43,11 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 
 
 def run_day(settings: Settings, day: date, run_id: str = "test-run", entities=None) -> dict[str, LoadSummary]:
-    """The nightly flow's steps for one day, through each task's .fn()."""
-    engine = get_engine(settings.warehouse_url)
-    out = {}
-    for entity in entities or list(ENTITIES):
-        record_run_start(engine, run_id, entity, day, settings.source_kind)
-        delivery = extract_entity.fn(settings, entity, day)
-        checked = validate_entity.fn(delivery, settings)
-        summary = load_entity.fn(checked, settings, run_id)
-        record_run_end(
-            engine,
-            run_id,
-            entity,
-            day,
-            summary,
-            files=[f.path for f in delivery.files],
-            window=(delivery.window_start, delivery.window_end),
-        )
-        out[entity] = summary
-    return out
+    """The nightly flow's intake of one day (the real chunk intake, as plain functions); summaries by entity."""
+    outcome = intake_chunk(settings, [day], run_id, entities)
+    if outcome.failures:
+        raise RuntimeError(f"intake of {day} failed: {outcome.failures}")
+    return {s.entity: s for s in outcome.summaries}
 
 
 def table_snapshot(url: str, table: str, drop: set[str] = PROVENANCE_OF_WRITE) -> pd.DataFrame:

@@ -76,6 +76,8 @@ def test_cache_key_follows_the_data_not_the_repetitions() -> None:
     assert year.key() == Scale(**{**year.__dict__, "repeat": 9}).key()
     assert year.key() != Scale(**{**year.__dict__, "customers": 99_999}).key()
     assert len(year.days) == 364 and year.start.isoweekday() == 1 and year.end.isoweekday() == 7
+    long = SCALES["long"]  # 18 months of whole ISO weeks: 78 weeks x 7 = 546 days
+    assert len(long.days) == 546 and long.start.isoweekday() == 1 and long.end == year.end
 
 
 def test_sqlite_source_has_the_shape_the_extract_reads(tiny_frames: dict[str, pd.DataFrame], tmp_path: Path) -> None:

@@ -169,7 +169,8 @@ def test_report_emails_are_sends_and_the_log_reads_back_per_recipient(settings):
     empty = _loyalty("report", "sends", "--week", "2026-W47", env=env)
     assert empty.returncode == 0 and empty.stdout.strip() == "no sends of the 2026-W47 report yet"
     at = datetime(2026, 11, 23, 7, 0, tzinfo=UTC).replace(tzinfo=None)
-    row = {"week": "2026-W47", "region": "", "pdf_sha256": "0" * 64, "attempted_at": at}
+    # executemany needs the same keys in every row: a sent row has no error.
+    row = {"week": "2026-W47", "region": "", "pdf_sha256": "0" * 64, "attempted_at": at, "error": None}
     with get_engine(settings.warehouse_url).begin() as conn:
         conn.execute(
             report_sends.insert(),

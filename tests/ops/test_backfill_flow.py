@@ -59,6 +59,21 @@ def _child_flow_run_names(parent_id: UUID) -> list[str]:
     return sorted(r.name for r in runs)
 
 
+def _task_run_names(parent_id: UUID) -> list[str]:
+    """Names of the task runs of the parent's chunk subflows."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+
+    with get_client(sync_client=True) as client:
+        chunks = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent_id]))
+        )
+        names = []
+        for chunk in chunks:
+            names += [t.name for t in client.read_task_runs(flow_run_filter=FlowRunFilter(id={"any_": [chunk.id]}))]
+    return sorted(names)
+
+
 def test_backfill_runs_in_chunks_with_progress_and_artifacts(prefect_harness, project_env):
     write_small_landing(project_env.landing_dir, DAYS)
     from flows.backfill import backfill
@@ -72,7 +87,7 @@ def test_backfill_runs_in_chunks_with_progress_and_artifacts(prefect_harness, pr
     assert (result["days"], result["days_skipped"], result["rows_in"]) == (5, 0, 26)
     assert (result["rows_loaded"], result["rows_quarantined"]) == (20, 6)
     assert result["weeks"] == ["2026-W47"]
-    assert seen == [(0, 5), (1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+    assert seen == [(0, 5), (2, 5), (4, 5), (5, 5)]  # progress moves once a chunk's days are all loaded
 
     run_id = state.state_details.flow_run_id
     assert _child_flow_run_names(run_id) == [
@@ -80,6 +95,14 @@ def test_backfill_runs_in_chunks_with_progress_and_artifacts(prefect_harness, pr
         "backfill-chunk-2026-11-18-to-2026-11-19",
         "backfill-chunk-2026-11-20-to-2026-11-20",
     ]
+    # Three task runs per entity and chunk, named with the entity and the chunk's days; none per day.
+    expected = sorted(
+        f"{step}-{entity}-{days}"
+        for step in ("extract", "validate", "load")
+        for entity in ("customers", "transactions", "survey_responses")
+        for days in ("2026-11-16..2026-11-17", "2026-11-18..2026-11-19", "2026-11-20")
+    )
+    assert _task_run_names(run_id) == expected
     artifacts = _artifacts(run_id)
     assert artifacts["backfill-progress"].type == "progress"
     assert float(artifacts["backfill-progress"].data) == 100.0
@@ -133,7 +156,7 @@ def test_dask_backfill_loads_exactly_what_a_serial_one_does(prefect_harness, pro
     started = time.monotonic()
     state = backfill(start=days[0], end=days[-1], task_runner="dask", chunk_days=3, return_state=True)
     assert state.is_completed(), state.message
-    # Day 3's re-delivered file is prepared before day 1 is loaded, so it looks new then; only the check
-    # before its load (extract again, in order) makes it the same "duplicate" file the serial run records.
+    # Day 3's re-delivered file is read before day 1 is loaded; the chunk's extract carries day 1's loaded
+    # files forward, so it is the same "duplicate" file the serial run records.
     _assert_same(_snapshot(url), serial)
     assert time.monotonic() - started < 180

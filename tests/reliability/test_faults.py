@@ -45,8 +45,8 @@ KILL_SCRIPT = textwrap.dedent(
     real_insert = warehouse._insert
     calls = {"n": 0}
 
-    def insert_then_die(conn, table, rows):
-        real_insert(conn, table, rows[:5000])  # rows are written inside the open transaction ...
+    def insert_then_die(conn, table, columns, rows):
+        real_insert(conn, table, columns, rows[:5000])  # rows are written inside the open transaction ...
         calls["n"] += 1
         os.kill(os.getpid(), signal.SIGKILL)  # ... and the process dies before COMMIT
 

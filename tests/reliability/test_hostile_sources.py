@@ -383,7 +383,7 @@ def test_hostile_file_names_and_regions_are_shown_escaped(project_env, caplog, p
     from typer.testing import CliRunner
 
     from cli.main import app
-    from flows._steps import load_delivery_day
+    from tasks.chunk import intake_chunk
 
     settings = project_env
     folder = settings.landing_dir / SURVEYS
@@ -394,7 +394,7 @@ def test_hostile_file_names_and_regions_are_shown_escaped(project_env, caplog, p
     survey_csv(folder / "2026-11-30_ok.csv", [["R1", "C1", "2026-11-30T10:00:00Z", "online", "9", "", "\u202eTSAE"]])
 
     caplog.set_level(logging.INFO)
-    outcome = load_delivery_day(settings, DAY, "run-10", logging.getLogger("flows.test"), entities=[SURVEYS])
+    outcome = intake_chunk(settings, [DAY], "run-10", [SURVEYS], logger=logging.getLogger("flows.test"))
     assert not outcome.failures
     status = CliRunner().invoke(app, ["status"])
     assert status.exit_code == 0, status.output

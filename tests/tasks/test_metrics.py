@@ -86,3 +86,32 @@ def test_a_late_row_recomputes_its_own_week_and_the_weeks_after(settings, landin
             conn.execute(sa.text("select week, responses from weekly_satisfaction where dimension = 'overall'")).all()
         )
     assert rows == {"2026-W46": 7, "2026-W47": 6}
+
+
+def test_odd_dates_never_reopen_an_unbounded_range_of_weeks(settings, landing):
+    day = date(2026, 11, 20)  # 2026-W47
+    write_csv(
+        landing / "transactions" / f"{day.isoformat()}_pos.csv",
+        ["transaction_id", "customer_id", "occurred_at", "amount", "currency", "channel"],
+        [
+            ["T1", "C1", f"{day.isoformat()}T09:00:00Z", "20", "GBP", "online"],
+            ["T2", "C2", "2036-01-01T09:00:00Z", "20", "GBP", "online"],  # ten years ahead
+            ["T3", "C3", "1900-01-01T09:00:00Z", "20", "GBP", "online"],  # 126 years back
+        ],
+    )
+    summary = run_day(settings, day, entities=["transactions"])["transactions"]
+    # Whatever the intake does with them (loaded here; quarantined once the plausible-window rule is in place),
+    # the recompute's range is bounded by itself.
+    touched = sorted({*summary.business_days, date(1900, 1, 1), date(2036, 1, 1), day})
+    engine = get_engine(settings.warehouse_url)
+
+    # A nightly run of the 20th: nothing past 2026-11-21 (Saturday of W47), so W47 is the last week; the 1900
+    # row would reach back about 6,600 weeks, so the cap keeps the last 156: Monday 2026-11-16 - 155 weeks
+    # = Monday 2023-11-27, which is 2023-W48.
+    weeks = weeks_to_recompute(engine, touched, through=day, max_weeks=156)
+    assert (len(weeks), weeks[0], weeks[-1]) == (156, "2023-W48", "2026-W47")
+
+    # Only the far-future row touched: no week opens at all beyond the delivery day.
+    assert weeks_to_recompute(engine, [date(2036, 1, 1)], through=day) == []
+    # A plain late row two weeks back: its week and the ones after, up to the delivery day's week.
+    assert weeks_to_recompute(engine, [date(2026, 11, 4)], through=day) == ["2026-W45", "2026-W46", "2026-W47"]
