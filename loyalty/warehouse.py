@@ -82,7 +82,9 @@ def _insert(conn: Connection, table: sa.Table, columns: list[str], rows: list[tu
                     values[i] = process(values[i])
             processed.append(tuple(values))
         rows = processed
-    cursor = conn.connection.driver_connection.cursor()
+    driver = conn.connection.driver_connection
+    assert driver is not None, "a checked-out connection always has its DBAPI connection"
+    cursor = driver.cursor()
     try:
         if conn.dialect.name == "postgresql":
             names = ", ".join(f'"{c}"' for c in columns)

@@ -102,7 +102,9 @@ def intake_chunk(
     prepared = {}
     if as_tasks and parallel:
         for entity in entities:
-            prepared[entity] = validate_days.submit(extract_days.submit(settings, entity, days), settings, entity, days)
+            # Prefect resolves a future passed as an argument; its typed overloads do not say so.
+            extracted = extract_days.submit(settings, entity, days)
+            prepared[entity] = validate_days.submit(extracted, settings, entity, days)  # type: ignore[call-overload]
     for entity in entities:
         try:
             checked: list[CheckedDelivery]

@@ -5,7 +5,6 @@ Each test runs on SQLite and on PostgreSQL (the ``project_env`` fixture), the Da
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from uuid import UUID
 
@@ -153,10 +152,8 @@ def test_dask_backfill_loads_exactly_what_a_serial_one_does(prefect_harness, pro
     _reset(url)
     monkeypatch.setenv("LOYALTY_DASK_WORKERS", "2")
     reset_settings()
-    started = time.monotonic()
     state = backfill(start=days[0], end=days[-1], task_runner="dask", chunk_days=3, return_state=True)
     assert state.is_completed(), state.message
     # Day 3's re-delivered file is read before day 1 is loaded; the chunk's extract carries day 1's loaded
     # files forward, so it is the same "duplicate" file the serial run records.
     _assert_same(_snapshot(url), serial)
-    assert time.monotonic() - started < 180
