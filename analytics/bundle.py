@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from analytics.cases import build_case_ledger, compute_weekly_cases, compute_weekly_followup, list_issued_at
 from analytics.completeness import compute_response_completeness, compute_restatements
 from analytics.drivers import compute_key_drivers
 from analytics.keywords import (
@@ -24,6 +25,7 @@ from analytics.keywords import (
 )
 from analytics.kpis import compute_kpi_tiles
 from analytics.metric_alerts import build_alerts
+from analytics.outreach_effect import effect_sample, estimate_outreach_effect
 from analytics.repurchase import compute_repurchase_cohorts, compute_time_to_repurchase
 from analytics.retain_list import build_retain_list
 from analytics.retention import compute_cohort_retention, compute_weekly_retention
@@ -48,7 +50,13 @@ METRIC_FRAMES = (
     "weekly_kpi_tiles",
     "response_completeness",
     "restatements",
+    "weekly_cases",
+    "weekly_followup",
+    "outreach_effect",
+    "outreach_survival",
 )
+CASE_FRAMES = ("weekly_cases", "weekly_followup", "outreach_effect", "outreach_survival")
+LISTING_COLUMNS = ["week", "customer_id", "reason", "value_at_risk", "region", "email_masked", "is_detractor"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,12 @@ class MetricParameters:
     retain_top_n: int = 50
     highlighted_terms: int = 8
     trend_weeks: int = 0
+    # RETAIN, closed (analytics/cases.py, analytics/outreach_effect.py).
+    business_tz: str = "Europe/London"
+    retain_case_expiry_weeks: int = 8
+    retain_sla_business_days: int = 2
+    retain_control_share: float = 0.1
+    min_cases_per_arm: int = 20
 
     @property
     def history_weeks(self) -> int:
@@ -113,11 +127,18 @@ def compute_metric_frames(
     *,
     weeks: list[str],
     params: MetricParameters | None = None,
+    outreach: pd.DataFrame | None = None,
+    earlier_retain_lists: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The metric frames of ``weeks`` (see METRIC_FRAMES), in one reporting currency.
 
     ``responses`` must carry ``segment`` (the customer's, or None); ``transactions`` a single currency.
     Each week is computed as of its Sunday, so recomputing an unchanged week gives identical rows.
+
+    Cases (CASE_FRAMES) need every earlier week's RETAIN list, because whether a listing opens a case depends
+    on the customer's earlier cases: ``earlier_retain_lists`` holds the stored lists of the weeks before
+    (rows of ``weeks`` in it are ignored; this call's own lists are used), ``outreach`` every contact attempt.
+    Without ``outreach`` the case frames are empty (a regional edition reads the stored, company-wide cases).
     """
     params = params or MetricParameters()
     weeks = sorted(set(weeks))
@@ -200,11 +221,64 @@ def compute_metric_frames(
             out["response_completeness"].append(_with_week(completeness, week))
             out["restatements"].append(_with_week(compute_restatements(responses, week=week), week))
 
+    if outreach is not None:
+        out.update(_case_frames(out["retain_list"], earlier_retain_lists, outreach, transactions, weeks, params))
     frames = {name: _concat(parts) for name, parts in out.items() if name not in {"weekly_satisfaction"}}
     frames["weekly_satisfaction"] = satisfaction.loc[satisfaction["week"].isin(keep)].reset_index(drop=True)
     frames["weekly_retention"] = retention.loc[retention["week"].isin(keep)].reset_index(drop=True)
     frames["key_drivers"] = drivers.loc[drivers["week"].isin(weeks)].reset_index(drop=True)
     return {name: frames[name] for name in METRIC_FRAMES}
+
+
+def _case_frames(
+    retain_lists: list[pd.DataFrame],
+    earlier: pd.DataFrame | None,
+    outreach: pd.DataFrame,
+    transactions: pd.DataFrame,
+    weeks: list[str],
+    params: MetricParameters,
+) -> dict[str, list[pd.DataFrame]]:
+    current = [part[LISTING_COLUMNS] for part in retain_lists if len(part)]
+    if earlier is not None and len(earlier):
+        earlier = earlier.loc[(earlier["week"] < weeks[-1]) & ~earlier["week"].isin(weeks), LISTING_COLUMNS]
+        current = [earlier, *current]
+    listings = pd.concat(current, ignore_index=True) if current else pd.DataFrame(columns=LISTING_COLUMNS)
+    tz = params.business_tz
+    ledger = build_case_ledger(
+        listings,
+        outreach,
+        transactions,
+        business_tz=tz,
+        expiry_weeks=params.retain_case_expiry_weeks,
+        sla_business_days=params.retain_sla_business_days,
+        control_share=params.retain_control_share,
+    )
+    weekly = compute_weekly_cases(ledger, outreach, weeks=weeks, business_tz=tz)
+    out: dict[str, list[pd.DataFrame]] = {
+        "weekly_cases": [weekly],
+        "weekly_followup": [compute_weekly_followup(weekly, ledger, business_tz=tz)],
+        "outreach_effect": [],
+        "outreach_survival": [],
+    }
+    randomised = params.retain_control_share > 0
+    for week in weeks:
+        sample = effect_sample(
+            ledger,
+            transactions,
+            as_of=list_issued_at(week, tz),
+            window_days=params.repurchase_window_days,
+            is_randomised=randomised,
+        )
+        effect, survival = estimate_outreach_effect(
+            sample,
+            week=week,
+            window_days=params.repurchase_window_days,
+            is_randomised=randomised,
+            min_cases_per_arm=params.min_cases_per_arm,
+        )
+        out["outreach_effect"].append(effect)
+        out["outreach_survival"].append(survival)
+    return out
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:

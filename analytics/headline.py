@@ -16,7 +16,7 @@ import pandas as pd
 from analytics.kpis import KPI_COLUMNS, KPI_ORDER
 from analytics.weeks import parse_iso_week
 
-__all__ = ["summarise_week", "to_plain"]
+__all__ = ["summarise_cases", "summarise_week", "to_plain"]
 
 _SATISFACTION_FIELDS = [
     "responses",
@@ -282,3 +282,42 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, np.str_ | str):
         return str(value)
     raise TypeError(f"cannot convert {type(value).__name__} to a JSON value")
+
+
+_FOLLOWUP_FIELDS = [
+    "cases_opened",
+    "cases_open",
+    "contacted_within_sla_share",
+    "median_hours_to_first_contact",
+    "resolved_share",
+    "came_back_share",
+]
+_EFFECT_FIELDS = ["difference", "ci_low", "ci_high", "p_value", "logrank_p_value", "mde", "verdict", "window_days"]
+
+
+def summarise_cases(week: str, weekly_followup: pd.DataFrame, outreach_effect: pd.DataFrame) -> dict[str, Any]:
+    """The week's RETAIN follow-up figures (overall row of weekly_followup) and the outreach effect.
+
+    Keys: cases_opened, cases_open, contacted_within_sla_share, median_hours_to_first_contact, resolved_share,
+    came_back_share (None when the week has no cases), and outreach_effect: {n: {outreach, control},
+    difference, ci_low, ci_high, p_value, is_randomised, logrank_p_value, mde, verdict, window_days, detractors:
+    the same for detractor cases} or None when the week has no effect row.
+    """
+    overall = weekly_followup.loc[(weekly_followup["week"] == week) & (weekly_followup["dimension"] == "overall")]
+    out: dict[str, Any] = {f: overall[f].iloc[0] if len(overall) else None for f in _FOLLOWUP_FIELDS}
+    effects = outreach_effect.loc[outreach_effect["week"] == week].set_index("subset")
+
+    def effect(subset: str) -> dict[str, Any] | None:
+        if subset not in effects.index:
+            return None
+        row = effects.loc[subset]
+        return {
+            "n": {"outreach": row["treatment_n"], "control": row["control_n"]},
+            **{f: row[f] for f in _EFFECT_FIELDS},
+            "is_randomised": row["is_randomised"],
+        }
+
+    out["outreach_effect"] = effect("all")
+    if out["outreach_effect"] is not None:
+        out["outreach_effect"]["detractors"] = effect("detractor")
+    return to_plain(out)

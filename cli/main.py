@@ -82,6 +82,13 @@ def parse_week(value: str, option: str = "--week") -> str:
         raise UserError(str(exc)) from None
 
 
+def _api_configured() -> bool:
+    """Whether runs go to a Prefect server (PREFECT_API_URL), where other runs can be seen."""
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())
+
+
 def _check_warehouse() -> None:
     from loyalty.db import check_connection, get_engine
 
@@ -101,9 +108,13 @@ def nightly(
         if settings.source_kind == "files" and not settings.landing_dir.is_dir():
             raise UserError(f"landing folder {settings.landing_dir} does not exist (LOYALTY_LANDING_DIR)")
         _check_warehouse()
+        from prefect import tags
+
+        from cli.server import deployment_tags
         from flows.nightly_etl import nightly_etl
 
-        results = nightly_etl(delivery_day=day)
+        with tags(*deployment_tags("nightly-etl")):  # the tags its deployment runs carry
+            results = nightly_etl(delivery_day=day)
         for r in results:
             typer.echo(
                 f"{r['entity']:<17} {r['delivery_day']}  in {r['rows_in']:>7,}  loaded {r['rows_loaded']:>7,}  "
@@ -141,15 +152,27 @@ def backfill(
             raise UserError(f"landing folder {settings.landing_dir} does not exist (LOYALTY_LANDING_DIR)")
         _check_warehouse()
         configure_runtime(quiet=True)
+        from prefect import tags
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        from cli.server import cli_run_tag, deployment_tags, overlapping_backfills, warehouse_tag
         from flows.backfill import backfill as backfill_flow
         from loyalty import progress
+
+        warehouse = warehouse_tag(settings.warehouse_url)
+        if running := _api_configured() and overlapping_backfills(first, last, warehouse):
+            raise UserError(
+                f"another backfill of an overlapping range is running: {', '.join(running)}; wait for it to end"
+                " (or cancel it in the UI), then run this one"
+            )
 
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns) as bar:
             task = bar.add_task(f"backfill {first} .. {last}", total=(last - first).days + 1)
-            with progress.watching(lambda p: bar.update(task, completed=p.done, description=f"backfill {p.label}")):
+            with (
+                progress.watching(lambda p: bar.update(task, completed=p.done, description=f"backfill {p.label}")),
+                tags(*deployment_tags("backfill"), warehouse, cli_run_tag()),
+            ):
                 result = backfill_flow(
                     start=first,
                     end=last,
@@ -159,8 +182,14 @@ def backfill(
                     chunk_days=chunk_days,
                     task_runner=task_runner,
                 )
+        skipped = (
+            f"{result['days_skipped']} skipped: {' .. '.join(result['skipped'])} were loaded by earlier successful"
+            " runs from the same files"
+            if result["days_skipped"]
+            else "none skipped"
+        )
         typer.echo(
-            f"{result['days']} delivery days ({result['days_skipped']} skipped as done): in {result['rows_in']:,}, "
+            f"{result['days']} delivery days ({skipped}): in {result['rows_in']:,}, "
             f"loaded {result['rows_loaded']:,}, quarantined {result['rows_quarantined']:,}; "
             f"metrics recomputed for {len(result['weeks'])} weeks"
         )
@@ -357,17 +386,149 @@ def report_sends(
             )
 
 
+cases_app = typer.Typer(
+    help="RETAIN cases: list a week's cases (`loyalty cases --week W`), or export a region's call list.",
+    invoke_without_command=True,
+)
+app.add_typer(cases_app, name="cases")
+CASE_STATUSES = ("open", "contacted", "resolved", "came_back", "expired")
+
+
+def _read_cases(week: str) -> pd.DataFrame:  # noqa: F821 - pandas is imported lazily
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from loyalty.db import get_read_engine, load_sql
+
+    # Plain SQLAlchemy, not the metrics task's reader: that import would load Prefect for a quick listing.
+    engine = get_read_engine(get_settings().warehouse_url)
+    if not sa.inspect(engine).has_table("weekly_cases"):
+        raise UserError("the warehouse has no cases yet: run `loyalty nightly` or `loyalty demo`")
+    with engine.connect() as conn:
+        result = conn.execute(load_sql("cases/weekly_cases"), {"week": week})
+        cases = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    for column in ("is_detractor", "is_control", "is_new", "is_from_earlier_week"):
+        cases[column] = cases[column].astype(bool)
+    for column in ("value_at_risk", "hours_to_first_contact"):
+        cases[column] = pd.to_numeric(cases[column]).astype(float)
+    return cases
+
+
+def _safe(value: object, width: int) -> str:
+    """Untrusted text (regions, teams) for a terminal: one line, controls and bidi escaped, cut to width."""
+    from loyalty.textsafe import display_line
+
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    text = display_line(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _sla_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    return "ok" if bool(value) else "late"
+
+
+@cases_app.callback()
+def cases_list(
+    ctx: typer.Context,
+    week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W47.")] = None,
+    region: Annotated[str | None, typer.Option(help="Only this region's cases.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only cases in this status: " + ", ".join(CASE_STATUSES))] = None,
+) -> None:
+    """List the week's RETAIN cases (status at the week's end; emails masked; control cases not listed)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with cli_errors():
+        if week is None:
+            raise UserError("--week is required, e.g. loyalty cases --week 2026-W47")
+        week_label = _report_week(week)
+        if status is not None and status not in CASE_STATUSES:
+            raise UserError(f"--status must be one of {', '.join(CASE_STATUSES)}, got {status!r}")
+        _check_warehouse()
+        cases = _read_cases(week_label)
+        if region is not None:
+            cases = cases.loc[cases["region"] == region]
+        if status is not None:
+            cases = cases.loc[cases["status"] == status]
+        held_out = int(cases["is_control"].sum())
+        from analytics.cases import team_list
+
+        shown = team_list(cases)
+        scope = (
+            f"{week_label}" + (f", region {_safe(region, 40)}" if region else "") + (f", {status}" if status else "")
+        )
+        typer.echo(
+            f"RETAIN cases {scope}: {len(shown)} listed, {held_out} control cases held out (not to be contacted)"
+        )
+        if shown.empty:
+            return
+        typer.echo(
+            f"  {'customer':<10} {'email':<24} {'region':<10} {'status':<10} {'opened':<9} {'age':>4} "
+            f"{'1st contact':>11} {'SLA':<5} {'team':<16} {'value':>9}  reason"
+        )
+        for r in shown.itertuples(index=False):
+            hours = "-" if r.hours_to_first_contact != r.hours_to_first_contact else f"{r.hours_to_first_contact:.0f} h"
+            sla = _sla_text(r.is_contacted_within_sla)
+            mark = "*" if r.is_from_earlier_week else " "
+            typer.echo(
+                f"{mark} {_safe(r.customer_id, 10):<10} {_safe(r.email_masked, 24):<24} {_safe(r.region, 10):<10} "
+                f"{r.status:<10} {r.list_week:<9} {r.age_days:>3}d {hours:>11} {sla:<5} {_safe(r.team, 16):<16} "
+                f"{r.value_at_risk:>9,.2f}  {_safe(r.reason, 70)}"
+            )
+        typer.echo("  * still open from an earlier week's list")
+
+
+@cases_app.command("export")
+def cases_export(
+    week: Annotated[str, typer.Option(help="ISO week, e.g. 2026-W47.")],
+    region: Annotated[str, typer.Option(help="The region whose call list to write.")],
+    out: Annotated[
+        str | None, typer.Option(help="CSV file to write; '-' for standard output. Default state/exports/...")
+    ] = None,
+) -> None:
+    """Write a region's call list (its cases still open at the week's end, no control customers) as CSV."""
+    with cli_errors():
+        from pathlib import Path
+
+        from reports.call_list import build_call_list, call_list_csv
+
+        week_label = _report_week(week)
+        _check_warehouse()
+        cases = _read_cases(week_label)
+        if cases.empty:
+            raise UserError(f"no cases stored for {week_label}")
+        regions = sorted({r for r in cases["region"].dropna()})
+        if region not in regions:
+            raise UserError(f"no cases in region {_safe(region, 40)!r} in {week_label}; regions: {', '.join(regions)}")
+        text = call_list_csv(build_call_list(cases, week=week_label, region=region))
+        if out == "-":
+            sys.stdout.write(text)
+            return
+        slug = "".join(ch if ch.isalnum() else "-" for ch in region.lower()).strip("-") or "region"
+        path = Path(out) if out else STATE_DIR / "exports" / week_label / f"call-list-{slug}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8", newline="")
+        tmp.replace(path)
+        typer.echo(f"call list {week_label} {_safe(region, 40)}: {text.count(chr(10)) - 1} cases -> {path}")
+
+
 def iso_week_of(day: date) -> str:
     from analytics.weeks import iso_week_label
 
     return iso_week_label(day)
 
 
+_CASE_HEADLINE_TABLES = ("weekly_followup", "outreach_effect")
+
+
 def read_headline(week: str) -> dict:
     """The week's headline dict from the stored metric tables, or a UserError when the week has none."""
     import sqlalchemy as sa
 
-    from analytics.headline import summarise_week
+    from analytics.headline import summarise_cases, summarise_week
     from loyalty.db import get_read_engine
     from tasks.published import read_previous_published
     from tasks.report_data import read_stored_frames
@@ -387,19 +548,22 @@ def read_headline(week: str) -> dict:
         "repurchase_tests",
         "persisting_terms",
         "cohort_retention",
+        *_CASE_HEADLINE_TABLES,
     )
     frames = read_stored_frames(engine, week, names, history_weeks=1)
     satisfaction = frames.pop("weekly_satisfaction")
     if satisfaction.loc[satisfaction["week"] == week].empty:
         raise UserError(f"no metrics for {week}: the week is unknown or had no survey responses")
     has_published = sa.inspect(engine).has_table("published_figures")
-    return summarise_week(
+    case_frames = {name: frames.pop(name) for name in _CASE_HEADLINE_TABLES}
+    headline = summarise_week(
         week,
         satisfaction,
         kpi_tiles=frames.pop("weekly_kpi_tiles"),
         published_previous=read_previous_published(engine, week, None) if has_published else None,
         **frames,
     )
+    return {**headline, **summarise_cases(week, case_frames["weekly_followup"], case_frames["outreach_effect"])}
 
 
 def _fmt(value, pattern: str) -> str:  # type: ignore[no-untyped-def]
@@ -421,6 +585,24 @@ def _headline_lines(h: dict) -> list[str]:
         lines.append("rising terms: " + ", ".join(f"{t['term']} ({t['count']})" for t in rising[:6]))
     for alert in (h.get("alerts") or [])[:5]:
         lines.append(f"alert [{alert.get('severity')}] {alert.get('kind')} {alert.get('subject')}")
+    if h.get("cases_opened") is not None:
+        lines.append(
+            f"RETAIN cases opened {h['cases_opened']}, open {h['cases_open']}; contacted within SLA "
+            f"{_fmt(h.get('contacted_within_sla_share'), '{:.0%}')}, median first contact "
+            f"{_fmt(h.get('median_hours_to_first_contact'), '{:.0f}')} h; of cases closed, resolved "
+            f"{_fmt(h.get('resolved_share'), '{:.0%}')}, came back {_fmt(h.get('came_back_share'), '{:.0%}')}"
+        )
+    effect = h.get("outreach_effect") or {}
+    for label, part in (("all cases", effect), ("detractors", effect.get("detractors") or {})):
+        if not part:
+            continue
+        n = part["n"]
+        lines.append(
+            f"outreach effect ({label}, {'randomised' if part['is_randomised'] else 'observational only'}): "
+            f"{part['window_days']}-day repurchase {_fmt(part.get('difference'), '{:+.1%}')} "
+            f"(95% CI {_fmt(part.get('ci_low'), '{:+.1%}')} to {_fmt(part.get('ci_high'), '{:+.1%}')}; "
+            f"n {n['outreach']} vs {n['control']} control; {part['verdict'].replace('_', ' ')})"
+        )
     from loyalty.textsafe import display_line
 
     return [display_line(line) for line in lines]  # terms and subjects come from comments and regions
@@ -460,7 +642,17 @@ def demo(
 
         typer.echo(f"Generating demo sources {start_day} .. {end_day} ({customers:,} customers) in {landing}")
         summary = generate_demo_sources(
-            landing, start_day, end_day, n_customers=customers, source_tz=settings.source_tz
+            landing,
+            start_day,
+            end_day,
+            n_customers=customers,
+            source_tz=settings.source_tz,
+            outreach={
+                "business_tz": settings.business_tz,
+                "top_n": settings.retain_top_n,
+                "control_share": settings.retain_control_share,
+                "expiry_weeks": settings.retain_case_expiry_weeks,
+            },
         )
         typer.echo(f"  {summary.files:,} files: " + ", ".join(f"{k} {v:,} rows" for k, v in summary.rows.items()))
 

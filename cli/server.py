@@ -58,6 +58,8 @@ class DeploymentSpec:
     parameters: dict[str, Any] = field(default_factory=dict)
     schedules: list[dict[str, Any]] = field(default_factory=list)
     work_pool: str | None = None
+    concurrency_limit: int | None = None
+    collision_strategy: str | None = None
 
 
 def read_deployments(path: Path = PREFECT_YAML) -> list[DeploymentSpec]:
@@ -71,6 +73,8 @@ def read_deployments(path: Path = PREFECT_YAML) -> list[DeploymentSpec]:
             parameters=dict(d.get("parameters") or {}),
             schedules=list(d.get("schedules") or []),
             work_pool=(d.get("work_pool") or {}).get("name"),
+            concurrency_limit=(d.get("concurrency_limit") or {}).get("limit"),
+            collision_strategy=(d.get("concurrency_limit") or {}).get("collision_strategy"),
         )
         for d in config["deployments"]
     ]
@@ -97,11 +101,20 @@ def runner_deployments(specs: list[DeploymentSpec]) -> list[Any]:
 
     Entrypoints are resolved relative to the project root, which must be the working directory.
     """
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.flows import load_flow_from_entrypoint
 
     deployments = []
     for spec in specs:
         flow = load_flow_from_entrypoint(spec.entrypoint)
+        limit = (
+            ConcurrencyLimitConfig(
+                limit=spec.concurrency_limit,
+                collision_strategy=ConcurrencyLimitStrategy(spec.collision_strategy or "ENQUEUE"),
+            )
+            if spec.concurrency_limit
+            else None
+        )
         deployments.append(
             flow.to_deployment(
                 name=spec.name,
@@ -109,9 +122,93 @@ def runner_deployments(specs: list[DeploymentSpec]) -> list[Any]:
                 tags=spec.tags,
                 parameters=spec.parameters,
                 schedules=runner_schedules(spec),
+                concurrency_limit=limit,
             )
         )
     return deployments
+
+
+def deployment_tags(name: str) -> list[str]:
+    """The tags prefect.yaml gives deployment ``name``: a run started from the CLI carries the same."""
+    return next((s.tags for s in read_deployments() if s.name == name), [])
+
+
+def warehouse_tag(warehouse_url: str) -> str:
+    """A tag naming the warehouse a CLI run writes to, without its address (a hash; it may hold a password)."""
+    import hashlib
+
+    return "warehouse-" + hashlib.sha256(warehouse_url.encode()).hexdigest()[:10]
+
+
+def cli_run_tag() -> str:
+    """A tag naming the host and process of a CLI run, so a later CLI run can tell that it died (``kill -9``)."""
+    import socket
+
+    return f"cli-{socket.gethostname()}-{os.getpid()}"
+
+
+def _dead_cli_run(tags: list[str]) -> bool:
+    """Whether the run was started by a CLI process of this host that no longer exists."""
+    import socket
+
+    prefix = f"cli-{socket.gethostname()}-"
+    for tag in tags:
+        if tag.startswith(prefix) and tag[len(prefix) :].isdigit():
+            try:
+                os.kill(int(tag[len(prefix) :]), 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:  # alive, someone else's
+                return False
+    return False
+
+
+def overlapping_backfills(start: Any, end: Any, warehouse: str | None = None) -> list[str]:
+    """Names of the backfill runs the API knows as running (or about to) whose range overlaps start..end.
+
+    A run tagged with another warehouse (``warehouse_tag``) writes elsewhere and does not count; a run with no
+    such tag (a deployment run) might write to the same warehouse, so it counts. A CLI run of this host whose
+    process is gone (killed) is set Crashed, so the UI stops showing it Running, and does not count.
+    """
+    from datetime import date
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    active = [StateType.RUNNING, StateType.PENDING, StateType.CANCELLING]
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["backfill"])),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=active))),
+        )
+    found = []
+    for run in runs:
+        tagged = [t for t in run.tags if t.startswith("warehouse-")]
+        if warehouse and tagged and warehouse not in tagged:
+            continue
+        if _dead_cli_run(list(run.tags)):
+            from prefect.states import Crashed
+
+            with get_client(sync_client=True) as client:
+                client.set_flow_run_state(
+                    run.id, Crashed(message="its loyalty backfill process ended without finishing"), force=True
+                )
+            continue
+        try:
+            other_start = date.fromisoformat(str(run.parameters["start"]))
+            other_end = date.fromisoformat(str(run.parameters["end"]))
+        except (KeyError, ValueError):
+            continue
+        if other_start <= end and start <= other_end:
+            found.append(f"{run.name} ({run.state_name})")
+    return found
 
 
 # --- a local Prefect server ---------------------------------------------------------------------------------
@@ -221,6 +318,34 @@ class LocalServer:
             self._log = None
 
 
+class ReportsServer:
+    """``reports_dir`` served read-only (GET and HEAD only) over HTTP on localhost, in a daemon thread, so the
+    report links in the Prefect UI open (a browser refuses ``file://`` links from a web page)."""
+
+    def __init__(self, settings: Settings) -> None:
+        import functools
+        from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+        class _ReadOnly(SimpleHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+                pass  # requests are not worth a terminal line each
+
+        settings.reports_dir.mkdir(parents=True, exist_ok=True)
+        handler = functools.partial(_ReadOnly, directory=str(settings.reports_dir))
+        self.httpd = ThreadingHTTPServer((settings.prefect_server_host, settings.reports_port), handler)
+        self.url = f"http://{settings.prefect_server_host}:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> ReportsServer:
+        import threading
+
+        threading.Thread(target=self.httpd.serve_forever, name="reports-http", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 @contextlib.contextmanager
 def prefect_api(settings: Settings, *, start_server: bool = True) -> Iterator[tuple[str, LocalServer | None]]:
     """The API to use: PREFECT_API_URL when it answers, else a local server started here and stopped after."""
@@ -267,12 +392,18 @@ def ensure_work_pool(name: str = WORK_POOL) -> bool:
 # --- the commands -------------------------------------------------------------------------------------------
 
 
+def runner_poll_seconds() -> int:
+    """How often ``loyalty serve`` looks for runs to start: PREFECT_RUNNER_POLL_FREQUENCY if set, else 2 s."""
+    return int(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY", "2"))
+
+
 def serve(settings: Settings, echo=print) -> None:  # type: ignore[no-untyped-def]
     """Start a local server (unless PREFECT_API_URL answers), serve every deployment with its schedules.
 
     Blocks until Ctrl-C; then the runner stops and the server it started is stopped.
     """
     from prefect import serve as prefect_serve
+    from prefect.settings import PREFECT_RUNNER_POLL_FREQUENCY, temporary_settings
 
     from tasks.limits import ensure_source_limit
 
@@ -287,7 +418,16 @@ def serve(settings: Settings, echo=print) -> None:  # type: ignore[no-untyped-de
             when = ", ".join(f"{s.get('cron') or s.get('interval')} {s.get('timezone', '')}" for s in spec.schedules)
             echo(f"  serving {spec.name}: {when or 'no schedule (run it from the UI or the API)'}")
         echo(f"UI: {api_url.removesuffix('/api')}  (Ctrl-C stops everything)")
-        prefect_serve(*deployments, print_starting_message=False)
+        with contextlib.ExitStack() as stack:
+            if not settings.reports_url:
+                reports = stack.enter_context(ReportsServer(settings))
+                # The runs this process starts read their settings from its environment.
+                os.environ["LOYALTY_REPORTS_URL"] = reports.url
+                echo(f"reports: {reports.url} (read-only, {settings.reports_dir})")
+            # The runner asks for due runs every PREFECT_RUNNER_POLL_FREQUENCY seconds (10 by default): most of the
+            # wait between a trigger in the UI and Running. Two seconds, unless the operator set it.
+            stack.enter_context(temporary_settings(updates={PREFECT_RUNNER_POLL_FREQUENCY: runner_poll_seconds()}))
+            prefect_serve(*deployments, print_starting_message=False)
     echo("stopped")
 
 

@@ -59,12 +59,14 @@ from datetime import date
 from pathlib import Path
 
 from demo.files import write_demo_files
+from demo.outreach import add_outreach
 from demo.patterns import describe_planted, theme_weeks
 from demo.simulation import build_demo_frames
 from loyalty.contract import ENTITIES
 
 __all__ = [
     "DemoSummary",
+    "add_outreach",
     "build_demo_frames",
     "describe_planted",
     "generate_demo_sources",
@@ -95,8 +97,12 @@ def generate_demo_sources(
     seed: int = 7,
     n_customers: int = 3000,
     source_tz: str = "Europe/London",
+    outreach: dict | None = None,
 ) -> DemoSummary:
     """Write a deterministic demo delivery for ``[start, end]`` under ``landing`` and describe it.
+
+    ``outreach``: keyword arguments for :func:`demo.outreach.simulate_outreach` (business_tz, top_n,
+    control_share, expiry_weeks), so the demo's care teams work the lists the pipeline will build.
 
     Raises ``ValueError`` if ``landing`` already holds a file (a demo never mixes runs: delete it first),
     if ``end`` is before ``start`` or if ``n_customers`` is below 1.
@@ -108,6 +114,7 @@ def generate_demo_sources(
         if any(p.is_file() or p.is_symlink() for p in landing.rglob("*")):
             raise ValueError(f"landing {landing} already holds files; delete it before generating a demo")
     frames = build_demo_frames(start, end, seed=seed, n_customers=n_customers, source_tz=source_tz)
+    frames = add_outreach(frames, start, end, seed=seed, source_tz=source_tz, **(outreach or {}))
     paths = write_demo_files(frames, landing)
     invalid_kinds = {
         entity: {

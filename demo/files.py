@@ -20,6 +20,7 @@ from loyalty.contract import CONTRACT_COLUMNS, ENTITIES
 CUSTOMER_COLUMNS = CONTRACT_COLUMNS["customers"]
 TRANSACTION_COLUMNS = CONTRACT_COLUMNS["transactions"]
 SURVEY_COLUMNS = CONTRACT_COLUMNS["survey_responses"]
+OUTREACH_COLUMNS = CONTRACT_COLUMNS["outreach"]
 
 # Vendor headers, contract name -> vendor name. They must agree with config/column_mapping.yaml (a test checks).
 POS_HEADERS = {
@@ -47,6 +48,16 @@ VOICEBOX_KEYS = {
     "comment": "Verbatim",
     "region": "Region",
 }
+# The "Relay" CRM's contact-log export (demo/outreach.py).
+RELAY_HEADERS = {
+    "outreach_id": "ActivityID",
+    "customer_id": "ContactRef",
+    "contacted_at": "ActivityDateTime",
+    "channel": "Medium",
+    "team": "OwnerTeam",
+    "outcome": "Disposition",
+    "note": "Notes",
+}
 CARD_COLUMNS = ("response_id", "customer_id", "submitted_at", "channel", "nps", "csat", "comment", "region")
 
 #: file kind -> (entity, file extension, columns written in contract names, header names written)
@@ -62,6 +73,7 @@ FILE_KINDS: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
     ),
     "callcentre": ("survey_responses", "csv", SURVEY_COLUMNS, SURVEY_COLUMNS),
     "cards": ("survey_responses", "csv", CARD_COLUMNS, CARD_COLUMNS),
+    "relay": ("outreach", "csv", OUTREACH_COLUMNS, tuple(RELAY_HEADERS[c] for c in OUTREACH_COLUMNS)),
 }
 KIND_ORDER = {kind: i for i, kind in enumerate(FILE_KINDS)}
 
@@ -71,7 +83,7 @@ def write_demo_files(frames: dict[str, pd.DataFrame], landing: Path) -> list[Pat
     landing = Path(landing)
     written: list[Path] = []
     for entity in ENTITIES:
-        df = frames[entity]
+        df = frames.get(entity, pd.DataFrame())  # outreach only when demo/outreach.py added it
         if df.empty:
             continue
         folder = landing / entity

@@ -10,8 +10,13 @@ Re-running a range is safe and is how a crashed or killed backfill is finished: 
 its own partitions in one transaction, so nothing is loaded twice and a half-written day never stays.
 ``skip_done`` only saves time: it skips the leading days that are already done (``tasks/resume.py``).
 
-Progress: a progress artifact ``backfill-progress`` in the UI, and :mod:`loyalty.progress` for the CLI's bar.
-At the end, a table artifact ``backfill-days`` lists every day with its counts.
+Progress: a progress artifact ``backfill-progress-<start>-to-<end>`` in the UI (``flows/_ops.py``), and
+:mod:`loyalty.progress` for the CLI's bar. At the end, a table artifact ``backfill-days`` lists every day with
+its counts, and ``backfill-failures`` every failed delivery. A chunk with a failed delivery ends Failed, with a
+short message naming each distinct error once (:mod:`loyalty.failures`).
+
+A run that stops without finishing (cancelled, crashed, killed) leaves its ledger rows ``interrupted``, from
+its hooks or from the next run's sweep (``tasks/interrupted.py``).
 """
 
 from __future__ import annotations
@@ -21,15 +26,20 @@ from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from prefect import flow, get_run_logger, runtime
-from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect.artifacts import create_table_artifact, update_progress_artifact
+from prefect.states import Failed
 
 from analytics.weeks import iso_week_label
-from flows._runners import TaskRunnerName, chunk_task_runner
+from flows._ops import RunProgress, artifact_key, publish_failures
+from flows._params import ChunkDays, Day, Entities, TaskRunnerChoice
+from flows._runners import chunk_task_runner
 from loyalty import progress
 from loyalty.contract import ENTITIES
 from loyalty.db import get_engine
+from loyalty.failures import Failure, summarise_failures
 from loyalty.settings import Settings, get_settings
-from tasks.chunk import failure_message, intake_chunk, parallel_intake
+from tasks.chunk import intake_chunk, parallel_intake
+from tasks.interrupted import on_run_stopped, sweep_interrupted
 from tasks.limits import ensure_source_limit
 from tasks.load import prepare_warehouse
 from tasks.metrics import complete_weeks, recompute_metrics, weeks_to_recompute
@@ -61,57 +71,84 @@ def backfill_chunk(
     start: date,
     end: date,
     run_id: str,
-    entities: list[str] | None = None,
+    entities: Entities = None,
     parallel: bool = False,
     done_before: int = 0,
     total_days: int = 0,
     progress_artifact_id: str | None = None,
 ) -> dict:
-    """Load the delivery days start..end (one intake per entity); with ``parallel``, entities side by side."""
+    """Load the delivery days start..end (one intake per entity); with ``parallel``, entities side by side.
+
+    Ends Failed (its result still the chunk's outcome) when a delivery failed, so the UI never shows a chunk
+    Completed whose days failed.
+    """
     logger = get_run_logger()
     settings = get_settings()
     days = _days(start, end)
     outcome = intake_chunk(settings, days, run_id, entities, parallel=parallel, logger=logger)
     _report_progress(done_before + len(days), total_days or len(days), progress_artifact_id, end.isoformat())
-    return {
+    out = {
         "days": outcome.day_rows(),
         "touched": outcome.touched_days,
-        "failures": {f"{day} {entity}": m for (day, entity), m in outcome.failures.items()},
+        "failures": [Failure(day, entity, m) for (day, entity), m in outcome.failures.items()],
     }
+    if out["failures"]:
+        return Failed(message=summarise_failures(f"chunk {start}..{end}", out["failures"]), data=out)
+    return out
 
 
-def render_weekly_reports(settings: Settings, weeks: list[str], logger) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def render_weekly_reports(settings: Settings, weeks: list[str], logger) -> list[Failure]:  # type: ignore[no-untyped-def]
     """Run the weekly report flow for each week (not sending it); failures by week."""
     from flows.weekly_report import weekly_report
 
-    failures: dict[str, str] = {}
+    failures: list[Failure] = []
     for week in weeks:
         state = weekly_report(week=week, send=False, return_state=True)
         if not state.is_completed():
-            failures[f"report {week}"] = (state.message or state.name).splitlines()[0][:300]
+            failures.append(Failure(None, f"report {week}", (state.message or state.name).splitlines()[0][:300]))
     logger.info("weekly reports rendered for %d of %d weeks", len(weeks) - len(failures), len(weeks))
     return failures
 
 
-@flow(name="backfill", flow_run_name=_run_name)
+@flow(
+    name="backfill",
+    flow_run_name=_run_name,
+    validate_parameters=True,
+    on_cancellation=[on_run_stopped],
+    on_crashed=[on_run_stopped],
+)
 def backfill(
-    start: date,
-    end: date,
-    entities: list[str] | None = None,
+    start: Day,
+    end: Day,
+    entities: Entities = None,
     recompute: bool = True,
     render_reports: bool = False,
     skip_done: bool = False,
-    chunk_days: int | None = None,
-    task_runner: TaskRunnerName | None = None,
+    chunk_days: ChunkDays = None,
+    task_runner: TaskRunnerChoice = None,
 ) -> dict:
     """Load every delivery day in [start, end] in chunks; re-running it is safe and finishes a crashed run.
 
-    ``chunk_days`` and ``task_runner`` default to the settings (LOYALTY_BACKFILL_CHUNK_DAYS, _TASK_RUNNER).
+    Args:
+        start: First delivery day of the range (YYYY-MM-DD).
+        end: Last delivery day of the range, included (YYYY-MM-DD).
+        entities: Only these source entities. Empty: all of them.
+        recompute: Recompute the weekly metrics of the weeks the load touched.
+        render_reports: Render (not send) the weekly report of each complete week of the range.
+        skip_done: Skip the leading days that earlier successful runs loaded from the same files.
+        chunk_days: Delivery days per backfill-chunk subflow. Empty: LOYALTY_BACKFILL_CHUNK_DAYS.
+        task_runner: serial, or dask to extract and validate a chunk's days in parallel. Empty:
+            LOYALTY_BACKFILL_TASK_RUNNER.
     """
     if end < start:
         raise ValueError(f"backfill end {end} is before start {start}")
     logger = get_run_logger()
     settings = get_settings()
+    days = _days(start, end)
+    # First, so the UI shows the run's progress from its first second.
+    run_progress = RunProgress(
+        artifact_key("backfill-progress", start, "to", end), f"Backfill {start} .. {end}: delivery days done", len(days)
+    )
     size = chunk_days or settings.backfill_chunk_days
     if size < 1:
         raise ValueError(f"chunk_days must be at least 1, got {size}")
@@ -121,26 +158,30 @@ def backfill(
         logger.warning("a SQL source is read day after day (each window starts at the last watermark): serial")
     run_id = str(runtime.flow_run.id or uuid.uuid4())
     prepare_warehouse(settings)
+    sweep_interrupted(settings, run_id, logger)
     ensure_source_limit(settings)
-    days = _days(start, end)
     skipped = leading_done_days(settings, days, entities or list(ENTITIES)) if skip_done else []
     if skipped:
-        logger.info("skipping %d days already done: %s .. %s", len(skipped), skipped[0], skipped[-1])
-    artifact_id = str(
-        create_progress_artifact(
-            progress=0.0, key="backfill-progress", description=f"Backfill {start} .. {end}: delivery days done"
+        logger.info(
+            "skipping %d days (%s .. %s): earlier successful runs loaded every entity of them from the same files",
+            len(skipped),
+            skipped[0],
+            skipped[-1],
         )
-    )
-    _report_progress(len(skipped), len(days), artifact_id, "resume" if skipped else "start")
-    day_rows = [{"delivery day": d.isoformat(), "status": "skipped: already done"} for d in skipped]
+    artifact_id = str(run_progress.artifact_id)
+    run_progress.report(len(skipped), "resume" if skipped else "start")
+    day_rows = [
+        {"delivery day": d.isoformat(), "status": "skipped: loaded by an earlier run from the same files"}
+        for d in skipped
+    ]
     touched: set[date] = set()
-    failures: dict[str, str] = {}
+    failures: list[Failure] = []
     todo = days[len(skipped) :]
     with chunk_task_runner(settings, "dask" if parallel else "serial", logger) as runner:
         run_chunk = backfill_chunk.with_options(task_runner=runner) if runner else backfill_chunk
         for first in range(0, len(todo), size):
             chunk = todo[first : first + size]
-            out = run_chunk(
+            state = run_chunk(
                 start=chunk[0],
                 end=chunk[-1],
                 run_id=run_id,
@@ -149,10 +190,14 @@ def backfill(
                 done_before=len(skipped) + first,
                 total_days=len(days),
                 progress_artifact_id=artifact_id,
+                return_state=True,
             )
+            out = state.result(raise_on_failure=False)
+            if not isinstance(out, dict):  # the chunk crashed before it had an outcome
+                raise out if isinstance(out, BaseException) else RuntimeError(state.message or state.name)
             day_rows.extend(out["days"])
             touched.update(out["touched"])
-            failures.update(out["failures"])
+            failures.extend(out["failures"])
     if skipped and (earliest := first_business_day_of(settings, skipped[0], skipped[-1])) is not None:
         touched.add(earliest)  # the crashed run may have stopped before its metrics
     create_table_artifact(
@@ -169,13 +214,16 @@ def backfill(
         # delivery holds customers created years before, and that would be a hundred reports.
         today = datetime.now(settings.business_zone).date()
         weeks_touched = sorted({iso_week_label(d) for d in days})
-        failures.update(render_weekly_reports(settings, complete_weeks(weeks_touched, end, today), logger))
+        failures.extend(render_weekly_reports(settings, complete_weeks(weeks_touched, end, today), logger))
     if failures:
-        raise RuntimeError(failure_message(f"backfill {start}..{end}", failures))
+        key = artifact_key("backfill-failures", start, "to", end)
+        publish_failures(key, f"Backfill {start} .. {end}", failures)
+        return Failed(message=summarise_failures(f"backfill {start}..{end}", failures, key))
     loaded = [r for r in day_rows if "rows in" in r]
     return {
         "days": len(days),
         "days_skipped": len(skipped),
+        "skipped": [skipped[0].isoformat(), skipped[-1].isoformat()] if skipped else [],
         "rows_in": sum(r["rows in"] for r in loaded),
         "rows_loaded": sum(r["loaded"] for r in loaded),
         "rows_quarantined": sum(r["quarantined"] for r in loaded),

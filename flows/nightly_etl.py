@@ -10,11 +10,14 @@ from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows._params import Entities, OptionalDay
 from loyalty.db import get_engine
 from loyalty.delivery import LoadSummary
+from loyalty.failures import Failure, summarise_failures
 from loyalty.rundate import resolve_delivery_day
 from loyalty.settings import get_settings
-from tasks.chunk import failure_message, intake_chunk
+from tasks.chunk import intake_chunk
+from tasks.interrupted import on_run_stopped, sweep_interrupted
 from tasks.limits import ensure_source_limit
 from tasks.load import prepare_warehouse
 from tasks.metrics import recompute_metrics, weeks_to_recompute
@@ -46,16 +49,22 @@ def publish_counts(day: date, summaries: list[LoadSummary], failures: dict[str, 
     )
 
 
-@flow(name="nightly-etl", flow_run_name=_run_name)
-def nightly_etl(
-    delivery_day: date | None = None, entities: list[str] | None = None, recompute: bool = True
-) -> list[dict]:
-    """Load one delivery day. Without a date: yesterday in the business time zone, from the scheduled start."""
+@flow(name="nightly-etl", flow_run_name=_run_name, on_cancellation=[on_run_stopped], on_crashed=[on_run_stopped])
+def nightly_etl(delivery_day: OptionalDay = None, entities: Entities = None, recompute: bool = True) -> list[dict]:
+    """Load one delivery day. Without a date: yesterday in the business time zone, from the scheduled start.
+
+    Args:
+        delivery_day: The delivery day to load (YYYY-MM-DD). Empty: the day before the scheduled start, in
+            the business time zone.
+        entities: Only these source entities. Empty: all of them.
+        recompute: Recompute the weekly metrics of the weeks the load touched.
+    """
     logger = get_run_logger()
     settings = get_settings()
     day = resolve_delivery_day(delivery_day, settings.business_zone)
     run_id = str(runtime.flow_run.id or uuid.uuid4())
     prepare_warehouse(settings)
+    sweep_interrupted(settings, run_id, logger)
     ensure_source_limit(settings)
     outcome = intake_chunk(settings, [day], run_id, entities, logger=logger)
     failures = {entity: message for (_day, entity), message in outcome.failures.items()}
@@ -70,5 +79,6 @@ def nightly_etl(
         recompute_metrics(settings, weeks)
         logger.info("metrics recomputed for %s", ", ".join(weeks))
     if failures:
-        raise RuntimeError(failure_message(f"nightly-etl {day}", failures))
+        listed = [Failure(day, entity, message) for entity, message in failures.items()]
+        raise RuntimeError(summarise_failures(f"nightly-etl {day}", listed))
     return [s.as_dict() for s in outcome.summaries]

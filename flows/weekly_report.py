@@ -6,6 +6,7 @@ from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows._ops import report_link
 from loyalty.rundate import resolve_report_week
 from loyalty.settings import Settings, get_settings
 from reports.summaries import kpi_markdown, text_summary
@@ -27,14 +28,14 @@ def _run_name() -> str:
 @task(name="publish-report-artifacts", cache_policy=NO_CACHE)
 def publish_report(files: ReportFiles) -> None:
     key = "weekly-report" if files.region is None else f"weekly-report-{region_slug(files.region)}"
-    create_markdown_artifact(
-        key=f"{key}-kpis", markdown=kpi_markdown(files), description=f"KPIs of the weekly report {files.week}"
-    )
+    summary = kpi_markdown(files)
+    create_markdown_artifact(key=f"{key}-kpis", markdown=summary, description=f"KPIs of the weekly report {files.week}")
+    # The link's description is the KPI summary too, so the artifact is useful without opening the PDF.
     create_link_artifact(
         key=f"{key}-pdf",
-        link=files.pdf_path.resolve().as_uri(),
+        link=report_link(get_settings(), files.pdf_path),
         link_text=f"{files.pdf_path.name} ({files.week})",
-        description=f"The PDF of the weekly report {files.week}; the HTML is beside it: {files.html_path.name}",
+        description=summary,
     )
 
 

@@ -1,4 +1,4 @@
-"""The source data contract (v1) as code: entities, columns, types and rules.
+"""The source data contract (v1.1) as code: entities, columns, types and rules.
 
 This module is the single description of the source data contract that intake, validation and the warehouse
 schema all read, so the three can never disagree about a column. ``docs/contract.md`` describes it for
@@ -8,6 +8,11 @@ Where the contract is silent we chose, and say so here:
 - ``channel`` is required on transactions and responses: a value outside the allowed set is invalid, and a
   missing one is treated the same way (every purchase and every answer comes through some channel).
 - ``currency`` is required on transactions: an amount without a currency cannot be summed honestly.
+- ``channel`` and ``outcome`` are required on outreach, for the same reason: an attempt always goes through
+  some channel and ends somehow, and a case's status is read from the outcome.
+- ``note`` (outreach) is ``is_hidden``: untrusted free text and possibly personal data. It is stored in the
+  warehouse (and in a quarantined row's raw record) and nowhere else: no metric query selects it, so it never
+  reaches a frame, a report, a log, an artifact or the CLI.
 - Integers may arrive as ``"7"``, ``7`` or ``7.0`` (Parquet stores nullable integers as floats); ``7.5``,
   ``NaN``, ``inf`` and text are invalid, never turned into a number.
 """
@@ -30,6 +35,8 @@ class Column:
     max_value: int | None = None
     pattern: str | None = None
     is_personal: bool = False
+    # Stored, never read back out of the warehouse (no metric, report or CLI query selects it).
+    is_hidden: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ class Entity:
 TRANSACTION_CHANNELS = ("online", "in_store", "phone")
 SURVEY_CHANNELS = ("online", "phone", "comment_card", "email", "in_store")
 SCORE_COLUMNS = ("nps", "csat", "ces")
+OUTREACH_CHANNELS = ("phone", "email", "in_store", "letter", "sms")
+OUTREACH_OUTCOMES = ("reached", "no_answer", "resolved", "declined", "escalated")
 SERVICE_DIMENSIONS = ("reliability", "responsiveness", "assurance", "empathy", "tangibles")
 
 CUSTOMERS = Entity(
@@ -109,8 +118,24 @@ SURVEY_RESPONSES = Entity(
     ),
 )
 
-# Load order matters only for readability of the logs: customers first, as the other two refer to them.
-ENTITIES: dict[str, Entity] = {e.name: e for e in (CUSTOMERS, TRANSACTIONS, SURVEY_RESPONSES)}
+OUTREACH = Entity(
+    name="outreach",
+    key="outreach_id",
+    timestamp="contacted_at",
+    grain="one row per attempt to contact a customer",
+    columns=(
+        Column("outreach_id", "text", required=True),
+        Column("customer_id", "text", required=True),
+        Column("contacted_at", "timestamp", required=True),
+        Column("channel", "text", required=True, allowed=OUTREACH_CHANNELS),
+        Column("team", "text"),
+        Column("outcome", "text", required=True, allowed=OUTREACH_OUTCOMES),
+        Column("note", "text", is_personal=True, is_hidden=True),
+    ),
+)
+
+# Load order matters only for readability of the logs: customers first, as the others refer to them.
+ENTITIES: dict[str, Entity] = {e.name: e for e in (CUSTOMERS, TRANSACTIONS, SURVEY_RESPONSES, OUTREACH)}
 
 
 def get_entity(name: str) -> Entity:

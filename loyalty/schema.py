@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -47,14 +48,17 @@ def _entity_table(entity: Entity) -> sa.Table:
 customers = _entity_table(ENTITIES["customers"])
 transactions = _entity_table(ENTITIES["transactions"])
 survey_responses = _entity_table(ENTITIES["survey_responses"])
+outreach = _entity_table(ENTITIES["outreach"])
 ENTITY_TABLES: dict[str, sa.Table] = {
     "customers": customers,
     "transactions": transactions,
     "survey_responses": survey_responses,
+    "outreach": outreach,
 }
 
 sa.Index("ix_transactions_customer_occurred", transactions.c.customer_id, transactions.c.occurred_at)
 sa.Index("ix_survey_responses_customer", survey_responses.c.customer_id)
+sa.Index("ix_outreach_customer_contacted", outreach.c.customer_id, outreach.c.contacted_at)
 
 quarantine = sa.Table(
     "quarantine",
@@ -203,8 +207,26 @@ _TEXT = {
     "kpi",
     "label",
     "unit",
+    "case_id",
+    "list_week",
+    "last_listed_week",
+    "status",
+    "team",
+    "subset",
+    "arm",
+    "verdict",
 }
-_DATES = {"week_start", "week_end", "as_of", "last_purchase_day", "cutoff_day"}
+_DATES = {
+    "week_start",
+    "week_end",
+    "as_of",
+    "last_purchase_day",
+    "opened_day",
+    "sla_due_day",
+    "first_contact_day",
+    "closed_day",
+    "cutoff_day",
+}
 _INTEGERS = {
     "responses",
     "comments",
@@ -250,6 +272,25 @@ _INTEGERS = {
     "late_responses",
     "reported_n",
     "restated_n",
+    "times_listed",
+    "contact_attempts",
+    "age_days",
+    "cases_opened",
+    "control_cases_opened",
+    "cases_open",
+    "sla_cases",
+    "contacted_within_sla",
+    "first_contacts",
+    "cases_closed",
+    "cases_resolved",
+    "cases_came_back",
+    "cases_expired",
+    "treatment_n",
+    "control_n",
+    "treatment_repurchasers",
+    "control_repurchasers",
+    "survival_treatment_n",
+    "survival_control_n",
 }
 
 
@@ -274,13 +315,49 @@ def _metric_table(name: str, columns: list[str], key: tuple[str, ...], grain: st
     )
 
 
+def _case_table_specs(cases: Any, outreach_effect: Any) -> list[tuple[str, list[str], tuple[str, ...], str]]:
+    """The RETAIN closed-loop tables (analytics/cases.py, analytics/outreach_effect.py), migration 7."""
+    return [
+        (
+            "weekly_cases",
+            cases.WEEKLY_CASE_COLUMNS,
+            ("week", "case_id"),
+            "one row per ISO week x RETAIN case active that week (opened by its end, not closed by its start), "
+            "status as of the week's end",
+        ),
+        (
+            "weekly_followup",
+            cases.FOLLOWUP_COLUMNS,
+            ("week", "dimension", "segment_value"),
+            "one row per ISO week x dimension (overall, region, team) x value",
+        ),
+        (
+            "outreach_effect",
+            outreach_effect.EFFECT_COLUMNS,
+            ("week", "subset"),
+            "one row per ISO week x subset of cases (all, detractor)",
+        ),
+        (
+            "outreach_survival",
+            outreach_effect.SURVIVAL_COLUMNS,
+            ("week", "subset", "arm", "day"),
+            "one row per ISO week x subset x arm x day since the case opened (Kaplan-Meier)",
+        ),
+    ]
+
+
+CASE_TABLES = ("weekly_cases", "weekly_followup", "outreach_effect", "outreach_survival")
+
+
 def _metric_tables() -> dict[str, sa.Table]:
     from analytics import (
+        cases,
         completeness,
         drivers,
         keywords,
         kpis,
         metric_alerts,
+        outreach_effect,
         repurchase,
         retain_list,
         retention,
@@ -375,6 +452,7 @@ def _metric_tables() -> dict[str, sa.Table]:
             ("week", "kpi"),
             "one row per ISO week x headline KPI, with its change on the week before and that change's test",
         ),
+        *_case_table_specs(cases, outreach_effect),
     ]
     return {name: _metric_table(name, columns, key, grain) for name, columns, key, grain in specs}
 
@@ -461,7 +539,13 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
         "weekly_kpi_tiles; group_terms -> terms_by_nps_group, term_details -> term_verbatims",
         _kpi_tiles_and_term_names,
     ),
-    (6, "metric tables rebuilt for issue 13's definitions; published figures", _rebuild_metric_tables),
+    (6, "outreach entity table (contact attempts from the CRM or call centre)", _create([outreach])),
+    (
+        7,
+        "RETAIN case, follow-up and outreach-effect tables",
+        _create(lambda: [metric_tables()[t] for t in CASE_TABLES]),
+    ),
+    (8, "metric tables rebuilt (survival, completeness, per-metric n); published figures", _rebuild_metric_tables),
 ]
 
 

@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     retry_backoff_scale: float = 1.0
     # How many customers the RETAIN list keeps per week.
     retain_top_n: int = 50
+    # RETAIN cases (analytics/cases.py): a case still open this many weeks after it opened expires; a first
+    # contact within this many business days (Monday-Friday, business time zone) is on time; this share of
+    # each week's new cases is held out as a control group ("do not contact"); 0 turns the control group off
+    # and the outreach effect is then reported as observational only.
+    retain_case_expiry_weeks: int = Field(default=8, ge=1)
+    retain_sla_business_days: int = Field(default=2, ge=1)
+    retain_control_share: float = Field(default=0.1, ge=0.0, lt=1.0)
 
     # Operations (cli/server.py). `loyalty serve` starts a Prefect server on this host and port, its database
     # SQLite under prefect_home unless prefect_server_database_url names PostgreSQL
@@ -103,6 +110,11 @@ class Settings(BaseSettings):
     # (regional editions to reports_dir/<YYYY-Www>/<region>/). The company name heads every page.
     report_company: str = "Loyalty Analytics"
     reports_dir: Path = STATE_DIR / "reports"
+    # The URL at which reports_dir is served, for the report link in the Prefect UI (browsers refuse file://
+    # links from a web page). `loyalty serve` serves reports_dir read-only at http://<host>:<reports_port>
+    # and sets this for its runs when it is unset. Unset and not served: the link is a file:// path.
+    reports_url: str | None = None
+    reports_port: int = 4281
     # Comments are cut to this many characters in the report (full text stays in the warehouse).
     report_comment_chars: int = 280
     # Who gets the PDF by email: comma-separated addresses (LOYALTY_REPORT_RECIPIENTS=a@x.com,b@x.com).
@@ -211,5 +223,8 @@ def configure_runtime(settings: Settings | None = None, *, quiet: bool = False) 
     os.environ.setdefault("DO_NOT_TRACK", "1")  # Prefect's client-side usage data, and its notice on `loyalty serve`
     # Prefect's local result store is not isolated by its test harness; keep it under PREFECT_HOME.
     os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(settings.prefect_home / "results"))
-    if quiet:  # the demo prints its own summary; per-task lines still reach the Prefect run log
-        os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    if quiet:
+        # The CLI draws its own progress and summary, so the terminal shows warnings only. The level of the
+        # console handler, not PREFECT_LOGGING_LEVEL: that level also stops INFO lines reaching the Prefect
+        # API, and the run's page in the UI would say "This run didn't generate logs".
+        os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "WARNING"

@@ -41,6 +41,7 @@ __all__ = [
     "OKABE_ITO",
     "cohort_heatmap",
     "driver_quadrant",
+    "outreach_effect_chart",
     "repurchase_chart",
     "trend_chart",
 ]
@@ -120,6 +121,7 @@ _SALTS: Final[dict[str, str]] = {
     "drivers": "loyalty-report-drivers",
     "cohort": "loyalty-report-cohort",
     "repurchase": "loyalty-report-repurchase",
+    "outreach": "loyalty-report-outreach",
 }
 
 
@@ -748,3 +750,63 @@ def _repurchase_figure(curve: pd.DataFrame) -> Figure | None:
 def _count(value: Any) -> str:
     number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
     return f"{int(number):,}" if pd.notna(number) else "?"
+
+
+# --------------------------------------------------------------------------------------------- outreach
+
+_OUTREACH_TITLE: Final = "Time to next purchase after a RETAIN case opens (Kaplan-Meier)"
+_ARM_STYLE: Final = {
+    "outreach": (OKABE_ITO["blue"], "-", "o", "Outreach"),
+    "control": (OKABE_ITO["vermillion"], "--", "s", "Control"),
+}
+_SUBSET_TITLES: Final = {"all": "All cases", "detractor": "Detractor cases"}
+
+
+def outreach_effect_chart(survival: pd.DataFrame, effect: pd.DataFrame, *, prefix: str = "outreach-") -> str:
+    """Share of customers who bought again, day by day after their case opened, outreach arm against control
+    (or contacted against not contacted when the comparison is observational); one panel per subset, each
+    titled with its 90-day difference and 95% CI. Line style and marker tell the arms apart, not only colour."""
+    fig = _outreach_figure(survival, effect)
+    if fig is None:
+        return _placeholder(chart="outreach", prefix=prefix, title=_OUTREACH_TITLE)
+    return _to_svg(fig, chart="outreach", prefix=prefix, label=_OUTREACH_TITLE)
+
+
+def _outreach_figure(survival: pd.DataFrame, effect: pd.DataFrame) -> Figure | None:
+    if survival.empty:
+        return None
+    _require(survival, ["subset", "arm", "day", "share_not_repurchased"], "survival")
+    subsets = [s for s in _SUBSET_TITLES if (survival["subset"] == s).any()]
+    if not subsets:
+        return None
+    rows = effect.set_index("subset") if len(effect) else pd.DataFrame()
+    randomised = bool(effect["is_randomised"].iloc[0]) if len(effect) else True
+    with _style("outreach"):
+        fig = _figure(62.0)
+        panels = fig.subplots(1, len(subsets), sharey=True, squeeze=False)[0]
+        for axes, subset in zip(panels, subsets, strict=True):
+            part = survival.loc[survival["subset"] == subset]
+            for arm, (colour, style, marker, label) in _ARM_STYLE.items():
+                line = part.loc[part["arm"] == arm].sort_values("day")
+                if line.empty:
+                    continue
+                name = label if randomised else ("Contacted" if arm == "outreach" else "Not contacted")
+                n = _count(line["at_risk"].iloc[0])
+                bought = (1 - _numeric(line, "share_not_repurchased")) * 100
+                axes.step(line["day"], bought, where="post", color=colour, linestyle=style, label=f"{name} (n={n})")
+                axes.plot(line["day"].iloc[::15], bought.iloc[::15], linestyle="none", marker=marker, color=colour)
+            title = _SUBSET_TITLES[subset]
+            if subset in rows.index and pd.notna(rows.at[subset, "difference"]):
+                r = rows.loc[subset]
+                title += (
+                    f"\n{int(r['window_days'])}-day difference {r['difference'] * 100:+.0f} pts "
+                    f"(95% CI {r['ci_low'] * 100:+.0f} to {r['ci_high'] * 100:+.0f})"
+                )
+            axes.set_title(title, fontsize=8)
+            axes.set_xlabel("Days since the case opened")
+            axes.set_xlim(0, float(part["day"].max()))
+            axes.legend(loc="upper left", fontsize=7)
+        panels[0].set_ylabel("Bought again (%)")
+        panels[0].set_ylim(0, 100)
+        _whole_number_ticks(panels[0].yaxis, percent=True)
+    return fig

@@ -19,6 +19,7 @@ from analytics.kpis import KPI_ORDER
 from analytics.weeks import parse_iso_week, shift_iso_week
 from loyalty.contract import SERVICE_DIMENSIONS
 from reports import charts
+from reports.closing_loop import closing_loop_context, mark_retain_rows
 
 SEGMENT_DIMENSIONS = (("channel", "Channel"), ("region", "Region"), ("segment", "Customer segment"))
 SERVICE_LABELS = {dimension: dimension.capitalize() for dimension in SERVICE_DIMENSIONS}
@@ -725,6 +726,8 @@ def build_report_context(
     rising = _term_rows(frame("trending_terms"), "rising", options)
     falling = _term_rows(frame("trending_terms"), "falling", options)
     retain_all = retain_rows(frame("retain_list"), options)
+    # Control customers are not called: the table teams read leaves them out; open cases are marked.
+    retain_all, retain_held_out = mark_retain_rows(retain_all, frame("retain_list"), frame("weekly_cases"), week)
     alerts = alert_rows(frame("alerts"), options)
     persisting = persisting_rows(frame("persisting_terms"), options)
     completeness = completeness_note(frame("response_completeness"))
@@ -799,7 +802,20 @@ def build_report_context(
             "falling": falling,
             "details": theme_details(frame("term_verbatims"), frame("terms_by_nps_group"), options),
         },
-        "retain": {"rows": retain_all, "total": len(retain_all), "pdf_rows": options.retain_rows_pdf},
+        "retain": {
+            "rows": retain_all,
+            "total": len(retain_all),
+            "pdf_rows": options.retain_rows_pdf,
+            "held_out": retain_held_out,
+        },
+        "closing_loop": closing_loop_context(
+            frame("weekly_cases"),
+            frame("weekly_followup"),
+            frame("outreach_effect"),
+            frame("outreach_survival"),
+            week=week,
+            region=region,
+        ),
         "alerts": alerts,
         "data_quality": data_quality(data_quality_counts) if data_quality_counts is not None else None,
         "methods": {

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 #: The entities whose rows move weekly metrics. A customer row's business day is the day the account was
 #: created, often long before; a new or corrected customer changes no past week's figures, so it reopens none.
-METRIC_ENTITIES = ("transactions", "survey_responses")
+METRIC_ENTITIES = ("transactions", "survey_responses", "outreach")
 
 
 def parallel_intake(settings: Settings, runner: str) -> bool:

@@ -34,7 +34,7 @@ from loyalty.intake import (
 from loyalty.settings import Settings
 from loyalty.timeutil import day_bounds_utc
 from tasks.limits import source_slot
-from tasks.retry import backoff, retry_on_transient
+from tasks.retry import JITTER, backoff, retry_on_transient
 
 
 class LandingMissing(FileNotFoundError):
@@ -224,6 +224,7 @@ def days_label(days: list[date]) -> str:
     task_run_name=lambda: "extract-" + _days_name(_task_parameters()),
     retries=3,
     retry_delay_seconds=backoff(5),
+    retry_jitter_factor=JITTER,
     retry_condition_fn=retry_on_transient,
     timeout_seconds=1800,
     cache_policy=NO_CACHE,

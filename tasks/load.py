@@ -16,13 +16,14 @@ from loyalty.schema import migrate, run_ledger
 from loyalty.settings import Settings
 from loyalty.timeutil import utc_now_naive
 from loyalty.warehouse import write_partition
-from tasks.retry import backoff, retry_on_transient
+from tasks.retry import JITTER, backoff, retry_on_transient
 
 
 @task(
     name="prepare-warehouse",
     retries=3,
     retry_delay_seconds=backoff(2),
+    retry_jitter_factor=JITTER,
     retry_condition_fn=retry_on_transient,
     timeout_seconds=300,
     cache_policy=NO_CACHE,
@@ -102,6 +103,7 @@ def load_checked(checked: list[CheckedDelivery], settings: Settings, run_id: str
     task_run_name=_load_task_name,
     retries=3,
     retry_delay_seconds=backoff(5),
+    retry_jitter_factor=JITTER,
     retry_condition_fn=retry_on_transient,
     timeout_seconds=3600,
     cache_policy=NO_CACHE,

@@ -22,7 +22,7 @@ from loyalty.contract import ANSWER_COLUMNS
 from loyalty.db import get_engine, load_sql
 from loyalty.schema import METRIC_TABLES
 from loyalty.settings import Settings
-from tasks.retry import backoff, retry_on_transient
+from tasks.retry import JITTER, backoff, retry_on_transient
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,10 @@ def metric_parameters(settings: Settings, *, trend_weeks: int = 0) -> MetricPara
         baseline_weeks=settings.baseline_weeks,
         retain_top_n=settings.retain_top_n,
         trend_weeks=trend_weeks,
+        business_tz=settings.business_tz,
+        retain_case_expiry_weeks=settings.retain_case_expiry_weeks,
+        retain_sla_business_days=settings.retain_sla_business_days,
+        retain_control_share=settings.retain_control_share,
     )
 
 
@@ -119,9 +123,28 @@ def compute_weeks(
     first_day = RESPONSES_FROM
     last_day = parse_iso_week(weeks[-1])[1]
     frames = read_warehouse_frames(engine, first_day, last_day, settings, region=region)
+    if region is None:  # cases are company-wide; a regional edition reads the stored ones
+        frames.update(read_case_inputs(engine, weeks[-1], last_day))
     return compute_metric_frames(
-        frames["responses"], frames["transactions"], frames["customers"], weeks=weeks, params=params
+        frames["responses"],
+        frames["transactions"],
+        frames["customers"],
+        weeks=weeks,
+        params=params,
+        outreach=frames.get("outreach"),
+        earlier_retain_lists=frames.get("earlier_retain_lists"),
     )
+
+
+def read_case_inputs(engine: sa.Engine, last_week: str, last_day: dt.date) -> dict[str, pd.DataFrame]:
+    """Outreach attempts up to last_day (never their note) and the stored RETAIN lists before last_week."""
+    with engine.connect() as conn:
+        outreach = read_query_frame(conn, "metrics/outreach", {"last_day": last_day})
+        earlier = read_query_frame(conn, "metrics/earlier_retain_lists", {"last_week": last_week})
+    outreach["contacted_at"] = _utc(outreach["contacted_at"])
+    earlier["value_at_risk"] = pd.to_numeric(earlier["value_at_risk"]).astype(float)
+    earlier["is_detractor"] = earlier["is_detractor"].astype(bool)
+    return {"outreach": outreach, "earlier_retain_lists": earlier}
 
 
 def _plain(value: object) -> object:
@@ -180,6 +203,7 @@ def weeks_of_days(days: list[dt.date] | tuple[dt.date, ...]) -> list[str]:
     name="recompute-metrics",
     retries=2,
     retry_delay_seconds=backoff(5),
+    retry_jitter_factor=JITTER,
     retry_condition_fn=retry_on_transient,
     timeout_seconds=3600,
     cache_policy=NO_CACHE,

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from analytics.bundle import CASE_FRAMES
 from analytics.weeks import parse_iso_week, previous_iso_weeks
 from loyalty.db import get_engine, load_sql
 from loyalty.schema import METRIC_TABLES
@@ -24,7 +25,7 @@ from loyalty.settings import Settings
 from loyalty.textsafe import display_line
 from tasks.metrics import compute_weeks
 from tasks.published import read_previous_published
-from tasks.retry import backoff, retry_on_transient
+from tasks.retry import JITTER, backoff, retry_on_transient
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,21 @@ def read_stored_frames(
             weeks = history if name in _HISTORY_TABLES else [week]
             frames[name] = pd.read_sql(sa.select(table).where(table.c.week.in_(weeks)), conn)
     return frames
+
+
+def read_stored_case_frames(engine: sa.Engine, week: str, region: str) -> dict[str, pd.DataFrame]:
+    """The stored RETAIN case tables of ``week`` for a regional edition: only that region's cases and
+    follow-up rows (cases are company-wide data: a case belongs to its customer's region); the outreach
+    effect stays company-wide (the edition says so)."""
+    stored = read_stored_frames(engine, week, CASE_FRAMES)
+    cases = stored["weekly_cases"]
+    stored["weekly_cases"] = cases.loc[cases["region"] == region].reset_index(drop=True)
+    followup = stored["weekly_followup"]
+    regional = (followup["dimension"] == "region") & (followup["segment_value"] == region)
+    teams = set(stored["weekly_cases"]["team"].dropna())
+    regional |= (followup["dimension"] == "team") & followup["segment_value"].isin(teams)
+    stored["weekly_followup"] = followup.loc[regional].reset_index(drop=True)
+    return stored
 
 
 def known_regions(engine: sa.Engine) -> list[str]:
@@ -122,6 +138,7 @@ def find_weeks_without_metrics(settings: Settings, weeks: list[str]) -> list[str
     name="read-report-data",
     retries=2,
     retry_delay_seconds=backoff(5),
+    retry_jitter_factor=JITTER,
     retry_condition_fn=retry_on_transient,
     timeout_seconds=1800,
     cache_policy=NO_CACHE,
@@ -137,6 +154,7 @@ def read_report_data(settings: Settings, week: str, region: str | None = None) -
         check_region(engine, region)
         frames = compute_weeks(engine, [week], settings, region=region, trend_weeks=TREND_WEEKS)
         frames["published_previous"] = read_previous_published(engine, week, region)
+        frames.update(read_stored_case_frames(engine, week, region))
         # Data-quality counts are pipeline-wide (files hold every region): the regional edition leaves them out.
         return ReportData(week=week, region=region, frames=frames, data_quality={})
     if week not in stored_weeks(engine, [week]):

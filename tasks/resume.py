@@ -26,7 +26,7 @@ from loyalty.db import get_engine, load_sql
 from loyalty.intake import FileRejected, landing_name, read_landing_file
 from loyalty.settings import Settings
 from tasks.extract import list_landing_files
-from tasks.retry import backoff, retry_on_transient
+from tasks.retry import JITTER, backoff, retry_on_transient
 
 
 def _day(value: object) -> date:
@@ -49,6 +49,7 @@ def _landing_files(settings: Settings, entity: str, day: date) -> set[tuple[str,
     name="find-done-days",
     retries=3,
     retry_delay_seconds=backoff(2),
+    retry_jitter_factor=JITTER,
     retry_condition_fn=retry_on_transient,
     timeout_seconds=600,
     cache_policy=NO_CACHE,

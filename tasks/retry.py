@@ -35,6 +35,11 @@ def retry_on_transient(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
+# Each retry delay is stretched by up to this fraction at random (Prefect's ``retry_jitter_factor``), so tasks
+# that failed together (a warehouse restart) do not all retry at the same instant.
+JITTER = 0.5
+
+
 class ScaledDelays(list[float]):
     """Retry delays in seconds, scaled by ``Settings.retry_backoff_scale`` when Prefect reads one.
 
@@ -54,5 +59,5 @@ class ScaledDelays(list[float]):
 
 
 def backoff(factor: float) -> ScaledDelays:
-    """Three retry delays ``factor x 2^n`` seconds (Prefect adds its jitter), scaled at run time."""
+    """Three retry delays ``factor x 2^n`` seconds, scaled at run time; pair with ``retry_jitter_factor=JITTER``."""
     return ScaledDelays(exponential_backoff(backoff_factor=factor)(3))

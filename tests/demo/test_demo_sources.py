@@ -22,11 +22,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from demo import build_demo_frames, generate_demo_sources, theme_weeks, write_demo_files
+from demo import add_outreach, build_demo_frames, generate_demo_sources, theme_weeks, write_demo_files
 from demo.files import POS_HEADERS, VOICEBOX_KEYS
 from demo.patterns import THEME_TERMS
 from demo.simulation import HELPER_COLUMNS
-from loyalty.contract import CONTRACT_COLUMNS
+from loyalty.contract import CONTRACT_COLUMNS, OUTREACH_CHANNELS, OUTREACH_OUTCOMES
 from loyalty.contract import SERVICE_DIMENSIONS as DIMENSIONS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,10 +113,11 @@ def defects(entity: str, rows: list[dict]) -> list[str | None]:
             problem = f"missing_{key}"
         elif entity == "customers" and row["created_at"] is None:
             problem = "missing_created_at"
-        elif entity == "transactions" and row["customer_id"] is None:
+        elif entity in ("transactions", "outreach") and row["customer_id"] is None:
             problem = "missing_customer_id"
         else:
-            stamp = row[{"customers": "created_at", "transactions": "occurred_at"}.get(entity, "submitted_at")]
+            timestamps = {"customers": "created_at", "transactions": "occurred_at", "outreach": "contacted_at"}
+            stamp = row[timestamps.get(entity, "submitted_at")]
             if parse_ts(stamp) is None:
                 problem = "unparseable_timestamp"
         if problem is None and entity == "transactions":
@@ -130,6 +131,11 @@ def defects(entity: str, rows: list[dict]) -> list[str | None]:
                 problem = "bad_currency"
             elif row["channel"] not in TRANSACTION_CHANNELS:
                 problem = "unknown_channel"
+        if problem is None and entity == "outreach":
+            if row["channel"] not in OUTREACH_CHANNELS:
+                problem = "unknown_channel"
+            elif row["outcome"] not in OUTREACH_OUTCOMES:
+                problem = "unknown_outcome"
         if problem is None and entity == "survey_responses":
             nps, csat, ces = as_int(row["nps"]), as_int(row["csat"]), as_int(row["ces"])
             dims = [as_int(row[d]) for d in DIMENSIONS]
@@ -208,7 +214,7 @@ def test_every_file_follows_the_drop_layout(small) -> None:
         assert match, rel
         assert SMALL["start"] <= date.fromisoformat(match.group(1)) <= SMALL["end"], rel
     kinds = {p.name[11:] for p in files}
-    assert {k.split(".")[0] for k in kinds} == {"crm", "pos", "web", "voicebox", "callcentre", "cards"}
+    assert {k.split(".")[0] for k in kinds} == {"crm", "pos", "web", "voicebox", "callcentre", "cards", "relay"}
     assert summary.days == (SMALL["end"] - SMALL["start"]).days + 1
     written = {e: len(read_rows(landing, e)) for e in CONTRACT_COLUMNS}
     assert written == summary.rows
@@ -335,6 +341,13 @@ def test_planted_invalid_rows_are_in_the_files_as_counted(run: str, request: pyt
             "duplicate_id_conflict",
         },
     }
+    expected["outreach"] = {
+        "unknown_channel",
+        "unknown_outcome",
+        "missing_customer_id",
+        "unparseable_timestamp",
+        "duplicate_id_conflict",
+    }
     assert {e: set(k) for e, k in summary.invalid_kinds.items()} == expected
 
 
@@ -429,7 +442,9 @@ def test_bad_arguments_are_refused(tmp_path: Path, start: date, end: date, n_cus
 
 
 def test_frames_carry_contract_and_helper_columns_and_write_the_same_files(tmp_path: Path, small) -> None:
-    frames = build_demo_frames(SMALL["start"], SMALL["end"], n_customers=SMALL["n_customers"])
+    frames = add_outreach(
+        build_demo_frames(SMALL["start"], SMALL["end"], n_customers=SMALL["n_customers"]), SMALL["start"], SMALL["end"]
+    )
     for entity, frame in frames.items():
         assert list(frame.columns) == [*CONTRACT_COLUMNS[entity], *HELPER_COLUMNS]
         assert frame["delivery_day"].between(SMALL["start"], SMALL["end"]).all()

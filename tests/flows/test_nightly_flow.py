@@ -53,6 +53,7 @@ def test_nightly_flow_loads_each_entity_and_records_the_run(prefect_harness, pro
         ).all()
     assert sorted((r.entity, r.status, r.rows_in, r.rows_loaded, r.rows_quarantined) for r in ledger) == [
         ("customers", "succeeded", 2, 1, 1),
+        ("outreach", "succeeded", 0, 0, 0),
         ("survey_responses", "succeeded", 0, 0, 0),
         ("transactions", "succeeded", 1, 1, 0),
     ]

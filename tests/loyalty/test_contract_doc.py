@@ -28,7 +28,9 @@ def rule(entity: Entity, column: Column) -> str:
         parts.append(f"{column.min_value} to {column.max_value}")
     if column.pattern:
         parts.append(f"matches `{column.pattern}`")
-    if column.is_personal:
+    if column.is_hidden:
+        parts.append("personal data: stored, never shown")
+    elif column.is_personal:
         parts.append("personal data: never shown in full")
     return "; ".join(parts)
 

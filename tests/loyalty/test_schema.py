@@ -120,7 +120,7 @@ def test_migrations_4_and_5_bring_an_old_warehouse_to_the_fresh_schema_and_keeps
 
 # Tables migration 6 adds to a warehouse at migration 5 (the restructure's schema), and weekly_kpi_tiles there
 # without the minimum detectable change.
-NEW_IN_6 = (
+NEW_IN_8 = (
     "persisting_terms",
     "repurchase_survival",
     "repurchase_cohorts",
@@ -130,14 +130,14 @@ NEW_IN_6 = (
 )
 
 
-def test_migration_6_rebuilds_the_metric_tables_of_a_warehouse_at_migration_5(old_names_dropped: str) -> None:
+def test_migration_8_rebuilds_the_metric_tables_of_a_warehouse_at_migration_7(old_names_dropped: str) -> None:
     engine = create_engine(old_names_dropped)
     fresh = _shape(engine)
-    assert "mde" in fresh["weekly_kpi_tiles"][0] and set(NEW_IN_6) <= set(fresh)
+    assert "mde" in fresh["weekly_kpi_tiles"][0] and set(NEW_IN_8) <= set(fresh)
 
     tiles = METRIC_TABLES["weekly_kpi_tiles"]
     with engine.begin() as conn:
-        for name in NEW_IN_6:
+        for name in NEW_IN_8:
             conn.execute(sa.text(f"drop table {name}"))
         conn.execute(sa.text("drop table weekly_kpi_tiles"))
         sa.Table(
@@ -145,11 +145,11 @@ def test_migration_6_rebuilds_the_metric_tables_of_a_warehouse_at_migration_5(ol
             sa.MetaData(),
             *(sa.Column(c.name, c.type, primary_key=c.primary_key) for c in tiles.columns if c.name != "mde"),
         ).create(conn)
-        conn.execute(schema_migrations.delete().where(schema_migrations.c.version == 6))
-    at_5 = _shape(engine)
-    assert "mde" not in at_5["weekly_kpi_tiles"][0] and not set(NEW_IN_6) & set(at_5)
+        conn.execute(schema_migrations.delete().where(schema_migrations.c.version == 8))
+    at_7 = _shape(engine)
+    assert "mde" not in at_7["weekly_kpi_tiles"][0] and not set(NEW_IN_8) & set(at_7)
 
-    assert migrate(engine) == [6]
+    assert migrate(engine) == [8]
     assert _shape(engine) == fresh
     assert migrate(engine) == []
     engine.dispose()

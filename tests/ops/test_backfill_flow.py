@@ -103,8 +103,8 @@ def test_backfill_runs_in_chunks_with_progress_and_artifacts(prefect_harness, pr
     )
     assert _task_run_names(run_id) == expected
     artifacts = _artifacts(run_id)
-    assert artifacts["backfill-progress"].type == "progress"
-    assert float(artifacts["backfill-progress"].data) == 100.0
+    assert artifacts["backfill-progress-2026-11-16-to-2026-11-20"].type == "progress"
+    assert float(artifacts["backfill-progress-2026-11-16-to-2026-11-20"].data) == 100.0
     table = artifacts["backfill-days"]
     assert table.type == "table"
     assert '"delivery day": "2026-11-20"' in str(table.data).replace("'", '"')

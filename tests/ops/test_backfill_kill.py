@@ -79,7 +79,13 @@ def test_a_killed_backfill_run_again_equals_an_uninterrupted_one(prefect_server,
 
     resumed = prefect_server.run([loyalty, "backfill", *RANGE, "--skip-done"], env(killed_url))
     assert resumed.returncode == 0, resumed.stderr
-    assert f"({done} skipped as done)" in resumed.stdout
+    assert f"({done} skipped: " in resumed.stdout
+    assert "loaded by earlier successful runs from the same files" in resumed.stdout
+    # The killed run's process is gone: the resume was not refused as an overlap, the killed run is Crashed in
+    # the API, and its rows left 'running' are now 'interrupted'.
+    with get_engine(killed_url).connect() as conn:
+        statuses = {r[0] for r in conn.execute(sa.text("select distinct status from run_ledger"))}
+    assert "running" not in statuses, statuses
 
     _out, clean_errors = clean.communicate(timeout=300)
     assert clean.returncode == 0, clean_errors

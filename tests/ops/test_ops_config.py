@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from cli.server import read_deployments, runner_deployments, server_environment
+from loyalty.failures import Failure
 from loyalty.settings import PROJECT_ROOT, Settings
 
 
@@ -86,7 +87,7 @@ def test_rendering_calls_the_weekly_report_flow_for_each_week(monkeypatch):
     monkeypatch.setattr(weekly_module, "weekly_report", fake_weekly_report)
     failures = flows.backfill.render_weekly_reports(Settings(), ["2026-W45", "2026-W46"], logging.getLogger("t"))
     assert calls == [("2026-W45", False, True), ("2026-W46", False, True)]
-    assert failures == {"report 2026-W46": "render failed: no fonts"}
+    assert failures == [Failure(None, "report 2026-W46", "render failed: no fonts")]
 
 
 def _loyalty(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

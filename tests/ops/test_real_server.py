@@ -179,7 +179,7 @@ def test_backfill_deployment_run_through_the_api(deployed):
                 artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
             )
         }
-    assert float(artifacts["backfill-progress"].data) == 100.0
+    assert float(artifacts["backfill-progress-2026-11-16-to-2026-11-18"].data) == 100.0
     assert artifacts["backfill-days"].type == "table"
 
     with get_engine(deployed.warehouse_url).connect() as conn:

@@ -143,6 +143,7 @@ def test_unreachable_source_fails_each_entity_and_the_ledger_says_so(prefect_har
         "customers": "failed",
         "transactions": "failed",
         "survey_responses": "failed",
+        "outreach": "failed",
     }
     for r in ledger:
         assert "cannot reach database postgresql+psycopg://reader:***@127.0.0.1:1/crm" in r.error

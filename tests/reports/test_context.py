@@ -436,6 +436,7 @@ def test_summary_when_too_few_responses_answered_the_nps_question() -> None:
 EXPECTED_KEYS = {
     "meta",
     "kpis",
+    "closing_loop",
     "summary",
     "overall",
     "trend_svg",
@@ -516,7 +517,7 @@ def test_build_report_context(region: str | None, edition: str) -> None:
     assert context["themes"]["rising"][0]["ratio"] == "4.1\u00d7"
     assert context["themes"]["falling"] == [] and context["themes"]["details"] == []
     assert context["drivers"] == [] and context["alerts"] == [] and context["repurchase"] == []
-    assert context["retain"] == {"rows": [], "total": 0, "pdf_rows": OPTIONS.retain_rows_pdf}
+    assert context["retain"] == {"rows": [], "total": 0, "pdf_rows": OPTIONS.retain_rows_pdf, "held_out": 0}
     assert context["overall"]["responses"] == "120"
     assert context["data_quality"] is None
     for key in ("trend_svg", "driver_svg", "cohort_svg", "repurchase_svg"):

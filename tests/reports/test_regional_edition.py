@@ -203,3 +203,39 @@ def test_unknown_region_is_refused_naming_the_known_regions(warehouse):
     # Region names are matched exactly: a near miss is an unknown region too, not another region's data.
     with pytest.raises(ReportInputError):
         read_report_data.fn(warehouse.settings, WEEK, region="north")
+
+
+def _closing_loop_first_cells(html: str, header: str) -> list[str]:
+    """First-column cells of the Closing-the-loop table whose header row starts with ``header``."""
+    section = html.split("<h3>Closing the loop</h3>", 1)[1].split("<h3>Does reaching out", 1)[0]
+    tables = re.findall(r"<table[^>]*>\s*<thead><tr><th>(.*?)</th>(.*?)</table>", section, flags=re.S)
+    for first, body in tables:
+        if first == header:
+            return re.findall(r'<tr[^>]*><td class="text">(.*?)</td>', body)
+    return []
+
+
+def test_the_closing_loop_shows_only_the_regions_cases(warehouse):
+    north, company = warehouse.north.html, warehouse.company.html
+    assert "<h3>Closing the loop</h3>" in north and "<h3>Does reaching out keep customers?</h3>" in north
+    # The company-wide backlog table names every region; the North edition only North.
+    assert set(_closing_loop_first_cells(company, "Region")) >= {"All", "North", "South", "East", "West"}
+    assert _closing_loop_first_cells(north, "Region") == ["North"]
+    assert "Measured company-wide" in north and "Measured company-wide" not in company
+    # Teams listed in the North edition are the teams of North cases.
+    with get_engine(warehouse.settings.warehouse_url).connect() as conn:
+        teams = pd.read_sql(sa.text("select team, region from weekly_cases where week = :w"), conn, params={"w": WEEK})
+    north_teams = set(teams.loc[teams["region"] == REGION, "team"].dropna())
+    assert set(_closing_loop_first_cells(north, "Team")) <= north_teams
+
+
+def test_outreach_notes_never_reach_either_edition(warehouse):
+    """The demo's notes hold an email address and HTML; the warehouse has them, no report does."""
+    with get_engine(warehouse.settings.warehouse_url).connect() as conn:
+        notes = pd.read_sql(sa.text("select distinct note from outreach where note is not null"), conn)["note"]
+    assert notes.str.contains("@example.com").any() and notes.str.contains("<script>").any()
+    for edition in (warehouse.north, warehouse.company):
+        for note in notes:
+            assert note not in edition.pdf_text and note not in edition.html
+        assert "j.smith@example.com" not in edition.text and "alert('hi')" not in edition.text
+        assert "alert(&#39;hi&#39;)" not in edition.html

@@ -128,7 +128,7 @@ def test_loading_the_same_day_twice_leaves_the_warehouse_identical(settings, lan
     assert "ignored column 'till'" in ledger.loc["transactions/2026-11-20_pos.csv", "warnings"]
     with get_engine(settings.warehouse_url).connect() as conn:
         runs = conn.execute(sa.text("select count(*) from run_ledger where status = 'succeeded'")).scalar()
-    assert runs == 6  # 2 runs x 3 entities: the run ledger keeps history
+    assert runs == 8  # 2 runs x 4 entities: the run ledger keeps history
 
 
 def test_same_content_under_another_name_loads_once_and_a_changed_file_replaces(settings, landing):

@@ -8,12 +8,12 @@ import pandas as pd
 
 from loyalty.delivery import Delivery
 from loyalty.settings import Settings
-from tasks.validate import validate_entity
+from tasks.validate import validate_days
 
 DAY = date(2026, 11, 20)
 
 
-def test_validate_entity_keeps_valid_rows_typed_and_quarantines_the_rest_with_reasons() -> None:
+def test_validate_days_keeps_valid_rows_typed_and_quarantines_the_rest_with_reasons() -> None:
     rows = pd.DataFrame(
         {
             "response_id": ["R1", "R2", None],
@@ -27,7 +27,8 @@ def test_validate_entity_keeps_valid_rows_typed_and_quarantines_the_rest_with_re
     malformed = [
         {"source": "day.csv", "source_row": 5, "reason": "csv_wrong_field_count", "detail": "x", "raw_record": {}}
     ]
-    checked = validate_entity.fn(Delivery("survey_responses", DAY, "files", rows, malformed), Settings())
+    delivery = Delivery("survey_responses", DAY, "files", rows, malformed)
+    [checked] = validate_days.fn([delivery], Settings(), "survey_responses", [DAY])
     # R1 is valid; R2 has nps 11 (range 0-10); the third has no response_id; line 5 never parsed.
     assert checked.valid["response_id"].tolist() == ["R1"]
     assert int(checked.valid["nps"].iloc[0]) == 9

@@ -1,0 +1,79 @@
+"""What the flows show a data engineer in the Prefect UI besides their logs: the run's progress artifact and
+its failures table.
+
+The progress artifact is created at the very start of the run, with a key of its own per range, so the UI's
+artifact page follows this run (the server updates a key's page only while this artifact is the key's
+latest, so a shared key would freeze the page at the first run's last value once another run created one).
+A retried run finds the artifact it created before and updates it instead of adding a second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+from uuid import UUID
+
+from prefect import runtime
+from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+
+from loyalty import progress
+from loyalty.failures import Failure, failure_rows
+from loyalty.settings import Settings
+
+
+def artifact_key(*parts: object) -> str:
+    """A Prefect artifact key from ``parts``: lowercase letters, digits and dashes only."""
+    text = "-".join(str(p) for p in parts).lower()
+    return "-".join(filter(None, "".join(c if c.isalnum() and c.isascii() else "-" for c in text).split("-")))
+
+
+def _existing_artifact(key: str) -> UUID | None:
+    flow_run_id = runtime.flow_run.id
+    if not flow_run_id:
+        return None
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(str(flow_run_id))]),
+                key=ArtifactFilterKey(any_=[key]),
+            ),
+            limit=1,
+        )
+    return found[0].id if found else None
+
+
+class RunProgress:
+    """The run's progress artifact (``key``) and the CLI's in-process bar, moved together."""
+
+    def __init__(self, key: str, description: str, total: int) -> None:
+        self.key, self.total = key, max(total, 1)
+        existing = _existing_artifact(key)
+        if existing is not None:  # a retry of this run: one artifact, back to where the run now starts
+            update_progress_artifact(existing, progress=0.0)
+            self.artifact_id = existing
+        else:
+            self.artifact_id = create_progress_artifact(progress=0.0, key=key, description=description)
+
+    def report(self, done: int, label: str) -> None:
+        update_progress_artifact(self.artifact_id, progress=round(100.0 * done / self.total, 1))
+        progress.report(done, self.total, label)
+
+
+def publish_failures(key: str, what: str, failures: list[Failure]) -> None:
+    """Every failure of the run as a table artifact (the state message names each distinct error once)."""
+    create_table_artifact(key=key, table=failure_rows(failures), description=f"{what}: every failure")
+
+
+def report_link(settings: Settings, path: Path) -> str:
+    """A link the UI can open: under ``reports_url`` when it is set (and the file is under reports_dir)."""
+    path = path.resolve()
+    if settings.reports_url:
+        try:
+            relative = path.relative_to(settings.reports_dir.resolve())
+        except ValueError:
+            return path.as_uri()
+        return settings.reports_url.rstrip("/") + "/" + quote(relative.as_posix())
+    return path.as_uri()
