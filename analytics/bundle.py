@@ -8,21 +8,29 @@ has a ``week`` column and holds rows of the requested weeks only, except ``weekl
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
 
 from analytics.cases import build_case_ledger, compute_weekly_cases, compute_weekly_followup, list_issued_at
+from analytics.completeness import compute_response_completeness, compute_restatements
 from analytics.drivers import compute_key_drivers
-from analytics.keywords import compare_terms_by_nps_group, count_weekly_terms, describe_terms, find_trending_terms
+from analytics.keywords import (
+    compare_terms_by_nps_group,
+    count_weekly_terms,
+    describe_terms,
+    find_trending_terms,
+    track_persisting_terms,
+)
 from analytics.kpis import compute_kpi_tiles
 from analytics.metric_alerts import build_alerts
 from analytics.outreach_effect import effect_sample, estimate_outreach_effect
-from analytics.repurchase import compare_repurchase_by_nps_group, compute_repurchase_by_nps_group
+from analytics.repurchase import compute_repurchase_cohorts, compute_time_to_repurchase
 from analytics.retain_list import build_retain_list
 from analytics.retention import compute_cohort_retention, compute_weekly_retention
 from analytics.satisfaction import compute_weekly_satisfaction
-from analytics.weeks import parse_iso_week, previous_iso_weeks
+from analytics.weeks import parse_iso_week, previous_iso_weeks, shift_iso_week
 
 METRIC_FRAMES = (
     "weekly_satisfaction",
@@ -31,12 +39,17 @@ METRIC_FRAMES = (
     "cohort_retention",
     "repurchase_by_nps_group",
     "repurchase_tests",
+    "repurchase_survival",
+    "repurchase_cohorts",
     "retain_list",
     "trending_terms",
+    "persisting_terms",
     "terms_by_nps_group",
     "term_verbatims",
     "alerts",
     "weekly_kpi_tiles",
+    "response_completeness",
+    "restatements",
     "weekly_cases",
     "weekly_followup",
     "outreach_effect",
@@ -50,10 +63,16 @@ LISTING_COLUMNS = ["week", "customer_id", "reason", "value_at_risk", "region", "
 class MetricParameters:
     churn_days: int = 90
     baseline_weeks: int = 8
+    baseline_gap_weeks: int = 2
+    persisting_lookback_weeks: int = 13
     min_term_count: int = 5
     driver_window_weeks: int = 4
+    driver_bootstrap_samples: int = 200
     group_window_weeks: int = 4
     repurchase_window_days: int = 90
+    survival_response_weeks: int = 13
+    repurchase_cohort_weeks: int = 13
+    completeness_reference_weeks: int = 8
     retain_top_n: int = 50
     highlighted_terms: int = 8
     trend_weeks: int = 0
@@ -63,6 +82,20 @@ class MetricParameters:
     retain_sla_business_days: int = 2
     retain_control_share: float = 0.1
     min_cases_per_arm: int = 20
+
+    @property
+    def history_weeks(self) -> int:
+        """Weeks of responses before the first computed week that some frame reads."""
+        cohort_reach = math.ceil(self.repurchase_window_days / 7) + self.repurchase_cohort_weeks
+        return 1 + max(
+            self.baseline_weeks + self.baseline_gap_weeks + self.persisting_lookback_weeks,
+            self.survival_response_weeks,
+            cohort_reach,
+            self.completeness_reference_weeks + 2,
+            self.driver_window_weeks,
+            self.group_window_weeks,
+            self.trend_weeks,
+        )
 
 
 def convert_currency(transactions: pd.DataFrame, rates: dict[str, float], to: str) -> pd.DataFrame:
@@ -117,31 +150,76 @@ def compute_metric_frames(
     satisfaction = compute_weekly_satisfaction(responses)
     retention = compute_weekly_retention(transactions, as_of=last_sunday, churn_days=params.churn_days)
     weekly_terms = count_weekly_terms(responses)
-    drivers = compute_key_drivers(responses, window_weeks=params.driver_window_weeks, weeks=weeks)
+    drivers = compute_key_drivers(
+        responses,
+        window_weeks=params.driver_window_weeks,
+        weeks=weeks,
+        bootstrap_samples=params.driver_bootstrap_samples,
+    )
+    has_delivery_days = "delivery_day" in responses.columns
+    term_options = {
+        "baseline_weeks": params.baseline_weeks,
+        "gap_weeks": params.baseline_gap_weeks,
+        "min_count": params.min_term_count,
+    }
+    trending_by_week: dict[str, pd.DataFrame] = {}  # shared by the weeks' persisting-term walks
 
     out: dict[str, list[pd.DataFrame]] = {name: [] for name in METRIC_FRAMES}
     for week in weeks:
         sunday = parse_iso_week(week)[1]
-        trending = find_trending_terms(
-            weekly_terms, week=week, baseline_weeks=params.baseline_weeks, min_count=params.min_term_count
+        trending = find_trending_terms(weekly_terms, week=week, **term_options)
+        trending_by_week[week] = trending
+        persisting = track_persisting_terms(
+            weekly_terms,
+            week=week,
+            lookback_weeks=params.persisting_lookback_weeks,
+            trending_by_week=trending_by_week,
+            **term_options,
         )
         group_weeks = [*previous_iso_weeks(week, params.group_window_weeks - 1), week]
         groups = compare_terms_by_nps_group(responses, weeks=group_weeks, min_count=params.min_term_count)
-        highlighted = _highlighted_terms(trending, groups, params.highlighted_terms)
+        highlighted = _highlighted_terms(trending, persisting, groups, params.highlighted_terms)
         details = describe_terms(responses, highlighted, weeks=group_weeks)
-        repurchase = compute_repurchase_by_nps_group(
-            responses, transactions, as_of=sunday, window_days=params.repurchase_window_days
+        survival = compute_time_to_repurchase(
+            responses,
+            transactions,
+            week=week,
+            response_weeks=params.survival_response_weeks,
+            window_days=params.repurchase_window_days,
         )
-        retain = build_retain_list(responses, transactions, customers, week=week, as_of=sunday)
-        out["cohort_retention"].append(_with_week(compute_cohort_retention(transactions, as_of=sunday), week))
-        out["repurchase_by_nps_group"].append(_with_week(repurchase, week))
-        out["repurchase_tests"].append(_with_week(compare_repurchase_by_nps_group(repurchase), week))
+        cohorts = compute_repurchase_cohorts(
+            responses,
+            transactions,
+            week=week,
+            cohort_weeks=params.repurchase_cohort_weeks,
+            window_days=params.repurchase_window_days,
+        )
+        last_week = shift_iso_week(week, -1)
+        previous = build_retain_list(
+            responses, transactions, customers, week=last_week, as_of=parse_iso_week(last_week)[1]
+        )
+        previous_ids = set(previous.loc[previous["rank"] <= params.retain_top_n, "customer_id"])
+        retain = build_retain_list(
+            responses, transactions, customers, week=week, as_of=sunday, previous_list=previous_ids
+        )
+        cohort_retention = compute_cohort_retention(transactions, as_of=sunday, customers=customers)
+        out["cohort_retention"].append(_with_week(cohort_retention, week))
+        for name in ("repurchase_by_nps_group", "repurchase_tests", "repurchase_survival"):
+            out[name].append(_with_week(survival[name], week))
+        out["repurchase_cohorts"].append(_with_week(cohorts, week))
         out["retain_list"].append(retain.loc[retain["rank"] <= params.retain_top_n])
         out["trending_terms"].append(trending)
+        out["persisting_terms"].append(persisting)
         out["terms_by_nps_group"].append(_with_week(groups, week))
         out["term_verbatims"].append(_with_week(details, week))
-        out["alerts"].append(build_alerts(satisfaction, trending, weeks=[week]))
+        out["alerts"].append(build_alerts(satisfaction, trending, persisting_terms=persisting, weeks=[week]))
         out["weekly_kpi_tiles"].append(_with_week(compute_kpi_tiles(week, satisfaction, retention), week))
+        if has_delivery_days:
+            completeness = compute_response_completeness(
+                responses, week=week, reference_weeks=params.completeness_reference_weeks
+            )
+            out["response_completeness"].append(_with_week(completeness, week))
+            out["restatements"].append(_with_week(compute_restatements(responses, week=week), week))
 
     if outreach is not None:
         out.update(_case_frames(out["retain_list"], earlier_retain_lists, outreach, transactions, weeks, params))
@@ -211,15 +289,19 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(non_empty or parts[:1], ignore_index=True)
 
 
-def _highlighted_terms(trending: pd.DataFrame, groups: pd.DataFrame, limit: int) -> list[str]:
-    """Significant rising terms first (by ratio), then falling, then detractor terms: the ones a reader sees."""
+def _highlighted_terms(trending: pd.DataFrame, persisting: pd.DataFrame, groups: pd.DataFrame, limit: int) -> list[str]:
+    """Significant rising terms first (by ratio), then persisting, then falling, then detractor terms: the
+    ones a reader sees."""
     chosen: list[str] = []
     if len(trending):
         significant = trending.loc[trending["is_significant"].astype(bool)]
-        for direction in ("rising", "falling"):
-            part = significant.loc[significant["direction"] == direction]
-            part = part.sort_values(["ratio", "term"], ascending=[direction == "falling", True])
-            chosen += part["term"].tolist()
+        part = significant.loc[significant["direction"] == "rising"]
+        chosen += part.sort_values(["ratio", "term"], ascending=[False, True])["term"].tolist()
+    if len(persisting):
+        chosen += persisting.sort_values(["ratio", "term"], ascending=[False, True])["term"].tolist()
+    if len(trending):
+        part = significant.loc[significant["direction"] == "falling"]
+        chosen += part.sort_values(["ratio", "term"], ascending=[True, True])["term"].tolist()
     if len(groups):
         detractor = groups.loc[
             groups["is_significant"].astype(bool) & groups["over_represented_in"].isin(["detractor", "detractors"])

@@ -8,6 +8,14 @@ Importance is Johnson's relative weights (Johnson 2000): the model R-squared of 
 split into non-negative shares that add up to R-squared even when the dimensions are correlated (they
 always are). It is hand-rolled because neither statsmodels nor scikit-learn provides it; the recipe is a
 few lines of linear algebra on the correlation matrix.
+
+Uncertainty: each importance gets a 95% percentile bootstrap interval (rows resampled with replacement,
+`bootstrap_samples` times, from a generator seeded by the week label so a week always gives the same
+interval). top_share is the share of resamples in which the driver came out on top. When the top two
+drivers' intervals overlap, is_tied_top is True on both: the report then calls them tied and names no
+single winner (two weeks sharing 3 of 4 weeks' data swapped winners on noise). The resampling is
+hand-rolled because scipy.stats.bootstrap gives an interval per statistic but not the rank of each driver
+within the same resample, which top_share needs.
 """
 
 from __future__ import annotations
@@ -38,6 +46,10 @@ KEY_DRIVER_COLUMNS = [
     "top2_share",
     "is_estimable",
     "note",
+    "importance_ci_low",
+    "importance_ci_high",
+    "top_share",
+    "is_tied_top",
 ]
 
 # Eigenvalues of the predictor correlation matrix below this (relative to the largest) mean two or more
@@ -88,6 +100,7 @@ def compute_key_drivers(
     window_weeks: int = 1,
     min_rows: int = 30,
     weeks: list[str] | None = None,
+    bootstrap_samples: int = 200,
 ) -> pd.DataFrame:
     """Return key_drivers: one row per ISO week x driver (reliability, responsiveness, assurance,
     empathy, tangibles), computed over the `window_weeks` weeks ending at that week.
@@ -118,13 +131,13 @@ def compute_key_drivers(
     for week in sorted(weeks):
         start = shift_iso_week(week, -(window_weeks - 1))
         in_window = complete[(complete["week"] >= start) & (complete["week"] <= week)]
-        rows.append(_drivers_for_window(week, start, in_window, min_rows=min_rows))
+        rows.append(_drivers_for_window(week, start, in_window, min_rows=min_rows, samples=bootstrap_samples))
     if not rows:
         return pd.DataFrame({column: pd.Series(dtype="object") for column in KEY_DRIVER_COLUMNS})
     return pd.concat(rows, ignore_index=True)[KEY_DRIVER_COLUMNS]
 
 
-def _drivers_for_window(week: str, start: str, window: pd.DataFrame, *, min_rows: int) -> pd.DataFrame:
+def _drivers_for_window(week: str, start: str, window: pd.DataFrame, *, min_rows: int, samples: int) -> pd.DataFrame:
     x = window[list(SERVICE_DIMENSIONS)].to_numpy(dtype="float64")
     y = window["nps"].to_numpy(dtype="float64")
     n = len(window)
@@ -139,6 +152,16 @@ def _drivers_for_window(week: str, start: str, window: pd.DataFrame, *, min_rows
     estimable = note is None
     importance = raw / r2 if estimable and r2 > 0 else np.full(len(SERVICE_DIMENSIONS), np.nan)
     ranks = pd.Series(importance).rank(ascending=False, method="min").astype("Int64")
+    low, high, top_share = _bootstrap(x, y, week=week, samples=samples) if estimable else (None, None, None)
+    k = len(SERVICE_DIMENSIONS)
+    low = np.full(k, np.nan) if low is None else low
+    high = np.full(k, np.nan) if high is None else high
+    top_share = np.full(k, np.nan) if top_share is None else top_share
+    tied = np.zeros(k, dtype=bool)
+    if estimable and np.isfinite(importance).all() and np.isfinite(low).all():
+        first, second = np.argsort(-importance, kind="stable")[:2]
+        if high[second] >= low[first]:
+            tied[[first, second]] = True
     with np.errstate(invalid="ignore"):
         means = x.mean(axis=0) if n else np.full(len(SERVICE_DIMENSIONS), np.nan)
         top2 = (x >= 4).mean(axis=0) if n else np.full(len(SERVICE_DIMENSIONS), np.nan)
@@ -156,8 +179,38 @@ def _drivers_for_window(week: str, start: str, window: pd.DataFrame, *, min_rows
             "top2_share": top2,
             "is_estimable": estimable,
             "note": note,
+            "importance_ci_low": low,
+            "importance_ci_high": high,
+            "top_share": top_share,
+            "is_tied_top": tied,
         }
     )
+
+
+def _bootstrap(
+    x: np.ndarray, y: np.ndarray, *, week: str, samples: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | tuple[None, None, None]:
+    """95% percentile intervals of each importance share and the share of resamples each driver tops."""
+    if samples < 1:
+        return None, None, None
+    seed = int(week.replace("-W", ""))  # the week label: the same week always draws the same resamples
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    shares = []
+    for _ in range(samples):
+        pick = rng.integers(0, n, n)
+        try:
+            raw, r2 = relative_weights(x[pick], y[pick])
+        except ValueError:  # a resample with a constant column: no estimate, skip it
+            continue
+        if r2 > 0:
+            shares.append(raw / r2)
+    if len(shares) < max(10, samples // 2):
+        return None, None, None
+    table = np.vstack(shares)
+    low, high = np.percentile(table, [2.5, 97.5], axis=0)
+    top_share = np.bincount(table.argmax(axis=1), minlength=x.shape[1]) / len(table)
+    return low, high, top_share
 
 
 def _why_not_estimable(x: np.ndarray, y: np.ndarray, *, min_rows: int) -> str | None:

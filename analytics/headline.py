@@ -50,7 +50,45 @@ _RETENTION_FIELDS = [
     "churn_rate",
     "revenue",
     "net_revenue_retention",
+    "period_revenue",
+    "prior_period_revenue",
+    "period_revenue_returning",
+    "period_revenue_new",
     "is_partial_week",
+]
+_METRIC_N = (("nps", "nps_n"), ("csat", "csat_n"), ("ces", "ces_n"))
+_SURVIVAL_FIELDS = [
+    "nps_group",
+    "respondents",
+    "repurchasers",
+    "censored",
+    "median_days",
+    "repurchased_30d",
+    "repurchased_60d",
+    "repurchased_90d",
+    "repurchased_90d_ci_low",
+    "repurchased_90d_ci_high",
+]
+_PERSISTING_FIELDS = [
+    "term",
+    "onset_week",
+    "weeks_flagged",
+    "count",
+    "comments",
+    "share",
+    "reference_share",
+    "ratio",
+    "p_value",
+    "q_value",
+]
+_COHORT_FIELDS = [
+    "cohort_month",
+    "months_since",
+    "cohort_size",
+    "active_customers",
+    "customer_share",
+    "is_existing_customers",
+    "is_partial_month",
 ]
 _KPI_FIELDS = [c for c in KPI_COLUMNS if c != "label"]  # the tile's label is the report's wording
 _TERM_FIELDS = ["term", "count", "share", "baseline_share", "ratio", "p_value", "q_value"]
@@ -65,6 +103,13 @@ def summarise_week(
     alerts: pd.DataFrame | None = None,
     kpi_tiles: pd.DataFrame | None = None,
     max_terms: int = 10,
+    response_completeness: pd.DataFrame | None = None,
+    restatements: pd.DataFrame | None = None,
+    published_previous: pd.DataFrame | None = None,
+    repurchase_by_nps_group: pd.DataFrame | None = None,
+    repurchase_tests: pd.DataFrame | None = None,
+    persisting_terms: pd.DataFrame | None = None,
+    cohort_retention: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Return the headline figures of `week` (one ISO week, overall cell) as a JSON-serialisable dict.
 
@@ -75,7 +120,13 @@ def summarise_week(
     baseline_share, ratio, p_value, q_value}), alerts (the week's alert rows as dicts) and kpis (the stored
     KPI tiles the report shows, in its order: each {kpi, value, previous, change, p_value, q_value,
     is_significant, test, n, direction, unit}).
-    A figure that is missing for the week is None; responses is 0 when the week had none.
+    With the optional frames it also carries (each None or empty when its frame is not given):
+    metric_n ({nps|csat|ces: {n, is_small_sample, is_suppressed}}), minimum_detectable_change ({kpi: mde},
+    from the stored tiles), completeness (the "all" row plus per-channel rows), restatement (the previous
+    week's figures as reported / published and as restated), survival (Kaplan-Meier summary per NPS group and
+    the log-rank tests, with the response weeks covered), persisting_terms and cohorts (cohort rows with
+    is_existing_customers and is_partial_month). A figure that is missing for the week is None; responses is
+    0 when the week had none.
     """
     parse_iso_week(week)
     headline: dict[str, Any] = {"week": week}
@@ -113,7 +164,100 @@ def summarise_week(
         tiles = kpi_tiles.loc[kpi_tiles["week"] == week]
         tiles = tiles.assign(_order=tiles["kpi"].map(order)).sort_values("_order")
         headline["kpis"] = tiles[[c for c in _KPI_FIELDS if c in tiles.columns]].to_dict(orient="records")
+    cell = overall.iloc[0].to_dict() if len(overall) else {}
+    headline["metric_n"] = {
+        metric: {
+            "n": cell.get(n_column, 0) if cell else 0,
+            "is_small_sample": cell.get(f"is_{metric}_small_sample", True) if cell else True,
+            "is_suppressed": cell.get(f"is_{metric}_suppressed", True) if cell else True,
+        }
+        for metric, n_column in _METRIC_N
+    }
+    tiles_of_week = _of_week(kpi_tiles, week)
+    headline["minimum_detectable_change"] = (
+        dict(zip(tiles_of_week["kpi"], tiles_of_week["mde"], strict=True))
+        if len(tiles_of_week) and "mde" in tiles_of_week.columns
+        else {}
+    )
+    headline["completeness"] = _completeness(_of_week(response_completeness, week))
+    headline["restatement"] = _restatement(_of_week(restatements, week), published_previous)
+    headline["survival"] = _survival(_of_week(repurchase_by_nps_group, week), _of_week(repurchase_tests, week))
+    persisting = _of_week(persisting_terms, week)
+    headline["persisting_terms"] = (
+        persisting.sort_values(["q_value", "term"])[_PERSISTING_FIELDS].to_dict(orient="records")
+        if len(persisting)
+        else []
+    )
+    cohorts = _of_week(cohort_retention, week)
+    headline["cohorts"] = cohorts[_COHORT_FIELDS].to_dict(orient="records") if len(cohorts) else []
     return to_plain(headline)
+
+
+def _of_week(frame: pd.DataFrame | None, week: str) -> pd.DataFrame:
+    if frame is None or frame.empty or "week" not in frame.columns:
+        return pd.DataFrame()
+    return frame.loc[frame["week"] == week]
+
+
+def _completeness(rows: pd.DataFrame) -> dict[str, Any] | None:
+    if rows.empty:
+        return None
+    by = rows.set_index("channel")
+    if "all" not in by.index:
+        return None
+    fields = ["arrived_responses", "expected_responses", "completeness", "known_responses", "late_responses"]
+    out = {"cutoff_day": by.loc["all", "cutoff_day"], **{f: by.loc["all", f] for f in fields}}
+    out["channels"] = [
+        {"channel": channel, "on_time_share": row["on_time_share"], **{f: row[f] for f in fields}}
+        for channel, row in by.drop(index="all").iterrows()
+    ]
+    return out
+
+
+def _restatement(rows: pd.DataFrame, published: pd.DataFrame | None) -> dict[str, Any] | None:
+    if rows.empty:
+        return None
+    shown = (
+        dict(zip(published["figure"], published["value"], strict=True))
+        if published is not None and len(published)
+        else {}
+    )
+    figures = []
+    for row in rows.to_dict(orient="records"):
+        reported = shown.get(row["figure"], row["reported_value"])
+        figures.append(
+            {
+                "figure": row["figure"],
+                "reported_value": reported,
+                "restated_value": row["restated_value"],
+                "reported_n": row["reported_n"],
+                "restated_n": row["restated_n"],
+                "is_published_value": row["figure"] in shown,
+                "is_restated": bool(row["is_restated"])
+                if row["figure"] not in shown
+                else reported != row["restated_value"],
+            }
+        )
+    return {
+        "previous_week": rows["previous_week"].iloc[0],
+        "late_responses": rows["late_responses"].max(),
+        "figures": figures,
+    }
+
+
+def _survival(summary: pd.DataFrame, tests: pd.DataFrame) -> dict[str, Any] | None:
+    if summary.empty:
+        return None
+    first = summary.iloc[0]
+    return {
+        "first_response_week": first["first_response_week"],
+        "last_response_week": first["last_response_week"],
+        "window_days": first["window_days"],
+        "groups": summary[_SURVIVAL_FIELDS].to_dict(orient="records"),
+        "log_rank": tests[["comparison", "statistic", "dof", "p_value", "is_significant"]].to_dict(orient="records")
+        if len(tests)
+        else [],
+    }
 
 
 def to_plain(value: Any) -> Any:

@@ -13,13 +13,21 @@ Text handling
   never changed, and verbatims are returned as the original text: whoever renders them must escape them.
 - Each comment is cut to `max_chars` characters before any regex runs, which bounds the work on
   pathological input of any length.
-- Tokens: runs of 2+ word characters that are not pure numbers, lower-cased, English stop words removed,
-  unigrams and bigrams. Negation words (not, no, never, ...) are kept out of the stop list so bigrams like
-  "not helpful" survive, but are not reported as terms on their own. "don't" becomes "do not" first.
+- Tokens: runs of 2+ word characters that are not pure numbers, lower-cased. Unigrams and bigrams are formed
+  from ADJACENT tokens with the stop words still in place, then every n-gram that begins or ends with an
+  English stop word is dropped: "crashed at checkout" gives "crashed" and "checkout", never the bigram
+  "crashed checkout" that nobody wrote. Removing stop words before forming bigrams (the previous method)
+  invented such pairs and inflated the BH family. Negation words (not, no, never, ...) are not stop words,
+  so "not helpful" survives, but are not reported as terms on their own. "don't" becomes "do not" first.
 - Counts are document frequencies: a term counts once per comment (CountVectorizer(binary=True)).
 - Term comparisons use the log-likelihood G2 test rather than the z-test: most terms are rare, and the
   z-test's tail p-values are then far too small, which would flood BH with false "rising" terms.
 - A week's `week_comments` counts the comments with some text left after normalisation.
+- Baselines leave out the most recent `gap_weeks` weeks before the tested week, so a theme that lasts a few
+  weeks is not compared with its own first weeks (its rise would hide itself).
+- Persisting terms (track_persisting_terms): a term that rose significantly keeps the status "persisting"
+  while its share stays significantly above its PRE-RISE baseline (the baseline of the week it first rose),
+  so a lasting problem stays in the report and the alerts until it returns to that baseline.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from analytics._frames import is_detractor, is_promoter, require_columns, scores
 from analytics.stats import bh_qvalues, log_likelihood_test
-from analytics.weeks import iso_week_labels, parse_iso_week, previous_iso_weeks
+from analytics.weeks import iso_week_labels, iso_week_range, parse_iso_week, previous_iso_weeks, shift_iso_week
 
 __all__ = [
     "GROUP_TERM_COLUMNS",
@@ -47,6 +55,7 @@ __all__ = [
     "describe_terms",
     "find_trending_terms",
     "normalise_comments",
+    "track_persisting_terms",
 ]
 
 WEEKLY_TERM_COLUMNS = ["week", "term", "comments", "week_comments", "share"]
@@ -65,6 +74,24 @@ TRENDING_TERM_COLUMNS = [
     "q_value",
     "direction",
     "is_significant",
+    "first_baseline_week",
+    "last_baseline_week",
+]
+PERSISTING_TERM_COLUMNS = [
+    "week",
+    "term",
+    "onset_week",
+    "weeks_flagged",
+    "count",
+    "comments",
+    "share",
+    "reference_count",
+    "reference_comments",
+    "reference_share",
+    "ratio",
+    "g2",
+    "p_value",
+    "q_value",
 ]
 GROUP_TERM_COLUMNS = [
     "term",
@@ -90,7 +117,7 @@ TERM_DETAIL_COLUMNS = [
 
 MAX_COMMENT_CHARS = 5000
 _NEGATIONS = frozenset({"no", "not", "nor", "never", "nothing", "nobody", "none", "cannot", "without"})
-_STOP_WORDS = sorted(ENGLISH_STOP_WORDS - _NEGATIONS)
+_STOP_WORDS = frozenset(ENGLISH_STOP_WORDS - _NEGATIONS)
 _TOKEN_PATTERN = r"(?u)\b(?![\d_]+\b)\w\w+\b"
 _MARKUP_BLOCK = r"(?is)<(script|style)\b.*?(?:</\1\s*>|$)"
 _TAG = r"<[^<>]*>"
@@ -121,10 +148,12 @@ def _strip_markup(text: pd.Series) -> pd.Series:
 
 
 def _vectorizer(vocabulary: list[str] | None = None, min_df: int = 1) -> CountVectorizer:
+    # stop_words=None: the default tokenizer keeps stop words, so bigrams join words that were adjacent;
+    # n-grams with a stop word at either end are dropped afterwards (_keep_terms).
     return CountVectorizer(
         binary=True,
         ngram_range=(1, 2),
-        stop_words=_STOP_WORDS,
+        stop_words=None,
         token_pattern=_TOKEN_PATTERN,
         lowercase=True,
         min_df=min_df if vocabulary is None else 1,
@@ -141,8 +170,18 @@ def _document_terms(text: pd.Series, *, min_df: int = 1) -> tuple[sparse.csr_mat
     except ValueError:  # empty vocabulary: no comment holds a usable token
         return sparse.csr_matrix((len(text), 0), dtype=np.int32), np.array([], dtype=object)
     terms = vectorizer.get_feature_names_out()
-    keep = ~np.isin(terms, list(_NEGATIONS))
+    keep = _keep_terms(terms)
     return matrix[:, keep].tocsr(), terms[keep]
+
+
+def _keep_terms(terms: np.ndarray) -> np.ndarray:
+    """False for n-grams beginning or ending with a stop word, and for lone negation words."""
+    keep = np.ones(len(terms), dtype=bool)
+    for position, term in enumerate(terms):
+        words = term.split(" ")
+        if words[0] in _STOP_WORDS or words[-1] in _STOP_WORDS or (len(words) == 1 and term in _NEGATIONS):
+            keep[position] = False
+    return keep
 
 
 def _comment_frame(responses: pd.DataFrame, *, max_chars: int, weeks: list[str] | None = None) -> pd.DataFrame:
@@ -216,11 +255,13 @@ def find_trending_terms(
     *,
     week: str,
     baseline_weeks: int = 8,
+    gap_weeks: int = 2,
     min_count: int = 5,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Return trending_terms: one row per tested term, comparing its share of comments in `week` with the
-    pooled share over the `baseline_weeks` weeks before it.
+    pooled share over `baseline_weeks` weeks ending `gap_weeks` weeks before it (the gap keeps a theme's own
+    recent weeks out of its baseline; first_baseline_week / last_baseline_week name the baseline).
 
     Tested terms: count >= min_count in the week (rising candidates) or baseline_count >= min_count
     (falling candidates). Test: log-likelihood G2 on the 2x2 table (term / no term x week / baseline; see
@@ -234,8 +275,10 @@ def find_trending_terms(
     Rows sorted by direction (rising, falling, flat), q_value, p_value, term.
     """
     parse_iso_week(week)
+    if gap_weeks < 0 or baseline_weeks < 1:
+        raise ValueError("gap_weeks must be >= 0 and baseline_weeks >= 1")
     require_columns(weekly_terms, WEEKLY_TERM_COLUMNS[:4], "weekly_terms")
-    baseline = previous_iso_weeks(week, baseline_weeks)
+    baseline = previous_iso_weeks(shift_iso_week(week, -gap_weeks), baseline_weeks)
     totals = weekly_terms.drop_duplicates("week").set_index("week")["week_comments"]
     comments = int(totals.get(week, 0))
     baseline_comments = int(totals.reindex(baseline).fillna(0).sum())
@@ -255,9 +298,96 @@ def find_trending_terms(
     )
     tested["direction"] = np.select([tested["is_higher"], tested["is_lower"]], ["rising", "falling"], "flat")
     tested["week"] = week
+    tested["first_baseline_week"], tested["last_baseline_week"] = baseline[0], baseline[-1]
     order = tested["direction"].map({"rising": 0, "falling": 1, "flat": 2})
     tested = tested.assign(_order=order).sort_values(["_order", "q_value", "p_value", "term"], kind="stable")
     return tested[TRENDING_TERM_COLUMNS].reset_index(drop=True)
+
+
+def track_persisting_terms(
+    weekly_terms: pd.DataFrame,
+    *,
+    week: str,
+    lookback_weeks: int = 13,
+    baseline_weeks: int = 8,
+    gap_weeks: int = 2,
+    min_count: int = 5,
+    alpha: float = 0.05,
+    trending_by_week: dict[str, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
+    """Return persisting_terms of `week`: terms that rose significantly in an earlier week and whose share is
+    still significantly above their pre-rise baseline, one row per term (PERSISTING_TERM_COLUMNS).
+
+    Walks the `lookback_weeks` weeks before `week` oldest first, so the result depends on the input rows
+    alone (a week computed alone or in a batch gives the same rows). A term becomes flagged in the week it
+    is significantly rising (find_trending_terms); its reference is that week's baseline (the pre-rise
+    baseline, kept while it stays flagged even if it rises again later). In each following week where it
+    is not rising, its share is tested against the reference with the same G2 test; BH runs over the
+    flagged terms tested that week; it stays flagged ("persisting") while q < alpha and its share is above
+    the reference, and is dropped the first week it is not. weeks_flagged counts the weeks from onset to
+    `week`. A term that rose before the lookback window is not followed (bounded work; documented limit).
+    `trending_by_week` is an optional cache of find_trending_terms results shared across calls.
+    Rows sorted by q_value, term.
+    """
+    parse_iso_week(week)
+    cache = trending_by_week if trending_by_week is not None else {}
+    totals = weekly_terms.drop_duplicates("week").set_index("week")["week_comments"]
+    counts = weekly_terms.set_index(["week", "term"])["comments"]
+    flagged: dict[str, tuple[str, int, int]] = {}  # term -> (onset week, reference count, reference comments)
+    result = _empty(PERSISTING_TERM_COLUMNS)
+    for current in iso_week_range(shift_iso_week(week, -lookback_weeks), week):
+        if current not in cache:
+            cache[current] = find_trending_terms(
+                weekly_terms,
+                week=current,
+                baseline_weeks=baseline_weeks,
+                gap_weeks=gap_weeks,
+                min_count=min_count,
+                alpha=alpha,
+            )
+        trending = cache[current]
+        rising = trending.loc[trending["is_significant"].astype(bool) & (trending["direction"] == "rising")]
+        rising_terms = set(rising["term"])
+        candidates = {term: ref for term, ref in flagged.items() if term not in rising_terms}
+        comments = int(totals.get(current, 0))
+        still = pd.DataFrame()
+        if candidates and comments > 0:
+            names = sorted(candidates)
+            count = pd.Series(
+                [int(counts.get((current, term), 0)) for term in names], index=pd.Index(names), dtype="int64"
+            )
+            ref_count = np.array([candidates[t][1] for t in names], dtype=float)
+            ref_comments = np.array([candidates[t][2] for t in names], dtype=float)
+            g2, p_value = log_likelihood_test(ref_count, ref_comments, count.to_numpy(float), comments)
+            share = count.to_numpy(float) / comments
+            reference_share = ref_count / ref_comments
+            still = pd.DataFrame(
+                {
+                    "week": current,
+                    "term": names,
+                    "onset_week": [candidates[t][0] for t in names],
+                    "count": count.to_numpy(),
+                    "comments": comments,
+                    "share": share,
+                    "reference_count": ref_count.astype(np.int64),
+                    "reference_comments": ref_comments.astype(np.int64),
+                    "reference_share": reference_share,
+                    "ratio": ((count.to_numpy(float) + 0.5) / (comments + 1))
+                    / ((ref_count + 0.5) / (ref_comments + 1)),
+                    "g2": g2,
+                    "p_value": p_value,
+                    "q_value": bh_qvalues(p_value),
+                }
+            )
+            still = still.loc[(still["q_value"] < alpha) & (still["share"] > still["reference_share"])]
+        kept = {term: flagged[term] for term in still.get("term", [])}
+        for row in rising.itertuples(index=False):
+            kept[row.term] = flagged.get(row.term) or (current, int(row.baseline_count), int(row.baseline_comments))
+        flagged = kept
+        if current == week and len(still):
+            still = still.assign(weeks_flagged=[len(iso_week_range(onset, week)) for onset in still["onset_week"]])
+            result = still.sort_values(["q_value", "term"], kind="stable")[PERSISTING_TERM_COLUMNS]
+    return result.reset_index(drop=True)
 
 
 def compare_terms_by_nps_group(

@@ -13,6 +13,13 @@ Tests
 - repeat rate (repeat / active customers) and churn rate (churned / at-risk customers): two-proportion
   z-tests (statsmodels `proportions_ztest`).
 - These five p-values get Benjamini-Hochberg q-values among themselves; significant means q < alpha.
+Minimum detectable change (`mde`): the smallest true week-over-week change the tile's test would detect
+with 80% power at alpha 0.05 (two-sided), given this week's and last week's n (this week's twice when last
+week has none): mde = d x sigma, where d is the standardised effect statsmodels' NormalIndPower solves for
+at those sample sizes and sigma the per-answer standard deviation of the metric (pooled over both weeks).
+NPS: sigma = sqrt(pP + pD - (pP - pD)^2) x 100 points; CSAT, repeat and churn rate: sqrt(p (1 - p)); CES:
+the pooled standard deviation; counts: sqrt(count) per week (Poisson). A change smaller than the mde
+that is "not significant" says nothing about stability: the test could not have seen it.
 `direction` says whether a rise is good ("higher") or bad ("lower": churn) for the business. CES asks "How
 easy was it to get what you needed?" (1-7), so a higher CES is better.
 """
@@ -24,6 +31,7 @@ import math
 import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
+from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportions_ztest
 from statsmodels.stats.rates import test_poisson_2indep
 
@@ -45,6 +53,7 @@ KPI_COLUMNS = [
     "n",
     "direction",
     "unit",
+    "mde",
 ]
 # (kpi, label, better direction, unit)
 KPI_ORDER = (
@@ -114,6 +123,75 @@ def _proportions(hits_now, n_now, hits_before, n_before) -> float | None:  # typ
     return float(p)
 
 
+def standardised_mde(
+    n_now: float | None, n_before: float | None, *, alpha: float = 0.05, power: float = 0.8
+) -> float | None:
+    """The effect size d (in per-answer standard deviations) a two-sample z-test detects with `power`."""
+    if n_now is None or n_now < 1:
+        return None
+    n_before = n_now if n_before is None or n_before < 1 else n_before
+    d = NormalIndPower().solve_power(
+        effect_size=None, nobs1=n_now, alpha=alpha, power=power, ratio=n_before / n_now, alternative="two-sided"
+    )
+    return float(d)
+
+
+def _share_sigma(hits: list[float | None], n: list[float | None]) -> float | None:
+    pairs = [(h, m) for h, m in zip(hits, n, strict=True) if h is not None and m]
+    if not pairs:
+        return None
+    p = sum(h for h, _ in pairs) / sum(m for _, m in pairs)
+    return math.sqrt(p * (1 - p))
+
+
+def _minimum_detectable_changes(sat_now: dict, sat_before: dict, ret_now: dict, ret_before: dict, alpha: float) -> dict:
+    def d(row_now: dict, row_before: dict, key: str) -> float | None:
+        return standardised_mde(_num(row_now, key), _num(row_before, key), alpha=alpha)
+
+    out: dict[str, float | None] = {}
+    # NPS: each answer scores +1 (promoter), 0 or -1 (detractor); its variance is pP + pD - (pP - pD)^2.
+    answers = [r for r in (sat_now, sat_before) if _num(r, "nps_n") and _num(r, "promoters") is not None]
+    if answers and (dn := d(sat_now, sat_before, "nps_n")) is not None:
+        total = sum(_num(r, "nps_n") for r in answers)  # type: ignore[misc]
+        p_p = sum(_num(r, "promoters") for r in answers) / total  # type: ignore[misc]
+        p_d = sum(_num(r, "detractors") or 0.0 for r in answers) / total
+        out["nps"] = dn * math.sqrt(max(p_p + p_d - (p_p - p_d) ** 2, 0.0)) * 100
+    sigma = _share_sigma(
+        [_num(sat_now, "csat_satisfied"), _num(sat_before, "csat_satisfied")],
+        [_num(sat_now, "csat_n"), _num(sat_before, "csat_n")],
+    )
+    if sigma is None and _num(sat_now, "csat") is not None:  # stored share without the count
+        sigma = math.sqrt(_num(sat_now, "csat") * (1 - _num(sat_now, "csat")))  # type: ignore[operator]
+    if sigma is not None and (dc := d(sat_now, sat_before, "csat_n")) is not None:
+        out["csat"] = dc * sigma
+    mean, low, high, n = (_num(sat_now, k) for k in ("ces", "ces_ci_low", "ces_ci_high", "ces_n"))
+    if (
+        mean is not None
+        and low is not None
+        and high is not None
+        and n is not None
+        and n >= 2
+        and (de := d(sat_now, sat_before, "ces_n")) is not None
+    ):
+        sd = (high - low) / 2 * math.sqrt(n) / scipy_stats.t.ppf(0.975, n - 1)
+        out["ces"] = de * sd
+    # Counts: a week's count is Poisson, so its sd is sqrt(count); one "observation" per week.
+    for kpi, row_now, key in (("responses", sat_now, "responses"), ("active_customers", ret_now, "active_customers")):
+        value = _num(row_now, key)
+        if value:
+            out[kpi] = standardised_mde(1, 1, alpha=alpha) * math.sqrt(value)  # type: ignore[operator]
+    for kpi, hits, base in (
+        ("repeat_rate", "repeat_customers", "active_customers"),
+        ("churn_rate", "churned_customers", "at_risk_customers"),
+    ):
+        sigma = _share_sigma(
+            [_num(ret_now, hits), _num(ret_before, hits)], [_num(ret_now, base), _num(ret_before, base)]
+        )
+        if sigma is not None and (dr := d(ret_now, ret_before, base)) is not None:
+            out[kpi] = dr * sigma
+    return out
+
+
 def compute_kpi_tiles(
     week: str,
     weekly_satisfaction: pd.DataFrame,
@@ -177,6 +255,7 @@ def compute_kpi_tiles(
             ),
         ),
     }
+    mde = _minimum_detectable_changes(sat_now, sat_before, ret_now, ret_before, alpha)
     own = [k for k, (_, p) in tests.items() if p is not None]
     q_own = dict(zip(own, bh_qvalues(np.array([tests[k][1] for k in own], dtype=float)), strict=True)) if own else {}
 
@@ -206,10 +285,11 @@ def compute_kpi_tiles(
                 "n": None if (count := n[kpi]) is None else int(count),
                 "direction": direction,
                 "unit": unit,
+                "mde": mde.get(kpi),
             }
         )
     frame = pd.DataFrame(rows, columns=KPI_COLUMNS)
-    for column in ("value", "previous", "change", "p_value", "q_value"):
+    for column in ("value", "previous", "change", "p_value", "q_value", "mde"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     frame["n"] = frame["n"].astype("Int64")
     return frame

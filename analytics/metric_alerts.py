@@ -3,12 +3,23 @@
 Owns the `alerts` frame: one row per alert (week x kind x subject).
 
 Rules
-- nps_drop / nps_rise, csat_drop / csat_rise: a weekly_satisfaction cell whose change is significant after
-  Benjamini-Hochberg (is_*_change_significant). Drops are "high" severity when they reach
-  nps_high_drop points (NPS) or csat_high_drop (CSAT share), else "medium"; rises are "info".
+- nps_drop / nps_rise, csat_drop / csat_rise: a weekly_satisfaction cell whose week-over-week change is
+  EITHER significant after Benjamini-Hochberg across that week's cells (q < alpha; rule "q<0.05") OR
+  significant on its own (p < alpha) this week AND last week in the same direction (rule "two weeks
+  running"). Drops are "high" severity when they reach nps_high_drop points (NPS) or csat_high_drop (CSAT
+  share), else "medium"; rises are "info".
+  False alarms: BH keeps the expected share of false alerts among one week's metric alerts at or below
+  alpha. The two-week rule lets a moderate change that BH would drop be seen, at a small cost: with no
+  real change, a cell passes p < 0.05 in a given direction with probability 0.025, so two weeks running in
+  the same direction about 0.025 x 0.025 x 2 = 0.00125 per cell and week (less in practice: consecutive
+  changes share a week and are negatively correlated). With about 30 cells per metric that is one false
+  two-week alert every ~27 weeks per metric.
 - rising_term: a trending_terms row that is significant and rising; "medium" when its ratio reaches
   term_high_ratio, else "low".
-Evidence is plain text with the numbers, p and q; it notes a small sample when the cell is flagged.
+- persisting_term: a persisting_terms row (a term that rose and is still significantly above its pre-rise
+  baseline); "medium". It stays until the term returns to that baseline.
+Evidence is plain text with the numbers, p and q; it notes a small sample when the metric's own n is
+flagged (is_nps_small_sample / is_csat_small_sample).
 """
 
 from __future__ import annotations
@@ -17,10 +28,11 @@ import numpy as np
 import pandas as pd
 
 from analytics._frames import require_columns
+from analytics.weeks import shift_iso_week
 
 __all__ = ["ALERT_COLUMNS", "SEVERITIES", "build_alerts"]
 
-ALERT_COLUMNS = ["week", "kind", "subject", "severity", "evidence", "p_value", "q_value"]
+ALERT_COLUMNS = ["week", "kind", "subject", "severity", "evidence", "p_value", "q_value", "rule"]
 SEVERITIES = ("high", "medium", "low", "info")
 
 
@@ -28,7 +40,9 @@ def build_alerts(
     weekly_satisfaction: pd.DataFrame | None = None,
     trending_terms: pd.DataFrame | None = None,
     *,
+    persisting_terms: pd.DataFrame | None = None,
     weeks: list[str] | None = None,
+    alpha: float = 0.05,
     nps_high_drop: float = 10.0,
     csat_high_drop: float = 0.10,
     term_high_ratio: float = 3.0,
@@ -41,10 +55,12 @@ def build_alerts(
     """
     parts = []
     if weekly_satisfaction is not None and not weekly_satisfaction.empty:
-        parts.append(_metric_alerts(weekly_satisfaction, "nps", high_drop=nps_high_drop))
-        parts.append(_metric_alerts(weekly_satisfaction, "csat", high_drop=csat_high_drop))
+        parts.append(_metric_alerts(weekly_satisfaction, "nps", high_drop=nps_high_drop, alpha=alpha))
+        parts.append(_metric_alerts(weekly_satisfaction, "csat", high_drop=csat_high_drop, alpha=alpha))
     if trending_terms is not None and not trending_terms.empty:
         parts.append(_term_alerts(trending_terms, high_ratio=term_high_ratio))
+    if persisting_terms is not None and not persisting_terms.empty:
+        parts.append(_persisting_alerts(persisting_terms))
     alerts = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ALERT_COLUMNS)
     if weeks is not None:
         alerts = alerts.loc[alerts["week"].isin(weeks)]
@@ -53,18 +69,34 @@ def build_alerts(
     return (
         alerts[ALERT_COLUMNS]
         .reset_index(drop=True)
-        .astype({"week": "str", "kind": "str", "subject": "str", "severity": "str", "evidence": "str"})
+        .astype({"week": "str", "kind": "str", "subject": "str", "severity": "str", "evidence": "str", "rule": "str"})
     )
 
 
-def _metric_alerts(weekly: pd.DataFrame, metric: str, *, high_drop: float) -> pd.DataFrame:
+def _metric_alerts(weekly: pd.DataFrame, metric: str, *, high_drop: float, alpha: float) -> pd.DataFrame:
     flag = f"is_{metric}_change_significant"
     require_columns(
         weekly,
         ["week", "dimension", "segment_value", "responses", "previous_responses", "is_small_sample", flag],
         "weekly_satisfaction",
     )
-    rows = weekly.loc[weekly[flag].fillna(False).astype(bool)]
+    keys = ["week", "dimension", "segment_value"]
+    p, change_all = weekly[f"{metric}_change_p"].astype(float), weekly[f"{metric}_change"].astype(float)
+    last_week = weekly[keys].assign(
+        week=weekly["week"].map(lambda label: shift_iso_week(label, 1)),
+        _last_p=p.to_numpy(),
+        _last_change=change_all.to_numpy(),
+    )
+    joined = weekly[keys].merge(last_week, on=keys, how="left", validate="one_to_one")
+    same_direction = np.sign(joined["_last_change"].to_numpy()) == np.sign(change_all.to_numpy())
+    twice = (
+        (p.to_numpy() < alpha) & (joined["_last_p"].to_numpy() < alpha) & same_direction & (change_all != 0).to_numpy()
+    )
+    single = weekly[flag].fillna(False).astype(bool).to_numpy()
+    rows = weekly.loc[single | twice]
+    rule = np.where(single[single | twice], "q<0.05", "two weeks running")
+    last_p = joined["_last_p"].to_numpy()[single | twice]
+    small = f"is_{metric}_small_sample" if f"is_{metric}_small_sample" in rows.columns else "is_small_sample"
     change = rows[f"{metric}_change"]
     falling = change < 0
     subject = np.where(
@@ -102,7 +134,12 @@ def _metric_alerts(weekly: pd.DataFrame, metric: str, *, high_drop: float) -> pd
         + _fmt(rows[f"{metric}_change_p"], "{:.2g}")
         + ", q="
         + _fmt(rows[f"{metric}_change_q"], "{:.2g}")
-        + np.where(rows["is_small_sample"].astype(bool), " (small sample)", "")
+        + np.where(
+            rule == "two weeks running",
+            "; also a change last week, p=" + _fmt(pd.Series(last_p, index=rows.index), "{:.2g}"),
+            "",
+        )
+        + np.where(rows[small].astype(bool), " (small sample)", "")
     )
     severity = np.where(falling, np.where(change.abs() >= high_drop, "high", "medium"), "info")
     return pd.DataFrame(
@@ -114,6 +151,7 @@ def _metric_alerts(weekly: pd.DataFrame, metric: str, *, high_drop: float) -> pd
             "evidence": evidence.to_numpy(),
             "p_value": rows[f"{metric}_change_p"].to_numpy(float),
             "q_value": rows[f"{metric}_change_q"].to_numpy(float),
+            "rule": rule,
         }
     )
 
@@ -152,6 +190,43 @@ def _term_alerts(trending: pd.DataFrame, *, high_ratio: float) -> pd.DataFrame:
             "evidence": evidence.to_numpy(),
             "p_value": rows["p_value"].to_numpy(float),
             "q_value": rows["q_value"].to_numpy(float),
+            "rule": "q<0.05",
+        }
+    )
+
+
+def _persisting_alerts(persisting: pd.DataFrame) -> pd.DataFrame:
+    require_columns(
+        persisting, ["week", "term", "onset_week", "count", "comments", "share", "reference_share"], "persisting_terms"
+    )
+    evidence = (
+        "'"
+        + persisting["term"].astype("str")
+        + "' still in "
+        + _fmt(persisting["count"], "{:.0f}")
+        + " of "
+        + _fmt(persisting["comments"], "{:.0f}")
+        + " comments ("
+        + _fmt(persisting["share"], "{:.1%}")
+        + ") vs "
+        + _fmt(persisting["reference_share"], "{:.1%}")
+        + " before it rose in "
+        + persisting["onset_week"].astype("str")
+        + "; p="
+        + _fmt(persisting["p_value"], "{:.2g}")
+        + ", q="
+        + _fmt(persisting["q_value"], "{:.2g}")
+    )
+    return pd.DataFrame(
+        {
+            "week": persisting["week"].to_numpy(),
+            "kind": "persisting_term",
+            "subject": persisting["term"].astype("str").to_numpy(),
+            "severity": "medium",
+            "evidence": evidence.to_numpy(),
+            "p_value": persisting["p_value"].to_numpy(float),
+            "q_value": persisting["q_value"].to_numpy(float),
+            "rule": "persisting",
         }
     )
 

@@ -1,17 +1,29 @@
-"""Satisfaction linked to retention: do detractors stop buying?
+"""Satisfaction linked to retention: do detractors stop buying, and how soon do customers buy again?
 
-Owns two frames:
-- repurchase_by_nps_group: one row per NPS group (detractor, passive, promoter, all).
-- repurchase_tests: one row per comparison (all_groups chi-square, detractor_vs_promoter z-test).
+Owns four frames, all for one reported ISO week W (as of its Sunday):
+- repurchase_survival: one row per NPS group (detractor, passive, promoter, all) x day 0..window_days of the
+  Kaplan-Meier curve "share not yet bought again" after answering.
+- repurchase_by_nps_group: one row per NPS group: the curve's summary (respondents, repurchases seen,
+  censored, median days, share bought again by 30/60/90 days with a 95% interval) and the response weeks
+  it covers.
+- repurchase_tests: one row per log-rank comparison (all_groups, detractor_vs_promoter).
+- repurchase_cohorts: one row per response-week cohort x NPS group: share who bought again within
+  window_days, for the latest `cohort_weeks` response weeks whose window has fully elapsed by W's Sunday.
 
 Definitions
-- A respondent is a customer with a customer_id who gave an NPS score. Each customer counts once, through
-  their most recent eligible response (latest submitted_at, ties by highest response_id), so the groups
-  are independent samples as the tests assume.
-- Eligible: the response's window has fully elapsed by as_of, i.e. business_day + window_days <= as_of.
-- Repurchased: at least one purchase (amount > 0) with occurred_at strictly after submitted_at and at most
-  window_days after it. Comparing timestamps rather than days matters: surveys are often sent right after
-  a purchase, and that same-day triggering purchase must not count as buying again.
+- A respondent is a customer with a customer_id who gave an NPS score. Each customer counts once per curve
+  (or cohort), through their most recent response in its response weeks (latest submitted_at, ties by
+  highest response_id), so the groups are independent samples as the tests assume.
+- Time to next purchase: from submitted_at to the first purchase (amount > 0) strictly after it, in days.
+  Comparing timestamps rather than days matters: surveys are often sent right after a purchase, and that
+  triggering purchase must not count as buying again.
+- Right-censoring: a respondent who has not bought again by the end of W's Sunday (UTC) is censored there;
+  follow-up also stops at window_days. Kaplan-Meier (statsmodels SurvfuncRight) uses every respondent for
+  as long as they were followed, so recent answers count without waiting 90 days; the log-rank test
+  (statsmodels survdiff) compares the whole curves.
+- The curve covers responses from the `response_weeks` ISO weeks ending with W (first_response_week ..
+  last_response_week say which). Replaces the earlier "repurchase within 90 days" table, which could only
+  use responses at least 90 days old and summed months of respondents under the reported week's label.
 """
 
 from __future__ import annotations
@@ -20,22 +32,54 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2_contingency
+from scipy import stats as scipy_stats
+from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from analytics._frames import NPS_GROUPS, nps_group, purchases_only, require_columns, scores
-from analytics.stats import two_proportion_test, wilson_interval
-from analytics.weeks import day_number, day_numbers_of
+from analytics.stats import wilson_interval
+from analytics.weeks import iso_week_labels, parse_iso_week, previous_iso_weeks, shift_iso_week
 
 __all__ = [
     "NPS_GROUPS",
+    "REPURCHASE_COHORT_COLUMNS",
     "REPURCHASE_COLUMNS",
+    "REPURCHASE_SURVIVAL_COLUMNS",
     "REPURCHASE_TEST_COLUMNS",
-    "compare_repurchase_by_nps_group",
-    "compute_repurchase_by_nps_group",
+    "compute_repurchase_cohorts",
+    "compute_time_to_repurchase",
     "nps_group",
 ]
 
+_CURVE_GROUPS = (*NPS_GROUPS, "all")
+REPURCHASE_SURVIVAL_COLUMNS = ["nps_group", "day", "at_risk", "survival", "ci_low", "ci_high"]
 REPURCHASE_COLUMNS = [
+    "nps_group",
+    "first_response_week",
+    "last_response_week",
+    "respondents",
+    "repurchasers",
+    "censored",
+    "median_days",
+    "repurchased_30d",
+    "repurchased_60d",
+    "repurchased_90d",
+    "repurchased_90d_ci_low",
+    "repurchased_90d_ci_high",
+    "window_days",
+    "as_of",
+]
+REPURCHASE_TEST_COLUMNS = [
+    "comparison",
+    "test",
+    "statistic",
+    "dof",
+    "p_value",
+    "is_significant",
+    "first_response_week",
+    "last_response_week",
+]
+REPURCHASE_COHORT_COLUMNS = [
+    "response_week",
     "nps_group",
     "respondents",
     "repurchasers",
@@ -43,108 +87,21 @@ REPURCHASE_COLUMNS = [
     "ci_low",
     "ci_high",
     "window_days",
-    "as_of",
 ]
-REPURCHASE_TEST_COLUMNS = ["comparison", "statistic", "dof", "p_value", "difference", "is_significant"]
 
 
-def compute_repurchase_by_nps_group(
-    responses: pd.DataFrame,
-    transactions: pd.DataFrame,
-    *,
-    as_of: dt.date,
-    window_days: int = 90,
-    alpha: float = 0.05,
-) -> pd.DataFrame:
-    """Return repurchase_by_nps_group: one row per NPS group in the order detractor, passive, promoter,
-    then "all", each with respondents, repurchasers, repurchase_rate and its Wilson interval.
-
-    See the module docstring for who counts and what a repurchase is. Groups without respondents keep
-    their row with zero counts and NaN rates.
-    """
+def _respondents(responses: pd.DataFrame, weeks: list[str]) -> pd.DataFrame:
+    """The latest NPS response of each identified customer within ``weeks``."""
     require_columns(responses, ["response_id", "customer_id", "submitted_at", "business_day", "nps"], "responses")
-    require_columns(transactions, ["customer_id", "occurred_at", "amount"], "transactions")
-    respondents = _latest_eligible_responses(responses, as_of=as_of, window_days=window_days)
-    respondents = respondents.assign(repurchased=_repurchased(respondents, transactions, window_days=window_days))
-
-    counts = respondents.groupby("nps_group")["repurchased"].agg(respondents="size", repurchasers="sum")
-    counts = counts.reindex(list(NPS_GROUPS), fill_value=0)
-    counts.loc["all"] = counts.sum()
-    counts = counts.astype(np.int64).rename_axis("nps_group").reset_index()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        counts["repurchase_rate"] = counts["repurchasers"] / counts["respondents"].replace(0, np.nan)
-    counts["ci_low"], counts["ci_high"] = wilson_interval(counts["repurchasers"], counts["respondents"], alpha=alpha)
-    counts["window_days"] = window_days
-    counts["as_of"] = as_of
-    return counts[REPURCHASE_COLUMNS]
-
-
-def compare_repurchase_by_nps_group(repurchase_by_nps_group: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
-    """Return repurchase_tests: one row per comparison.
-
-    - all_groups: chi-square test of independence on the groups x (repurchased, not) table; groups without
-      respondents are left out; dof = groups - 1. When every respondent made the same choice (all bought
-      or none did) the table has no variation: statistic 0, p 1.
-    - detractor_vs_promoter: pooled two-proportion z-test; difference = detractor rate - promoter rate
-      (negative means detractors buy again less often); statistic is the z of detractors vs promoters.
-    is_significant means p_value < alpha. NaN when a group needed by the test has no respondents.
-    """
-    require_columns(repurchase_by_nps_group, ["nps_group", "respondents", "repurchasers"], "repurchase_by_nps_group")
-    groups = repurchase_by_nps_group.set_index("nps_group").reindex(list(NPS_GROUPS))
-    groups = groups.loc[groups["respondents"].fillna(0) > 0]
-    chi2, dof, chi2_p = np.nan, np.nan, np.nan
-    if len(groups) >= 2:
-        table = np.column_stack(
-            [
-                groups["repurchasers"].to_numpy(float),
-                (groups["respondents"] - groups["repurchasers"]).to_numpy(float),
-            ]
-        )
-        dof = float(len(groups) - 1)
-        if (table.sum(axis=0) == 0).any():
-            chi2, chi2_p = 0.0, 1.0
-        else:
-            chi2, chi2_p, _, _ = chi2_contingency(table, correction=False)
-
-    z, z_p, difference = np.nan, np.nan, np.nan
-    if {"detractor", "promoter"} <= set(groups.index):
-        detractors, promoters = groups.loc["detractor"], groups.loc["promoter"]
-        z_values, p_values = two_proportion_test(
-            promoters["repurchasers"],
-            promoters["respondents"],
-            detractors["repurchasers"],
-            detractors["respondents"],
-        )
-        z, z_p = float(z_values), float(p_values)
-        difference = (
-            detractors["repurchasers"] / detractors["respondents"]
-            - promoters["repurchasers"] / promoters["respondents"]
-        )
-    tests = pd.DataFrame(
-        {
-            "comparison": ["all_groups", "detractor_vs_promoter"],
-            "statistic": [float(chi2), z],
-            "dof": [dof, np.nan],
-            "p_value": [float(chi2_p), z_p],
-            "difference": [np.nan, float(difference)],
-        }
-    )
-    tests["is_significant"] = (tests["p_value"] < alpha).to_numpy()
-    return tests[REPURCHASE_TEST_COLUMNS]
-
-
-def _latest_eligible_responses(responses: pd.DataFrame, *, as_of: dt.date, window_days: int) -> pd.DataFrame:
     nps = scores(responses, "nps", 0, 10)
-    eligible = (
-        responses["customer_id"].notna()
-        & nps.notna()
-        & (day_numbers_of(responses["business_day"]) + window_days <= day_number(as_of))
-    )
+    week = iso_week_labels(responses["business_day"])
+    eligible = (responses["customer_id"].notna() & nps.notna() & week.isin(weeks)).to_numpy()
     picked = pd.DataFrame(
         {
             "response_id": responses.loc[eligible, "response_id"].astype("str"),
             "customer_id": responses.loc[eligible, "customer_id"].astype("str"),
             "submitted_at": pd.to_datetime(responses.loc[eligible, "submitted_at"], utc=True).dt.as_unit("ns"),
+            "response_week": week[eligible],
             "nps_group": nps_group(nps[eligible]),
         }
     )
@@ -152,9 +109,189 @@ def _latest_eligible_responses(responses: pd.DataFrame, *, as_of: dt.date, windo
     return picked.drop_duplicates("customer_id", keep="last").reset_index(drop=True)
 
 
-def _repurchased(respondents: pd.DataFrame, transactions: pd.DataFrame, *, window_days: int) -> np.ndarray:
+def compute_time_to_repurchase(
+    responses: pd.DataFrame,
+    transactions: pd.DataFrame,
+    *,
+    week: str,
+    response_weeks: int = 13,
+    window_days: int = 90,
+    alpha: float = 0.05,
+) -> dict[str, pd.DataFrame]:
+    """Kaplan-Meier time to next purchase by NPS group for responses of the `response_weeks` weeks ending
+    with `week`, followed up to the end of `week`'s Sunday. Returns {"repurchase_survival",
+    "repurchase_by_nps_group", "repurchase_tests"} (see the module docstring).
+
+    Transactions after the Sunday are ignored. Groups without respondents keep their summary row with zero
+    counts and NaN shares and have no curve. The log-rank tests are NaN when a group they need is empty.
+    """
+    require_columns(transactions, ["customer_id", "occurred_at", "business_day", "amount"], "transactions")
+    sunday = parse_iso_week(week)[1]
+    weeks = [*previous_iso_weeks(week, response_weeks - 1), week]
+    respondents = _respondents(responses, weeks)
+    follow_up_end = pd.Timestamp(sunday + dt.timedelta(days=1), tz="UTC")
+    known = transactions.loc[pd.to_datetime(transactions["business_day"]).dt.date <= sunday]
+    next_at = _next_purchase_at(respondents, known)
+    elapsed = (next_at - respondents["submitted_at"]).dt.total_seconds().to_numpy() / 86400
+    followed = np.clip((follow_up_end - respondents["submitted_at"]).dt.total_seconds().to_numpy() / 86400, 0, None)
+    bought = np.isfinite(elapsed) & (elapsed <= np.minimum(followed, window_days))
+    time = np.where(bought, elapsed, np.minimum(followed, window_days))
+    status = bought.astype(int)
+    groups = respondents["nps_group"].to_numpy(dtype=object)
+    first, last = weeks[0], weeks[-1]
+
+    curves, summary = [], []
+    for group in _CURVE_GROUPS:
+        mask = np.ones(len(groups), dtype=bool) if group == "all" else groups == group
+        curve, row = _kaplan_meier(time[mask], status[mask], window_days=window_days, alpha=alpha)
+        if curve is not None:
+            curves.append(curve.assign(nps_group=group))
+        summary.append(
+            {
+                "nps_group": group,
+                "first_response_week": first,
+                "last_response_week": last,
+                "respondents": int(mask.sum()),
+                "repurchasers": int(status[mask].sum()),
+                "censored": int(mask.sum() - status[mask].sum()),
+                **row,
+                "window_days": window_days,
+                "as_of": sunday,
+            }
+        )
+    curve_frame = (
+        pd.concat(curves, ignore_index=True)[REPURCHASE_SURVIVAL_COLUMNS]
+        if curves
+        else pd.DataFrame({c: pd.Series(dtype="object") for c in REPURCHASE_SURVIVAL_COLUMNS})
+    )
+    summary_frame = pd.DataFrame(summary)
+    for column in ("respondents", "repurchasers", "censored"):
+        summary_frame[column] = summary_frame[column].astype(np.int64)
+    tests = _log_rank_tests(time, status, groups, alpha=alpha).assign(
+        first_response_week=first, last_response_week=last
+    )
+    return {
+        "repurchase_survival": curve_frame,
+        "repurchase_by_nps_group": summary_frame[REPURCHASE_COLUMNS],
+        "repurchase_tests": tests[REPURCHASE_TEST_COLUMNS],
+    }
+
+
+def _kaplan_meier(
+    time: np.ndarray, status: np.ndarray, *, window_days: int, alpha: float
+) -> tuple[pd.DataFrame | None, dict]:
+    empty = {
+        "median_days": np.nan,
+        "repurchased_30d": np.nan,
+        "repurchased_60d": np.nan,
+        "repurchased_90d": np.nan,
+        "repurchased_90d_ci_low": np.nan,
+        "repurchased_90d_ci_high": np.nan,
+    }
+    if len(time) == 0:
+        return None, empty
+    days = np.arange(window_days + 1)
+    at_risk = np.array([(time >= day).sum() for day in days], dtype=np.int64)
+    if status.sum() == 0:  # nobody bought again yet: S = 1 throughout, no variance to estimate
+        ones = np.ones(len(days))
+        curve = pd.DataFrame({"day": days, "at_risk": at_risk, "survival": ones, "ci_low": ones, "ci_high": ones})
+        return curve, {**empty, "repurchased_30d": 0.0, "repurchased_60d": 0.0, "repurchased_90d": 0.0}
+    fit = SurvfuncRight(time, status)
+    # Step function: S(d) is the estimate at the last event time <= d.
+    position = np.searchsorted(fit.surv_times, days, side="right") - 1
+    survival = np.where(position >= 0, fit.surv_prob[np.clip(position, 0, None)], 1.0)
+    se = np.where(position >= 0, fit.surv_prob_se[np.clip(position, 0, None)], 0.0)
+    # Pointwise log(-log) interval (statsmodels gives the Greenwood standard error, not the interval): it stays
+    # inside [0, 1], unlike S +/- z*se.
+    z = float(scipy_stats.norm.ppf(1 - alpha / 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_log_se = se / (survival * np.abs(np.log(survival)))
+        low = survival ** np.exp(z * log_log_se)
+        high = survival ** np.exp(-z * log_log_se)
+    defined = (survival > 0) & (survival < 1) & np.isfinite(log_log_se)
+    low = np.where(defined, low, survival)
+    high = np.where(defined, high, survival)
+    curve = pd.DataFrame({"day": days, "at_risk": at_risk, "survival": survival, "ci_low": low, "ci_high": high})
+    median = fit.quantile(0.5)
+    last = min(window_days, len(days) - 1)
+    row = {
+        "median_days": float(median) if np.isfinite(median) else np.nan,
+        "repurchased_30d": 1 - survival[min(30, last)],
+        "repurchased_60d": 1 - survival[min(60, last)],
+        "repurchased_90d": 1 - survival[last],
+        "repurchased_90d_ci_low": 1 - high[last],
+        "repurchased_90d_ci_high": 1 - low[last],
+    }
+    return curve, row
+
+
+def _log_rank_tests(time: np.ndarray, status: np.ndarray, groups: np.ndarray, *, alpha: float) -> pd.DataFrame:
+    rows = []
+    for comparison, members in (("all_groups", NPS_GROUPS), ("detractor_vs_promoter", ("detractor", "promoter"))):
+        mask = np.isin(groups, members)
+        present = sorted(set(groups[mask]))
+        statistic, p_value, dof = np.nan, np.nan, np.nan
+        if len(present) == len(members) and status[mask].sum() > 0:
+            statistic, p_value = survdiff(time[mask], status[mask], groups[mask])
+            dof = float(len(present) - 1)
+        rows.append(
+            {
+                "comparison": comparison,
+                "test": "log-rank",
+                "statistic": float(statistic),
+                "dof": dof,
+                "p_value": float(p_value),
+                "is_significant": bool(p_value < alpha),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def compute_repurchase_cohorts(
+    responses: pd.DataFrame,
+    transactions: pd.DataFrame,
+    *,
+    week: str,
+    cohort_weeks: int = 13,
+    window_days: int = 90,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Return repurchase_cohorts: for each of the latest `cohort_weeks` response weeks whose window has fully
+    elapsed by `week`'s Sunday (its own Sunday + window_days <= that Sunday), one row per NPS group and "all":
+    respondents (each customer once per cohort, latest response of that week), repurchasers (a purchase
+    strictly after the response and at most window_days after it), the rate and its Wilson interval.
+    Rows sorted by response_week, then detractor, passive, promoter, all.
+    """
+    sunday = parse_iso_week(week)[1]
+    last = week
+    while parse_iso_week(last)[1] + dt.timedelta(days=window_days) > sunday:
+        last = shift_iso_week(last, -1)
+    cohort_labels = [*previous_iso_weeks(last, cohort_weeks - 1), last]
+    parts = []
+    known = transactions.loc[pd.to_datetime(transactions["business_day"]).dt.date <= sunday]
+    for label in cohort_labels:
+        respondents = _respondents(responses, [label])
+        bought = _repurchased(respondents, known, window_days=window_days)
+        frame = respondents.assign(repurchased=bought)
+        counts = frame.groupby("nps_group")["repurchased"].agg(respondents="size", repurchasers="sum")
+        counts = counts.reindex(list(NPS_GROUPS), fill_value=0)
+        counts.loc["all"] = counts.sum()
+        counts = counts.astype(np.int64).rename_axis("nps_group").reset_index()
+        parts.append(counts.assign(response_week=label))
+    cohorts = pd.concat(parts, ignore_index=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cohorts["repurchase_rate"] = cohorts["repurchasers"] / cohorts["respondents"].replace(0, np.nan)
+    cohorts["ci_low"], cohorts["ci_high"] = wilson_interval(
+        cohorts["repurchasers"], cohorts["respondents"], alpha=alpha
+    )
+    cohorts["window_days"] = window_days
+    return cohorts[REPURCHASE_COHORT_COLUMNS]
+
+
+def _next_purchase_at(respondents: pd.DataFrame, transactions: pd.DataFrame) -> pd.Series:
+    """Each respondent's first purchase strictly after their response (NaT when none), same order."""
     if respondents.empty:
-        return np.zeros(0, dtype=bool)
+        return pd.Series(pd.NaT, index=respondents.index, dtype="datetime64[ns, UTC]")
     purchases = purchases_only(transactions)
     purchases = pd.DataFrame(
         {
@@ -164,7 +301,6 @@ def _repurchased(respondents: pd.DataFrame, transactions: pd.DataFrame, *, windo
     )
     purchases = purchases.loc[purchases["customer_id"].isin(respondents["customer_id"])]
     purchases = purchases.sort_values("next_purchase_at", kind="stable")
-    # merge_asof finds each respondent's first purchase strictly after the response in one sorted pass.
     ordered = respondents.reset_index().sort_values("submitted_at", kind="stable")
     matched = pd.merge_asof(
         ordered,
@@ -175,8 +311,13 @@ def _repurchased(respondents: pd.DataFrame, transactions: pd.DataFrame, *, windo
         direction="forward",
         allow_exact_matches=False,
     )
-    window_end = matched["submitted_at"] + pd.Timedelta(days=window_days)
-    bought_again = (matched["next_purchase_at"].notna() & (matched["next_purchase_at"] <= window_end)).to_numpy()
-    result = np.zeros(len(respondents), dtype=bool)
-    result[matched["index"].to_numpy()] = bought_again
-    return result
+    return matched.set_index("index")["next_purchase_at"].reindex(respondents.index)
+
+
+def _repurchased(respondents: pd.DataFrame, transactions: pd.DataFrame, *, window_days: int) -> np.ndarray:
+    """True where the respondent bought again strictly after answering and at most window_days after."""
+    if respondents.empty:
+        return np.zeros(0, dtype=bool)
+    next_at = _next_purchase_at(respondents, transactions)
+    window_end = respondents["submitted_at"] + pd.Timedelta(days=window_days)
+    return (next_at.notna() & (next_at <= window_end)).to_numpy()

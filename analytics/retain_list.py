@@ -9,6 +9,11 @@ Who is on the list
   by default), at least `min_purchases` distinct purchase days, and days since their last purchase
   > overdue_factor x their median gap between purchase days (their own rhythm, not a global rule).
 value_at_risk = the customer's net spend in the `value_window_days` days up to as_of (trailing 12 months).
+
+Order: the list is reserved for the week's detractors first (every identified detractor, highest value at
+risk first), then the overdue valuable customers who are not detractors, by value at risk. Ranking everyone
+by spend alone pushed most detractors below the cut (27 of 31 in one week). is_on_previous_list marks
+customers who were also on last week's list (the caller passes last week's listed customer ids).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ RETAIN_COLUMNS = [
     "days_since_last_purchase",
     "usual_gap_days",
     "reason",
+    "is_on_previous_list",
 ]
 
 
@@ -70,6 +76,7 @@ def build_retain_list(
     min_purchases: int = 3,
     min_monetary_score: int = 4,
     value_window_days: int = 365,
+    previous_list: set[str] | None = None,
 ) -> pd.DataFrame:
     """Return retain_list: one row per customer to contact for `week` ("YYYY-Www").
 
@@ -78,7 +85,8 @@ def build_retain_list(
     usual_gap_days are filled whenever the customer has purchase history. `reason` lists every reason,
     detractor responses first (oldest first), separated by "; ", e.g.
     "Detractor (NPS 3) on 2026-11-18 via phone; Overdue: 64 days since last purchase vs usual 21".
-    Sorted by value_at_risk (highest first), then customer_id; rank starts at 1.
+    Sorted detractors first, then by value_at_risk (highest first), then customer_id; rank starts at 1.
+    is_on_previous_list: the customer_id is in `previous_list` (last week's list; all False without it).
     """
     monday, sunday = parse_iso_week(week)
     as_of = as_of or sunday
@@ -112,7 +120,10 @@ def build_retain_list(
     profile = customers.drop_duplicates("customer_id").assign(customer_id=lambda f: f["customer_id"].astype("str"))
     listed = listed.merge(profile[["customer_id", "email", "region", "segment"]], on="customer_id", how="left")
     listed["email_masked"] = mask_emails(listed["email"])
-    listed = listed.sort_values(["value_at_risk", "customer_id"], ascending=[False, True], kind="stable")
+    listed = listed.sort_values(
+        ["is_detractor", "value_at_risk", "customer_id"], ascending=[False, False, True], kind="stable"
+    )
+    listed["is_on_previous_list"] = listed["customer_id"].isin(previous_list or set()).to_numpy()
     listed["rank"] = np.arange(1, len(listed) + 1)
     listed["week"] = week
     listed["nps"] = listed["nps"].astype("Int64")

@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import sparse
 
 from analytics._frames import transaction_ledger
-from analytics.weeks import date_of, iso_week_label, monday_of
+from analytics.weeks import date_of, day_numbers_of, iso_week_label, monday_of
 
 __all__ = [
     "COHORT_RETENTION_COLUMNS",
@@ -43,6 +43,8 @@ COHORT_RETENTION_COLUMNS = [
     "customer_share",
     "revenue",
     "revenue_retained",
+    "is_existing_customers",
+    "is_partial_month",
 ]
 WEEKLY_RETENTION_COLUMNS = [
     "week",
@@ -61,6 +63,10 @@ WEEKLY_RETENTION_COLUMNS = [
     "nrr_base_revenue",
     "nrr_current_revenue",
     "net_revenue_retention",
+    "period_revenue",
+    "prior_period_revenue",
+    "period_revenue_returning",
+    "period_revenue_new",
 ]
 RFM_COLUMNS = [
     "customer_id",
@@ -87,8 +93,10 @@ def _month_label(month_number: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------- cohorts
 
 
-def compute_cohort_retention(transactions: pd.DataFrame, *, as_of: dt.date | None = None) -> pd.DataFrame:
-    """Return cohort_retention: one row per cohort month x months since first purchase.
+def compute_cohort_retention(
+    transactions: pd.DataFrame, *, as_of: dt.date | None = None, customers: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Return cohort_retention: one row per cohort x months since its start.
 
     cohort_month ("YYYY-MM") is the month of a customer's first purchase; months_since runs from 0 to the
     as_of month, every cell present (zeros included) so the matrix is complete. customer_share =
@@ -96,18 +104,55 @@ def compute_cohort_retention(transactions: pd.DataFrame, *, as_of: dt.date | Non
     cohort's net revenue that month and revenue_retained = revenue / the cohort's month-0 revenue
     (NaN when month-0 revenue is not positive). Refunds dated before a customer's first purchase are
     ignored. `as_of` defaults to the last business day in `transactions`.
-    Rows sorted by cohort_month, months_since.
+
+    With `customers` (customer_id, created_at), customers created before the first transaction in the data
+    are not a new-customer cohort (their first purchase in the data is not their first purchase): they
+    form one row labelled "existing before <first day>" (is_existing_customers True), counted from the
+    first month of the data. is_partial_month marks cells of the as_of month when as_of is not its last
+    day (the month is still running). Rows: the existing customers first, then by cohort_month, months_since.
     """
-    ledger, _, as_of_day = transaction_ledger(transactions, as_of)
+    ledger, customer_ids, as_of_day = transaction_ledger(transactions, as_of)
     purchases = ledger.loc[ledger["amount"] > 0]
     if purchases.empty:
         return _empty(COHORT_RETENTION_COLUMNS)
     ledger = ledger.assign(month=_month_numbers(ledger["day"].to_numpy()))
     first_month = ledger.loc[ledger["amount"] > 0].groupby("customer")["month"].min()
+    last_month = int(_month_numbers(np.array([as_of_day]))[0])
+    existing = pd.Series(False, index=first_month.index)
+    label_existing = ""
+    if customers is not None and len(customers):
+        data_start = int(day_numbers_of(transactions["business_day"]).min())
+        created = pd.to_datetime(customers["created_at"], utc=True).dt.tz_localize(None).dt.normalize()
+        created_day = day_numbers_of(created)
+        before = set(customers.loc[created_day < data_start, "customer_id"].astype("str"))
+        existing = pd.Series(np.isin(customer_ids[first_month.index.to_numpy()], list(before)), index=first_month.index)
+        label_existing = f"existing before {date_of(data_start).isoformat()}"
+        data_start_month = int(_month_numbers(np.array([data_start]))[0])
+    parts = []
+    if (~existing).any():
+        grid = _cohort_grid(ledger, first_month[~existing], last_month)
+        grid["cohort_month"] = _month_label(grid["cohort"].to_numpy())
+        grid["is_existing_customers"] = False
+        parts.append(grid)
+    if existing.any():
+        grid = _cohort_grid(
+            ledger, pd.Series(data_start_month, index=first_month.index[existing.to_numpy()]), last_month
+        )
+        grid["cohort_month"] = label_existing
+        grid["is_existing_customers"] = True
+        parts.insert(0, grid)
+    grid = pd.concat(parts, ignore_index=True)
+    as_of_date = date_of(as_of_day)
+    month_running = (as_of_date + dt.timedelta(days=1)).month == as_of_date.month
+    grid["is_partial_month"] = ((grid["cohort"] + grid["months_since"]) == last_month) & month_running
+    return grid[COHORT_RETENTION_COLUMNS].reset_index(drop=True)
+
+
+def _cohort_grid(ledger: pd.DataFrame, first_month: pd.Series, last_month: int) -> pd.DataFrame:
+    """The complete cohort x months-since grid for the customers of ``first_month`` (customer -> cohort)."""
     ledger = ledger.join(first_month.rename("cohort"), on="customer", how="inner")
     ledger["months_since"] = ledger["month"] - ledger["cohort"]
     ledger = ledger.loc[ledger["months_since"] >= 0]
-
     cohort_size = first_month.value_counts().rename("cohort_size")
     active = (
         ledger.loc[ledger["amount"] > 0, ["cohort", "months_since", "customer"]]
@@ -117,8 +162,6 @@ def compute_cohort_retention(transactions: pd.DataFrame, *, as_of: dt.date | Non
         .rename("active_customers")
     )
     revenue = ledger.groupby(["cohort", "months_since"])["amount"].sum().rename("revenue")
-
-    last_month = int(_month_numbers(np.array([as_of_day]))[0])
     cohorts = np.sort(cohort_size.index.to_numpy())
     spans = last_month - cohorts + 1
     grid = pd.DataFrame(
@@ -135,9 +178,8 @@ def compute_cohort_retention(transactions: pd.DataFrame, *, as_of: dt.date | Non
     month_zero = grid.loc[grid["months_since"] == 0].set_index("cohort")["revenue"]
     base = grid["cohort"].map(month_zero.where(month_zero > 0))
     grid["revenue_retained"] = grid["revenue"] / base
-    grid["cohort_month"] = _month_label(grid["cohort"].to_numpy())
     grid["cohort_size"] = grid["cohort_size"].astype(np.int64)
-    return grid[COHORT_RETENTION_COLUMNS].reset_index(drop=True)
+    return grid
 
 
 # --------------------------------------------------------------------------------------------- weekly
@@ -168,7 +210,12 @@ def compute_weekly_retention(
       before the current period); current period = the `nrr_weeks` weeks ending with this week.
       net_revenue_retention = base customers' net revenue in the current period / their net revenue in
       the prior period (new customers are excluded by construction). NaN until the data covers a full
-      prior period, or when the base revenue is not positive.
+      prior period, or when the base revenue is not positive. It is NOT the change in total revenue: it
+      leaves out everyone who did not buy in the prior period. Beside it, for the same periods:
+      period_revenue (everyone's net revenue in the current period), prior_period_revenue (everyone's in the
+      prior period), period_revenue_returning (customers whose first purchase came before the current
+      period: the base plus lapsed customers who came back) and period_revenue_new (customers whose first
+      purchase falls in the current period); returning + new = period_revenue.
     - is_partial_week: the week runs past as_of, so its counts are incomplete.
     `as_of` defaults to the last business day in `transactions`. Rows sorted by week.
     """
@@ -250,6 +297,14 @@ def _net_revenue_retention(ledger: pd.DataFrame, week_count: int, *, nrr_weeks: 
     base_customers = np.zeros(week_count, dtype=np.int64)
     base_revenue = np.full(week_count, np.nan)
     current_revenue = np.full(week_count, np.nan)
+    period_revenue = np.full(week_count, np.nan)
+    prior_revenue = np.full(week_count, np.nan)
+    returning_revenue = np.full(week_count, np.nan)
+    new_revenue = np.full(week_count, np.nan)
+    purchases = ledger.loc[ledger["amount"] > 0]
+    first_week = np.full(customers, week_count, dtype=np.int64)  # no purchase: never "new" (refunds only)
+    first = purchases.groupby("customer")["week_index"].min()
+    first_week[first.index.to_numpy()] = first.to_numpy()
     # One pass per week over a sparse column slice: weeks are few (52 a year), customers many.
     for week in range(2 * nrr_weeks - 1, week_count):
         prior = slice(week - 2 * nrr_weeks + 1, week - nrr_weeks + 1)
@@ -257,7 +312,13 @@ def _net_revenue_retention(ledger: pd.DataFrame, week_count: int, *, nrr_weeks: 
         in_base = np.asarray(bought[:, prior].sum(axis=1)).ravel() > 0
         base_customers[week] = int(in_base.sum())
         base_revenue[week] = float(np.asarray(revenue[:, prior].sum(axis=1)).ravel()[in_base].sum())
-        current_revenue[week] = float(np.asarray(revenue[:, current].sum(axis=1)).ravel()[in_base].sum())
+        current_by_customer = np.asarray(revenue[:, current].sum(axis=1)).ravel()
+        current_revenue[week] = float(current_by_customer[in_base].sum())
+        is_new = first_week >= week - nrr_weeks + 1
+        period_revenue[week] = float(current_by_customer.sum())
+        prior_revenue[week] = float(np.asarray(revenue[:, prior].sum()).ravel()[0])
+        new_revenue[week] = float(current_by_customer[is_new].sum())
+        returning_revenue[week] = float(current_by_customer[~is_new].sum())
     with np.errstate(invalid="ignore", divide="ignore"):
         nrr = np.where(base_revenue > 0, current_revenue / base_revenue, np.nan)
     reported_base = pd.array(base_customers, dtype="Int64")
@@ -268,6 +329,10 @@ def _net_revenue_retention(ledger: pd.DataFrame, week_count: int, *, nrr_weeks: 
             "nrr_base_revenue": base_revenue,
             "nrr_current_revenue": current_revenue,
             "net_revenue_retention": nrr,
+            "period_revenue": period_revenue,
+            "prior_period_revenue": prior_revenue,
+            "period_revenue_returning": returning_revenue,
+            "period_revenue_new": new_revenue,
         }
     )
 

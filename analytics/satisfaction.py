@@ -11,10 +11,12 @@ Definitions
 - Service dimensions: mean (1-5) and top-2-box share (answers 4-5) of each.
 - comment_rate = share of responses with a non-blank comment.
 - Missing region or segment is reported as segment_value "unknown", never dropped.
-- Small samples: a cell with fewer than `min_n` responses is suppressed (every count and metric except
-  `responses` is blanked, is_suppressed = True). A metric whose own answer count is below `min_n` is blanked
-  even in an unsuppressed cell. A cell with fewer than `small_n` responses has is_small_sample = True
-  (suppressed cells included).
+- Small samples, per metric: each of NPS, CSAT and CES rests on its own n (nps_n, csat_n, ces_n: the answers
+  to that question, not the responses: comment cards often answer CSAT only). is_<metric>_suppressed when
+  that n is below `min_n` (the metric is blanked), is_<metric>_small_sample when it is below `small_n`.
+  The cell flags are kept: a cell with fewer than `min_n` responses is suppressed whole (every count and
+  metric except `responses` blanked, is_suppressed = True, and every metric flagged suppressed);
+  is_small_sample = fewer than `small_n` responses.
 - Week-over-week: each cell is compared with the same cell in the previous ISO week (not the previous row
   present). NPS by the adjusted-Wald difference z-test, CSAT by the pooled two-proportion z-test.
   Benjamini-Hochberg runs per week and metric across every tested cell of that week (all dimensions
@@ -90,6 +92,7 @@ _CELL_COLUMNS = [
     "ces_ci_low",
     "ces_ci_high",
     *[f"{name}_{stat}" for name in SERVICE_DIMENSIONS for stat in ("mean", "top2")],
+    *[f"is_{metric}_{flag}" for metric in ("nps", "csat", "ces") for flag in ("small_sample", "suppressed")],
 ]
 _CHANGE_COLUMNS = [
     "previous_responses",
@@ -230,6 +233,10 @@ def _apply_small_sample_rules(cells: pd.DataFrame, *, min_n: int, small_n: int) 
     float_columns = [c for c in float_columns if c not in _COUNT_COLUMNS and not c.startswith("is_")]
     cells[float_columns] = cells[float_columns].astype("float64")
     cells.loc[suppressed, float_columns] = np.nan
+    for metric in ("nps", "csat", "ces"):
+        answers = cells[f"{metric}_n"].astype("float64").fillna(0)  # a suppressed cell's n is blank: 0 shown
+        cells[f"is_{metric}_suppressed"] = (suppressed | (answers < min_n)).to_numpy()
+        cells[f"is_{metric}_small_sample"] = (suppressed | (answers < small_n)).to_numpy()
     return cells
 
 

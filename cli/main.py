@@ -530,6 +530,7 @@ def read_headline(week: str) -> dict:
 
     from analytics.headline import summarise_cases, summarise_week
     from loyalty.db import get_read_engine
+    from tasks.published import read_previous_published
     from tasks.report_data import read_stored_frames
 
     engine = get_read_engine(get_settings().warehouse_url)
@@ -541,21 +542,28 @@ def read_headline(week: str) -> dict:
         "trending_terms",
         "alerts",
         "weekly_kpi_tiles",
+        "response_completeness",
+        "restatements",
+        "repurchase_by_nps_group",
+        "repurchase_tests",
+        "persisting_terms",
+        "cohort_retention",
         *_CASE_HEADLINE_TABLES,
     )
     frames = read_stored_frames(engine, week, names, history_weeks=1)
-    satisfaction = frames["weekly_satisfaction"]
+    satisfaction = frames.pop("weekly_satisfaction")
     if satisfaction.loc[satisfaction["week"] == week].empty:
         raise UserError(f"no metrics for {week}: the week is unknown or had no survey responses")
+    has_published = sa.inspect(engine).has_table("published_figures")
+    case_frames = {name: frames.pop(name) for name in _CASE_HEADLINE_TABLES}
     headline = summarise_week(
         week,
         satisfaction,
-        weekly_retention=frames["weekly_retention"],
-        trending_terms=frames["trending_terms"],
-        alerts=frames["alerts"],
-        kpi_tiles=frames["weekly_kpi_tiles"],
+        kpi_tiles=frames.pop("weekly_kpi_tiles"),
+        published_previous=read_previous_published(engine, week, None) if has_published else None,
+        **frames,
     )
-    return {**headline, **summarise_cases(week, frames["weekly_followup"], frames["outreach_effect"])}
+    return {**headline, **summarise_cases(week, case_frames["weekly_followup"], case_frames["outreach_effect"])}
 
 
 def _fmt(value, pattern: str) -> str:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ from loyalty.settings import Settings, get_settings
 from reports.summaries import kpi_markdown, text_summary
 from tasks.load import prepare_warehouse
 from tasks.metrics import recompute_metrics
+from tasks.published import record_published
 from tasks.render import ReportFiles, region_slug, render_report
 from tasks.report_data import find_weeks_without_metrics, read_report_data
 from tasks.send import send_report
@@ -73,6 +74,7 @@ def weekly_report(
         recompute_metrics(settings, missing)
     data = read_report_data(settings, week, region)
     files = render_report(settings, data)
+    record_published(settings, week, region, files.published)
     publish_report(files)
     logger.info("weekly report %s: %s and %s (%d pages)", week, files.pdf_path, files.html_path, files.pages)
     sent: list[dict] = []

@@ -153,6 +153,19 @@ report_sends = sa.Table(
     comment="Grain: one row per send of one weekly report edition to one recipient; status is sent or failed.",
 )
 
+published_figures = sa.Table(
+    "published_figures",
+    metadata,
+    sa.Column("week", sa.String(8), primary_key=True),
+    # '' for the company-wide edition, else the region of a regional edition.
+    sa.Column("region", sa.Text, primary_key=True),
+    sa.Column("figure", sa.String(32), primary_key=True),
+    sa.Column("value", sa.Float),
+    sa.Column("n", sa.Integer),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    comment="Grain: one row per report edition (week, region) x headline figure, as first published.",
+)
+
 CORE_TABLES = [customers, transactions, survey_responses, quarantine, file_ledger, run_ledger]
 
 # Metric tables: the analytics package's output frames, stored per ISO week. Column lists come from the
@@ -180,9 +193,19 @@ _TEXT = {
     "severity",
     "evidence",
     "rfm_segment",
+    "first_response_week",
+    "last_response_week",
+    "response_week",
+    "onset_week",
+    "first_baseline_week",
+    "last_baseline_week",
+    "test",
+    "channel",
+    "figure",
+    "previous_week",
+    "rule",
     "kpi",
     "label",
-    "test",
     "unit",
     "case_id",
     "list_week",
@@ -202,6 +225,7 @@ _DATES = {
     "sla_due_day",
     "first_contact_day",
     "closed_day",
+    "cutoff_day",
 }
 _INTEGERS = {
     "responses",
@@ -237,6 +261,17 @@ _INTEGERS = {
     "promoter_comments",
     "dof",
     "week_comments",
+    "censored",
+    "day",
+    "at_risk",
+    "weeks_flagged",
+    "reference_count",
+    "reference_comments",
+    "arrived_responses",
+    "known_responses",
+    "late_responses",
+    "reported_n",
+    "restated_n",
     "times_listed",
     "contact_attempts",
     "age_days",
@@ -256,8 +291,6 @@ _INTEGERS = {
     "control_repurchasers",
     "survival_treatment_n",
     "survival_control_n",
-    "day",
-    "at_risk",
 }
 
 
@@ -319,6 +352,7 @@ CASE_TABLES = ("weekly_cases", "weekly_followup", "outreach_effect", "outreach_s
 def _metric_tables() -> dict[str, sa.Table]:
     from analytics import (
         cases,
+        completeness,
         drivers,
         keywords,
         kpis,
@@ -354,13 +388,25 @@ def _metric_tables() -> dict[str, sa.Table]:
             "repurchase_by_nps_group",
             ["week", *repurchase.REPURCHASE_COLUMNS],
             ("week", "nps_group"),
-            "one row per ISO week (as of its Sunday) x NPS group",
+            "one row per ISO week (as of its Sunday) x NPS group: Kaplan-Meier summary of time to next purchase",
         ),
         (
             "repurchase_tests",
             ["week", *repurchase.REPURCHASE_TEST_COLUMNS],
             ("week", "comparison"),
-            "one row per ISO week x test",
+            "one row per ISO week x log-rank test",
+        ),
+        (
+            "repurchase_survival",
+            ["week", *repurchase.REPURCHASE_SURVIVAL_COLUMNS],
+            ("week", "nps_group", "day"),
+            "one row per ISO week x NPS group x day since the response (Kaplan-Meier curve)",
+        ),
+        (
+            "repurchase_cohorts",
+            ["week", *repurchase.REPURCHASE_COHORT_COLUMNS],
+            ("week", "response_week", "nps_group"),
+            "one row per ISO week x response-week cohort x NPS group (90-day repurchase)",
         ),
         (
             "retain_list",
@@ -369,6 +415,12 @@ def _metric_tables() -> dict[str, sa.Table]:
             "one row per ISO week x customer to contact",
         ),
         ("trending_terms", keywords.TRENDING_TERM_COLUMNS, ("week", "term"), "one row per ISO week x tested term"),
+        (
+            "persisting_terms",
+            keywords.PERSISTING_TERM_COLUMNS,
+            ("week", "term"),
+            "one row per ISO week x term still above its pre-rise baseline",
+        ),
         (
             "terms_by_nps_group",
             ["week", *keywords.GROUP_TERM_COLUMNS],
@@ -382,6 +434,18 @@ def _metric_tables() -> dict[str, sa.Table]:
             "one row per ISO week x highlighted term",
         ),
         ("alerts", metric_alerts.ALERT_COLUMNS, ("week", "kind", "subject"), "one row per ISO week x alert"),
+        (
+            "response_completeness",
+            ["week", *completeness.COMPLETENESS_COLUMNS],
+            ("week", "channel"),
+            "one row per ISO week x survey channel (and all): responses delivered by the report's cut-off",
+        ),
+        (
+            "restatements",
+            ["week", *completeness.RESTATEMENT_COLUMNS],
+            ("week", "figure"),
+            "one row per ISO week x headline figure of the previous week: as reported and as restated",
+        ),
         (
             "weekly_kpi_tiles",
             ["week", *kpis.KPI_COLUMNS],
@@ -456,6 +520,14 @@ def _kpi_tiles_and_term_names(conn: Connection) -> None:
     metadata.create_all(conn, tables=[metric_tables()["weekly_kpi_tiles"]], checkfirst=True)
 
 
+def _rebuild_metric_tables(conn: Connection) -> None:
+    """Metric tables hold derived rows only: drop and recreate them with the current columns (the next
+    metrics run refills them), and add the published-figures log."""
+    for table in metric_tables().values():
+        table.drop(conn, checkfirst=True)
+    metadata.create_all(conn, tables=[*metric_tables().values(), published_figures], checkfirst=True)
+
+
 # Append-only: a migration, once released, is never edited. Each runs in its own transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "entity tables, quarantine, file and run ledgers", _create(CORE_TABLES)),
@@ -473,6 +545,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
         "RETAIN case, follow-up and outreach-effect tables",
         _create(lambda: [metric_tables()[t] for t in CASE_TABLES]),
     ),
+    (8, "metric tables rebuilt (survival, completeness, per-metric n); published figures", _rebuild_metric_tables),
 ]
 
 

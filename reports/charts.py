@@ -556,9 +556,16 @@ def _cohort_figure(cohort: pd.DataFrame, *, max_cohorts: int, max_months: int) -
             "months_since": _numeric(cohort, "months_since"),
             "cohort_size": _numeric(cohort, "cohort_size"),
             "customer_share": _numeric(cohort, "customer_share"),
+            "is_partial": _flag(cohort, "is_partial_month") if "is_partial_month" in cohort.columns else False,
         }
     )
-    cohorts = sorted(cells["cohort_month"].unique())[-max_cohorts:]  # "YYYY-MM" sorts chronologically
+    # "YYYY-MM" sorts chronologically; the customers who existed before the data ("existing before ...")
+    # are not a month's cohort: they go on top, above the months.
+    labels = cells["cohort_month"].unique()
+    existing = sorted(label for label in labels if not label[:1].isdigit())
+    cohorts = (
+        existing + sorted(label for label in labels if label[:1].isdigit())[-max(max_cohorts - len(existing), 1) :]
+    )
     cells = cells.loc[cells["cohort_month"].isin(cohorts) & cells["months_since"].between(0, max_months - 1)].dropna(
         subset=["months_since"]
     )
@@ -569,6 +576,15 @@ def _cohort_figure(cohort: pd.DataFrame, *, max_cohorts: int, max_months: int) -
     )
     if np.isnan(grid).all():
         return None
+    partial = (
+        cells.loc[cells["is_partial"].astype(bool)]
+        .pivot(index="cohort_month", columns="months_since", values="is_partial")
+        .reindex(index=cohorts, columns=np.arange(max_months, dtype=float))
+        .fillna(False)
+        .to_numpy(dtype=bool)
+        if cells["is_partial"].astype(bool).any()
+        else np.zeros_like(grid, dtype=bool)
+    )
     sizes = cells.groupby("cohort_month")["cohort_size"].max().reindex(cohorts)
     row_labels = [
         f"{month} (n={int(size):,})" if pd.notna(size) else month for month, size in zip(cohorts, sizes, strict=True)
@@ -595,7 +611,9 @@ def _cohort_figure(cohort: pd.DataFrame, *, max_cohorts: int, max_months: int) -
         axes.set_xticks(np.arange(max_months) + 0.5, [str(month) for month in range(max_months)])
         axes.set_yticks(np.arange(len(cohorts)) + 0.5, row_labels)
         axes.tick_params(length=0)
-        axes.set_xlabel("Months since first purchase")
+        axes.set_xlabel(
+            "Months since first purchase" + ("  \u00b7  * month not over yet (partial)" if partial.any() else "")
+        )
         axes.set_ylabel("First-purchase cohort")
         for spine in axes.spines.values():
             spine.set_visible(False)
@@ -604,10 +622,11 @@ def _cohort_figure(cohort: pd.DataFrame, *, max_cohorts: int, max_months: int) -
             axes.text(
                 column + 0.5,
                 row + 0.5,
-                f"{value:.0f}%",
+                f"{value:.0f}%" + ("*" if partial[row, column] else ""),
                 ha="center",
                 va="center",
-                fontsize=7.5 if max_months > 12 else 8,
+                # The partial-month star makes "100%*" wider than a cell at the usual size.
+                fontsize=6.5 if partial[row, column] else 7.5 if max_months > 12 else 8,
                 color=_contrasting_text(cmap(norm(value))),
             )
         colourbar = fig.colorbar(
@@ -640,8 +659,8 @@ def _contrasting_text(rgba: tuple[float, float, float, float]) -> str:
 
 # --------------------------------------------------------------------------------------------- repurchase
 
-_REPURCHASE_TITLE: Final = "Repurchase rate by NPS group"
-_REPURCHASE_COLUMNS: Final = ["nps_group", "respondents", "repurchasers", "repurchase_rate", "ci_low", "ci_high"]
+_REPURCHASE_TITLE: Final = "Time to next purchase by NPS group (Kaplan-Meier)"
+_REPURCHASE_COLUMNS: Final = ["nps_group", "day", "at_risk", "survival", "ci_low", "ci_high"]
 _GROUP_ORDER: Final = ("promoter", "passive", "detractor")
 _GROUP_STYLE: Final = {
     # Bars are labelled on the axis, so colour only reinforces the grouping; hatching distinguishes the two
@@ -652,77 +671,79 @@ _GROUP_STYLE: Final = {
 }
 
 
-def repurchase_chart(repurchase: pd.DataFrame, *, prefix: str = "repurchase-") -> str:
-    """Repurchase rate of promoters, passives and detractors with 95% confidence intervals; bars labelled
-    with the rate and each group with its number of respondents. Other groups (such as "all") are ignored."""
-    fig = _repurchase_figure(repurchase)
+def repurchase_chart(curve: pd.DataFrame, *, prefix: str = "repurchase-") -> str:
+    """Kaplan-Meier curves of time to next purchase for promoters, passives and detractors: the share who
+    have bought again by each day since answering, with 95% pointwise bands; each group labelled with its
+    respondents and its share at the last day. Other groups (such as "all") are ignored."""
+    fig = _repurchase_figure(curve)
     if fig is None:
         return _placeholder(chart="repurchase", prefix=prefix, title=_REPURCHASE_TITLE)
     return _to_svg(fig, chart="repurchase", prefix=prefix, label=_REPURCHASE_TITLE)
 
 
-def _repurchase_figure(repurchase: pd.DataFrame) -> Figure | None:
-    if repurchase.empty:  # no rows at all, even without columns: the report's "nothing yet" case
+def _repurchase_figure(curve: pd.DataFrame) -> Figure | None:
+    if curve.empty:  # no rows at all, even without columns: the report's "nothing yet" case
         return None
-    _require(repurchase, _REPURCHASE_COLUMNS, "repurchase")
-    if repurchase["nps_group"].duplicated().any():
-        raise ValueError("repurchase has several rows for one NPS group")
-    rows = repurchase.assign(_rate=_numeric(repurchase, "repurchase_rate")).set_index("nps_group")
-    groups = [group for group in _GROUP_ORDER if group in rows.index and pd.notna(rows.at[group, "_rate"])]
+    _require(curve, _REPURCHASE_COLUMNS, "repurchase curve")
+    if curve[["nps_group", "day"]].duplicated().any():
+        raise ValueError("the repurchase curve has several rows for one NPS group and day")
+    cells = curve.assign(
+        _day=_numeric(curve, "day"),
+        _bought=100 * (1 - _numeric(curve, "survival")),
+        _low=100 * (1 - _numeric(curve, "ci_high")),
+        _high=100 * (1 - _numeric(curve, "ci_low")),
+    )
+    groups = [g for g in _GROUP_ORDER if cells.loc[cells["nps_group"] == g, "_bought"].notna().any()]
     if not groups:
         return None
-    rate = np.array([rows.at[group, "_rate"] for group in groups]) * 100
-    low = pd.to_numeric(pd.Series([rows.at[group, "ci_low"] for group in groups]), errors="coerce").to_numpy() * 100
-    high = pd.to_numeric(pd.Series([rows.at[group, "ci_high"] for group in groups]), errors="coerce").to_numpy() * 100
-    respondents = [rows.at[group, "respondents"] for group in groups]
-    # Error bars are distances from the bar end; an interval that somehow excludes its estimate is drawn
-    # to the estimate rather than as a negative length, and a missing bound draws no whisker.
-    below = np.nan_to_num(np.clip(rate - low, 0, None), nan=0.0)
-    above = np.nan_to_num(np.clip(high - rate, 0, None), nan=0.0)
-    ends = rate + above
-
     with _style("repurchase"):
-        fig = _figure(16.0 + 14.0 * len(groups))
+        fig = _figure(62.0)
         axes = fig.subplots()
         axes.set_title(_REPURCHASE_TITLE)
-        positions = np.arange(len(groups), dtype=float)
-        for position, group, value in zip(positions, groups, rate, strict=True):
+        top = 10.0
+        for group in groups:
+            rows = cells.loc[(cells["nps_group"] == group) & cells["_bought"].notna()].sort_values("_day")
             colour, hatch = _GROUP_STYLE[group]
-            axes.barh(position, value, height=0.6, color=colour, hatch=hatch, edgecolor="white", linewidth=0, zorder=2)
-        axes.errorbar(
-            rate,
-            positions,
-            xerr=np.vstack([below, above]),
-            fmt="none",
-            ecolor=_INK,
-            elinewidth=0.8,
-            capsize=3,
-            capthick=0.8,
-            zorder=3,
-        )
-        for position, value, end in zip(positions, rate, ends, strict=True):
+            day, bought = rows["_day"].to_numpy(), rows["_bought"].to_numpy()
+            size = _count(rows["at_risk"].iloc[0]) if "at_risk" in rows.columns else "?"
+            axes.step(
+                day,
+                bought,
+                where="post",
+                color=colour,
+                linewidth=1.6,
+                label=f"{group.title()}s (n={size})",
+                zorder=3,
+                linestyle="--" if hatch else "-",
+            )
+            axes.fill_between(
+                day,
+                rows["_low"].to_numpy(),
+                rows["_high"].to_numpy(),
+                step="post",
+                color=colour,
+                alpha=0.15,
+                linewidth=0,
+                zorder=2,
+            )
             axes.annotate(
-                f"{value:.0f}%",
-                xy=(end, position),
-                xytext=(5, 0),
+                f"{bought[-1]:.0f}%",
+                xy=(day[-1], bought[-1]),
+                xytext=(4, 0),
                 textcoords="offset points",
                 ha="left",
                 va="center",
                 fontsize=8,
                 fontweight="bold",
-                color=_INK,
+                color=colour,
             )
-        axes.set_yticks(
-            positions,
-            [f"{group.title()}s\nn={_count(count)}" for group, count in zip(groups, respondents, strict=True)],
-        )
-        axes.invert_yaxis()  # promoters on top, in reading order
-        axes.tick_params(axis="y", length=0)
-        axes.grid(axis="y", visible=False)
-        axes.spines["left"].set_visible(False)
-        axes.set_xlim(0, min(100.0, max(10.0, float(np.nanmax(ends)) * 1.15 + 5)))
-        _whole_number_ticks(axes.xaxis, percent=True)
-        axes.set_xlabel("Customers who bought again (% of respondents)  ·  whiskers: 95% confidence interval")
+            top = max(top, float(np.nanmax(rows["_high"].to_numpy())))
+        axes.set_xlim(0, float(cells["_day"].max()) * 1.08)
+        axes.set_ylim(0, min(100.0, top * 1.1 + 2))
+        _whole_number_ticks(axes.yaxis, percent=True)
+        axes.set_xlabel("Days since answering the survey  \u00b7  bands: 95% confidence interval")
+        axes.set_ylabel("Bought again (%)")
+        axes.legend(loc="lower right", frameon=False, fontsize=8)
     return fig
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from analytics.kpis import KPI_ORDER
-from analytics.weeks import parse_iso_week
+from analytics.weeks import parse_iso_week, shift_iso_week
 from loyalty.contract import SERVICE_DIMENSIONS
 from reports import charts
 from reports.closing_loop import closing_loop_context, mark_retain_rows
@@ -37,6 +37,7 @@ class ReportOptions:
     retain_rows_pdf: int = 25
     churn_days: int = 90
     baseline_weeks: int = 8
+    baseline_gap_weeks: int = 2
     min_n: int = 5
     small_n: int = 30
 
@@ -154,6 +155,7 @@ def kpi_tiles(stored: pd.DataFrame, week: str) -> list[dict]:
         else:
             marker, tone = "", "neutral"
             significance = "not significant" if not _missing(row["q_value"]) else "not tested"
+        mde = row.get("mde")
         tiles.append(
             {
                 "kpi": row["kpi"],
@@ -167,6 +169,7 @@ def kpi_tiles(stored: pd.DataFrame, week: str) -> list[dict]:
                 "is_significant": bool(row["is_significant"]),
                 "n": fmt_int(row["n"]),
                 "test": row["test"],
+                "mde": "" if _missing(mde) else "\u00b1" + format_change(row["kpi"], mde).lstrip("+\u2212"),
                 "raw": row,
             }
         )
@@ -190,21 +193,40 @@ def segment_tables(satisfaction: pd.DataFrame, week: str, options: ReportOptions
         out = []
         for r in rows.to_dict("records"):
             suppressed = bool(r.get("is_suppressed"))
+            hidden = {m: suppressed or bool(r.get(f"is_{m}_suppressed")) for m in ("nps", "csat", "ces")}
+            small = [
+                f"{label} n={fmt_int(r.get(f'{m}_n'))}"
+                for m, label in (("nps", "NPS"), ("csat", "CSAT"), ("ces", "CES"))
+                if not suppressed and r.get(f"is_{m}_small_sample") and not hidden[m]
+            ]
+            held = [
+                label for m, label in (("nps", "NPS"), ("csat", "CSAT"), ("ces", "CES")) if hidden[m] and not suppressed
+            ]
+            if suppressed:
+                flag = f"suppressed (n < {options.min_n})"
+            else:
+                parts = ([f"small: {', '.join(small)}"] if small else []) + (
+                    [f"not shown (n < {options.min_n}): {', '.join(held)}"] if held else []
+                )
+                flag = "; ".join(parts)
+                if "is_nps_small_sample" not in r and r.get("is_small_sample"):  # rows from before per-metric n
+                    flag = f"small sample (n < {options.small_n})"
             out.append(
                 {
                     "name": clip(r["segment_value"], options.label_chars),
                     "responses": fmt_int(r["responses"]),
-                    "nps": "\u2014" if suppressed else fmt_num(r.get("nps")),
+                    "nps": "\u2014" if hidden["nps"] else fmt_num(r.get("nps")),
                     "nps_ci": ""
-                    if suppressed or _missing(r.get("nps_ci_low"))
+                    if hidden["nps"] or _missing(r.get("nps_ci_low"))
                     else f"{fmt_num(r['nps_ci_low'])} to {fmt_num(r['nps_ci_high'])}",
-                    "nps_change": "" if suppressed else format_change("nps", r.get("nps_change")),
-                    "nps_significant": bool(r.get("is_nps_change_significant")) and not suppressed,
-                    "csat": "\u2014" if suppressed else fmt_pct(r.get("csat")),
-                    "ces": "\u2014" if suppressed else fmt_num(r.get("ces"), 2),
-                    "flag": f"suppressed (n < {options.min_n})"
-                    if suppressed
-                    else (f"small sample (n < {options.small_n})" if r.get("is_small_sample") else ""),
+                    "nps_change": "" if hidden["nps"] else format_change("nps", r.get("nps_change")),
+                    "nps_significant": bool(r.get("is_nps_change_significant")) and not hidden["nps"],
+                    "csat": "\u2014" if hidden["csat"] else fmt_pct(r.get("csat")),
+                    "ces": "\u2014" if hidden["ces"] else fmt_num(r.get("ces"), 2),
+                    "nps_small": not hidden["nps"] and bool(r.get("is_nps_small_sample", r.get("is_small_sample"))),
+                    "csat_small": not hidden["csat"] and bool(r.get("is_csat_small_sample", r.get("is_small_sample"))),
+                    "ces_small": not hidden["ces"] and bool(r.get("is_ces_small_sample", r.get("is_small_sample"))),
+                    "flag": flag,
                 }
             )
         tables.append({"dimension": dimension, "title": title, "rows": out})
@@ -230,12 +252,20 @@ def driver_rows(drivers: pd.DataFrame) -> list[dict]:
                 (False, True): "Maintain",
                 (False, False): "Lower priority",
             }[(important, performing)]
+        ci = (
+            ""
+            if _missing(r.get("importance_ci_low"))
+            else f"{fmt_pct(r['importance_ci_low'], 0)} to {fmt_pct(r['importance_ci_high'], 0)}"
+        )
         rows.append(
             {
                 "driver": r["driver"],
                 "label": SERVICE_LABELS.get(r["driver"], str(r["driver"]).title()),
                 "importance": fmt_pct(r["importance"], 0),
-                "rank": fmt_int(r["importance_rank"]),
+                "importance_ci": ci,
+                "top_share": fmt_pct(r.get("top_share"), 0) if not _missing(r.get("top_share")) else "",
+                "tied": bool(r.get("is_tied_top")),
+                "rank": fmt_int(r["importance_rank"]) + (" (tied)" if r.get("is_tied_top") else ""),
                 "mean": fmt_num(r["mean"], 2),
                 "top2": fmt_pct(r["top2_share"], 0),
                 "quadrant": quadrant,
@@ -248,17 +278,26 @@ def driver_rows(drivers: pd.DataFrame) -> list[dict]:
 
 
 def repurchase_rows(repurchase: pd.DataFrame) -> list[dict]:
+    """The Kaplan-Meier summary per NPS group (promoters first, "All" last)."""
     if repurchase.empty:
         return []
-    order = {g: i for i, g in enumerate(("promoter", "passive", "detractor"))}
+    order = {g: i for i, g in enumerate(("promoter", "passive", "detractor", "all"))}
     repurchase = repurchase.assign(_o=repurchase["nps_group"].map(order)).sort_values("_o")
     return [
         {
-            "group": NPS_GROUP_LABELS.get(r["nps_group"], r["nps_group"]),
+            "group": NPS_GROUP_LABELS.get(
+                r["nps_group"], "All respondents" if r["nps_group"] == "all" else r["nps_group"]
+            ),
             "respondents": fmt_int(r["respondents"]),
             "repurchasers": fmt_int(r["repurchasers"]),
-            "rate": fmt_pct(r["repurchase_rate"]),
-            "ci": f"{fmt_pct(r['ci_low'])} to {fmt_pct(r['ci_high'])}",
+            "censored": fmt_int(r["censored"]),
+            "median": "not reached" if _missing(r["median_days"]) else f"{float(r['median_days']):.0f} days",
+            "by_30": fmt_pct(r["repurchased_30d"], 0),
+            "by_90": fmt_pct(r["repurchased_90d"], 0),
+            "ci_90": ""
+            if _missing(r["repurchased_90d_ci_low"])
+            else f"{fmt_pct(r['repurchased_90d_ci_low'], 0)} to {fmt_pct(r['repurchased_90d_ci_high'], 0)}",
+            "weeks": f"{r['first_response_week']} \u2013 {r['last_response_week']}",
             "window_days": fmt_int(r["window_days"]),
         }
         for r in repurchase.to_dict("records")
@@ -268,16 +307,35 @@ def repurchase_rows(repurchase: pd.DataFrame) -> list[dict]:
 def repurchase_test_rows(tests: pd.DataFrame) -> list[dict]:
     if tests.empty:
         return []
-    names = {"all_groups": "Difference across the three groups (chi-square)"}
+    names = {
+        "all_groups": "Curves differ across the three groups (log-rank)",
+        "detractor_vs_promoter": "Detractors vs promoters (log-rank)",
+    }
     return [
         {
             "comparison": names.get(r["comparison"], str(r["comparison"]).replace("_", " ")),
-            "difference": "" if _missing(r["difference"]) else format_change("repeat_rate", r["difference"]),
             "p": fmt_p(r["p_value"]),
             "significant": bool(r["is_significant"]),
         }
         for r in tests.to_dict("records")
     ]
+
+
+def repurchase_cohort_rows(cohorts: pd.DataFrame) -> list[dict]:
+    """One row per response week: the 90-day repurchase share of each NPS group, with its n."""
+    if cohorts.empty:
+        return []
+    out = []
+    for week, part in cohorts.groupby("response_week", sort=True):
+        by = part.set_index("nps_group")
+        row = {"week": week}
+        for group in ("promoter", "passive", "detractor", "all"):
+            if group in by.index and by.at[group, "respondents"]:
+                row[group] = f"{fmt_pct(by.at[group, 'repurchase_rate'], 0)} (n={fmt_int(by.at[group, 'respondents'])})"
+            else:
+                row[group] = "n/a"
+        out.append(row)
+    return out
 
 
 def _term_rows(trending: pd.DataFrame, direction: str, options: ReportOptions, limit: int = 8) -> list[dict]:
@@ -299,6 +357,134 @@ def _term_rows(trending: pd.DataFrame, direction: str, options: ReportOptions, l
         }
         for r in rows.to_dict("records")
     ]
+
+
+def persisting_rows(persisting: pd.DataFrame, options: ReportOptions, limit: int = 8) -> list[dict]:
+    if persisting.empty:
+        return []
+    rows = persisting.sort_values(["q_value", "term"]).head(limit)
+    return [
+        {
+            "term": clip(r["term"], options.term_chars),
+            "since": str(r["onset_week"]),
+            "weeks": fmt_int(r["weeks_flagged"]),
+            "count": fmt_int(r["count"]),
+            "share": fmt_pct(r["share"]),
+            "reference_share": fmt_pct(r["reference_share"]),
+            "q": fmt_p(r["q_value"]),
+        }
+        for r in rows.to_dict("records")
+    ]
+
+
+def completeness_note(completeness: pd.DataFrame) -> dict | None:
+    """How much of the week had arrived by the report, and which channels were still short."""
+    if completeness.empty:
+        return None
+    by = completeness.set_index("channel")
+    if "all" not in by.index:
+        return None
+    total = by.loc["all"]
+    short = [
+        f"{clip(channel, 30).replace('_', ' ')} "
+        f"({fmt_int(row['arrived_responses'])} of ~{fmt_int(row['expected_responses'])})"
+        for channel, row in by.drop(index="all").iterrows()
+        if not _missing(row["completeness"]) and row["completeness"] < 0.95
+    ]
+    text = (
+        f"An estimated {fmt_pct(total['completeness'], 0)} of this week's survey responses had arrived by the report "
+        f"({fmt_int(total['arrived_responses'])} of about {fmt_int(total['expected_responses'])}, from how late each "
+        "channel usually is)."
+    )
+    if short:
+        text += " Still arriving: " + ", ".join(short) + "; their figures may be restated next week."
+    return {
+        "text": text,
+        "completeness": fmt_pct(total["completeness"], 0),
+        "is_incomplete": bool(not _missing(total["completeness"]) and total["completeness"] < 0.95),
+    }
+
+
+_FIGURE_LABELS = {"nps": ("NPS", "nps"), "csat": ("CSAT", "csat"), "ces": ("CES", "ces")}
+
+
+def restatement_lines(restatements: pd.DataFrame, published: pd.DataFrame | None = None) -> list[str]:
+    """Sentences stating how last week's figures changed with the responses that arrived after its report.
+
+    The value "as reported" is the published one when that edition's published figures are at hand
+    (published_figures), else the value from the rows delivered by its cut-off (what its report showed).
+    """
+    if restatements.empty:
+        return []
+    shown = {}
+    if published is not None and len(published):
+        shown = dict(zip(published["figure"], published["value"], strict=True))
+    by = restatements.set_index("figure")
+    late = int(by["late_responses"].max()) if len(by) else 0
+    lines = []
+    for figure, (label, kpi) in _FIGURE_LABELS.items():
+        if figure not in by.index:
+            continue
+        row = by.loc[figure]
+        before = shown.get(figure, row["reported_value"])
+        after = row["restated_value"]
+        if _missing(before) and _missing(after):
+            continue
+        if not _missing(before) and not _missing(after) and format_kpi(kpi, before) == format_kpi(kpi, after):
+            continue
+        lines.append(
+            f"Last week's {label}, restated after {late} late response{'s' if late != 1 else ''}: "
+            f"{format_kpi(kpi, before)} \u2192 {format_kpi(kpi, after)}."
+        )
+    if not lines and late > 0:
+        lines.append(
+            f"Last week's figures gained {late} late response{'s' if late != 1 else ''}; NPS, CSAT and CES unchanged."
+        )
+    return lines
+
+
+def published_figures(overall: dict) -> list[dict]:
+    """The headline figures this edition publishes (kept in published_figures for later restatements)."""
+    if not overall:
+        return [{"figure": "responses", "value": 0.0, "n": 0}]
+    out = [
+        {"figure": "responses", "value": float(overall.get("responses") or 0), "n": int(overall.get("responses") or 0)}
+    ]
+    for figure in ("nps", "csat", "ces"):
+        value, n = overall.get(figure), overall.get(f"{figure}_n")
+        out.append(
+            {
+                "figure": figure,
+                "value": None if _missing(value) else float(value),
+                "n": None if _missing(n) else int(n),
+            }
+        )
+    return out
+
+
+def nrr_text(row: dict, week: str, currency: str, nrr_weeks: int = 13) -> str:
+    """NRR in one plain sentence, with the revenue it leaves out beside it."""
+    if not row or _missing(row.get("net_revenue_retention")):
+        return "Net revenue retention needs 26 weeks of history (two 13-week periods); it is not available yet."
+    current_first = shift_iso_week(week, -(nrr_weeks - 1))
+    prior_first, prior_last = shift_iso_week(week, -(2 * nrr_weeks - 1)), shift_iso_week(week, -nrr_weeks)
+    text = (
+        f"Net revenue retention {fmt_pct(row['net_revenue_retention'], 0)}: customers who bought in "
+        f"{prior_first}\u2013{prior_last} spent {fmt_pct(row['net_revenue_retention'], 0)} as much in "
+        f"{current_first}\u2013{week} as they did then. It leaves out new customers and those who came back, "
+        "so it is not the change in revenue."
+    )
+    if not _missing(row.get("period_revenue")):
+        total, before = float(row["period_revenue"]), row.get("prior_period_revenue")
+        change = ""
+        if not _missing(before) and float(before) > 0:
+            change = f", {_signed((total / float(before) - 1) * 100, '{:.0f}%')} on the 13 weeks before"
+        text += (
+            f" Revenue over {current_first}\u2013{week}: {fmt_money(total, currency)}{change}; "
+            f"{fmt_money(row.get('period_revenue_returning'), currency)} from returning customers and "
+            f"{fmt_money(row.get('period_revenue_new'), currency)} from new ones."
+        )
+    return text
 
 
 def _sentiment_label(value: Any) -> str:
@@ -358,6 +544,8 @@ def retain_rows(retain: pd.DataFrame, options: ReportOptions) -> list[dict]:
             "value_at_risk": fmt_money(r["value_at_risk"], options.currency),
             "nps": fmt_int(r["nps"]) if not _missing(r["nps"]) else "",
             "reason": clip(r["reason"], 120),
+            "is_detractor": bool(r.get("is_detractor")),
+            "again": bool(r.get("is_on_previous_list")),
         }
         for r in retain.sort_values("rank").to_dict("records")
     ]
@@ -488,8 +676,8 @@ def summary_sentences(
         top = rising[0]
         sentences.append(
             f"\u201c{top['term']}\u201d is the fastest-rising theme in comments: in {top['count']} of "
-            f"{top['comments']} comments ({top['share']}, against {top['baseline_share']} over the previous "
-            f"{options.baseline_weeks} weeks). "
+            f"{top['comments']} comments ({top['share']}, against {top['baseline_share']} over the "
+            f"{options.baseline_weeks} weeks before the last {options.baseline_gap_weeks}). "
             "Read its verbatims in Themes and give it an owner."
         )
     actions = []
@@ -541,6 +729,17 @@ def build_report_context(
     # Control customers are not called: the table teams read leaves them out; open cases are marked.
     retain_all, retain_held_out = mark_retain_rows(retain_all, frame("retain_list"), frame("weekly_cases"), week)
     alerts = alert_rows(frame("alerts"), options)
+    persisting = persisting_rows(frame("persisting_terms"), options)
+    completeness = completeness_note(frame("response_completeness"))
+    published_before = frames.get("published_previous")
+    restated = restatement_lines(frame("restatements"), published_before)
+    survival_summary = frame("repurchase_by_nps_group")
+    survival_weeks = (
+        f"{survival_summary['first_response_week'].iloc[0]} \u2013 {survival_summary['last_response_week'].iloc[0]}"
+        if len(survival_summary) and "first_response_week" in survival_summary.columns
+        else ""
+    )
+    cohort_rows = frame("cohort_retention")
     retention_now = retention.loc[retention["week"] == week] if len(retention) else retention
     retention_row = retention_now.iloc[0].to_dict() if len(retention_now) else {}
     monday, sunday = parse_iso_week(week)
@@ -560,6 +759,9 @@ def build_report_context(
         },
         "kpis": tiles,
         "summary": summary_sentences(tiles, overall, rising, drivers, retain_all, alerts, options),
+        "completeness": completeness,
+        "restatements": restated,
+        "published": published_figures(overall),
         "overall": {
             "responses": fmt_int(overall.get("responses")) if overall else "0",
             "comment_rate": fmt_pct(overall.get("comment_rate")) if overall else "n/a",
@@ -575,16 +777,28 @@ def build_report_context(
             "new_customers": fmt_int(retention_row.get("new_customers")),
             "revenue": fmt_money(retention_row.get("revenue"), options.currency),
             "nrr": fmt_pct(retention_row.get("net_revenue_retention")),
+            "nrr_text": nrr_text(retention_row, week, options.currency),
             "at_risk": fmt_int(retention_row.get("at_risk_customers")),
             "churned": fmt_int(retention_row.get("churned_customers")),
             "is_partial_week": bool(retention_row.get("is_partial_week")),
         },
-        "cohort_svg": charts.cohort_heatmap(frame("cohort_retention")),
-        "repurchase": repurchase_rows(frame("repurchase_by_nps_group")),
+        "cohort_svg": charts.cohort_heatmap(cohort_rows),
+        "cohort_notes": {
+            "existing": next(
+                (str(c) for c in cohort_rows.get("cohort_month", pd.Series(dtype=str)) if not str(c)[:1].isdigit()), ""
+            ),
+            "partial": bool(cohort_rows["is_partial_month"].astype(bool).any())
+            if "is_partial_month" in cohort_rows.columns
+            else False,
+        },
+        "repurchase": repurchase_rows(survival_summary),
+        "repurchase_weeks": survival_weeks,
         "repurchase_tests": repurchase_test_rows(frame("repurchase_tests")),
-        "repurchase_svg": charts.repurchase_chart(frame("repurchase_by_nps_group")),
+        "repurchase_svg": charts.repurchase_chart(frame("repurchase_survival")),
+        "repurchase_cohorts": repurchase_cohort_rows(frame("repurchase_cohorts")),
         "themes": {
             "rising": rising,
+            "persisting": persisting,
             "falling": falling,
             "details": theme_details(frame("term_verbatims"), frame("terms_by_nps_group"), options),
         },
@@ -607,6 +821,8 @@ def build_report_context(
         "methods": {
             "churn_days": options.churn_days,
             "baseline_weeks": options.baseline_weeks,
+            "baseline_gap_weeks": options.baseline_gap_weeks,
+            "mde": [{"label": t["label"], "mde": t["mde"], "n": t["n"]} for t in tiles if t["mde"]],
             "min_n": options.min_n,
             "small_n": options.small_n,
             "comment_chars": options.comment_chars,

@@ -93,6 +93,7 @@ def read_warehouse_frames(
         customers = read_query_frame(conn, "metrics/customers", {})
     responses["submitted_at"] = _utc(responses["submitted_at"])
     responses["business_day"] = pd.to_datetime(responses["business_day"]).dt.date
+    responses["delivery_day"] = pd.to_datetime(responses["delivery_day"]).dt.date
     for column in ANSWER_COLUMNS:
         responses[column] = pd.to_numeric(responses[column]).astype("Float64")
     transactions["occurred_at"] = _utc(transactions["occurred_at"])
@@ -114,10 +115,11 @@ def compute_weeks(
 ) -> dict[str, pd.DataFrame]:
     """Every metric frame of ``weeks``, computed from the warehouse."""
     weeks = sorted(set(weeks))
-    # Every response up to the last week, not only the trailing weeks the windows need: the repurchase
-    # figures follow each customer's latest response whose 90-day window has elapsed, however old. Reading
-    # less made a week's repurchase rows depend on the batch it was computed in (a nightly run left them
-    # empty). Responses are the smallest entity; transactions are read in full as well.
+    params = metric_parameters(settings, trend_weeks=trend_weeks)
+    # Every response up to the last week, not only the trailing weeks the windows need (baselines, persisting-
+    # term walks, survival and repurchase cohorts, trends: ``params.history_weeks``): reading everything keeps a
+    # week's rows independent of the batch it is computed in whatever a window reaches back to. Responses are
+    # the smallest entity; transactions are read in full as well.
     first_day = RESPONSES_FROM
     last_day = parse_iso_week(weeks[-1])[1]
     frames = read_warehouse_frames(engine, first_day, last_day, settings, region=region)
@@ -128,7 +130,7 @@ def compute_weeks(
         frames["transactions"],
         frames["customers"],
         weeks=weeks,
-        params=metric_parameters(settings, trend_weeks=trend_weeks),
+        params=params,
         outreach=frames.get("outreach"),
         earlier_retain_lists=frames.get("earlier_retain_lists"),
     )

@@ -20,6 +20,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from analytics.bundle import MetricParameters
 from loyalty.settings import Settings
 from reports.context import ReportOptions, build_report_context
 from reports.render import AssetFetcher, html_to_pdf_with_pages, render_email_html, render_html
@@ -42,6 +43,7 @@ class ReportFiles:
     email_html: str = ""
     title: str = ""
     refused_urls: list[str] = field(default_factory=list)
+    published: list[dict] = field(default_factory=list)  # headline figures, kept in published_figures
 
     @property
     def attachment_name(self) -> str:
@@ -91,6 +93,7 @@ def report_options(settings: Settings) -> ReportOptions:
         comment_chars=settings.report_comment_chars,
         churn_days=settings.churn_days,
         baseline_weeks=settings.baseline_weeks,
+        baseline_gap_weeks=MetricParameters().baseline_gap_weeks,
     )
 
 
@@ -132,6 +135,7 @@ def render_files(settings: Settings, data: ReportData) -> ReportFiles:
         email_html=render_email_html(context),
         title=context["meta"]["title"],
         refused_urls=list(fetcher.refused),
+        published=list(context["published"]),
     )
 
 

@@ -24,6 +24,7 @@ from loyalty.schema import METRIC_TABLES
 from loyalty.settings import Settings
 from loyalty.textsafe import display_line
 from tasks.metrics import compute_weeks
+from tasks.published import read_previous_published
 from tasks.retry import JITTER, backoff, retry_on_transient
 
 log = logging.getLogger(__name__)
@@ -152,11 +153,12 @@ def read_report_data(settings: Settings, week: str, region: str | None = None) -
     if region is not None:
         check_region(engine, region)
         frames = compute_weeks(engine, [week], settings, region=region, trend_weeks=TREND_WEEKS)
+        frames["published_previous"] = read_previous_published(engine, week, region)
         frames.update(read_stored_case_frames(engine, week, region))
         # Data-quality counts are pipeline-wide (files hold every region): the regional edition leaves them out.
         return ReportData(week=week, region=region, frames=frames, data_quality={})
     if week not in stored_weeks(engine, [week]):
         raise ReportInputError(f"no stored metrics for {week}: compute them first (loyalty backfill, or the flow)")
-    return ReportData(
-        week=week, region=None, frames=read_stored_frames(engine, week), data_quality=read_data_quality(engine, week)
-    )
+    frames = read_stored_frames(engine, week)
+    frames["published_previous"] = read_previous_published(engine, week, None)
+    return ReportData(week=week, region=None, frames=frames, data_quality=read_data_quality(engine, week))

@@ -1,5 +1,5 @@
 -- Survey responses with the answering customer's segment, for business days in [first_day, last_day].
--- One row per answered survey.
+-- One row per answered survey; delivery_day is the delivery that brought it (completeness, restatements).
 with responses as (
     select
         response_id,
@@ -16,7 +16,8 @@ with responses as (
         empathy,
         tangibles,
         comment,
-        region
+        region,
+        delivery_day
     from survey_responses
     where business_day between :first_day and :last_day
 ),

@@ -136,3 +136,30 @@ def test_weights_are_non_negative_and_add_up_to_the_ols_r2(x: np.ndarray, y: np.
     ols_r2 = 1 - residual @ residual / ((y - y.mean()) @ (y - y.mean()))
     assert np.all(raw >= -1e-12)
     assert raw.sum() == pytest.approx(r2, abs=1e-9) and r2 == pytest.approx(ols_r2, abs=1e-8)
+
+
+def _random_design(rows: int, weights: list[float], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.choice([-1.0, 1.0], size=(rows, 5))  # answers 2 or 4, independent dimensions
+    y = 5 + x @ np.array(weights) + rng.normal(0, 1.0, rows)  # NPS answers stay inside 0..10
+    return x, np.clip(y, 0, 10)
+
+
+def test_two_equally_strong_drivers_are_tied_and_a_clear_winner_is_not() -> None:
+    # Equal weights on reliability and responsiveness (independent +/-1 dimensions, noise sd 1): each explains
+    # 1 of the 3 units of variance, so each importance share is about 0.5 and a bootstrap cannot order them:
+    # their 95% intervals overlap -> both tied at the top, neither tops every resample.
+    x, y = _random_design(200, [1, 1, 0, 0, 0], seed=1)
+    drivers = compute_key_drivers(drivers_responses(x, y), min_rows=30, bootstrap_samples=200).set_index("driver")
+    assert drivers.loc[["reliability", "responsiveness"], "is_tied_top"].all()
+    assert not drivers.loc[["assurance", "empathy", "tangibles"], "is_tied_top"].any()
+    assert 0.1 < drivers.loc["reliability", "top_share"] < 0.9
+    assert (drivers["importance_ci_low"] <= drivers["importance"]).all()
+    assert (drivers["importance"] <= drivers["importance_ci_high"]).all()
+    # Weight 2 vs 1: shares about 0.8 vs 0.2, intervals far apart -> a single winner in every resample.
+    x, y = _random_design(200, [2, 1, 0, 0, 0], seed=1)
+    clear = compute_key_drivers(drivers_responses(x, y), min_rows=30).set_index("driver")
+    assert not clear["is_tied_top"].any() and clear.loc["reliability", "top_share"] == 1.0
+    # The same week gives the same interval (the generator is seeded by the week label).
+    again = compute_key_drivers(drivers_responses(x, y), min_rows=30).set_index("driver")
+    pd.testing.assert_frame_equal(clear, again)

@@ -19,6 +19,7 @@ from analytics.keywords import (
     describe_terms,
     find_trending_terms,
     normalise_comments,
+    track_persisting_terms,
 )
 from analytics.weeks import previous_iso_weeks
 
@@ -70,8 +71,9 @@ def comments_frame(rows: list[tuple]) -> pd.DataFrame:
 
 
 WEEKLY_ROWS = [
-    (W47, "Slow slow queue at the till"),  # slow, queue, till; slow slow, slow queue, queue till
-    (W47, "The queue was slow"),  # queue, slow; queue slow
+    # Bigrams join ADJACENT words, and any n-gram starting or ending with a stop word is dropped:
+    (W47, "Slow slow queue at the till"),  # slow, queue, till; slow slow, slow queue ("queue at", "the till" dropped)
+    (W47, "The queue was slow"),  # queue, slow; no bigram ("the queue", "queue was", "was slow" touch stop words)
     (W47, "Not helpful, 2026 staff"),  # helpful, staff; not helpful, helpful staff ("2026" and lone "not" dropped)
     (W47, "<br />"),  # nothing left after normalisation: not an analysable comment
     (W47, None),
@@ -89,8 +91,6 @@ def test_count_weekly_terms_counts_each_term_once_per_comment() -> None:
         "till": 1,
         "slow slow": 1,
         "slow queue": 1,
-        "queue till": 1,
-        "queue slow": 1,
         "helpful": 1,
         "staff": 1,
         "not helpful": 1,
@@ -134,7 +134,7 @@ def trending_input() -> pd.DataFrame:
 
 
 def test_find_trending_terms_by_hand() -> None:
-    trending = find_trending_terms(trending_input(), week="2026-W47", min_count=5)
+    trending = find_trending_terms(trending_input(), week="2026-W47", min_count=5, gap_weeks=0)
     assert list(trending.columns) == TRENDING_TERM_COLUMNS
     # "rare" (1 this week, 2 before) is below min_count on both sides: not tested.
     assert trending["term"].tolist() == ["app crash", "coffee", "queue"]
@@ -164,10 +164,14 @@ def test_find_trending_terms_parameters() -> None:
     frame = trending_input()
     # min_count is inclusive: 10 keeps app crash (10 this week) and queue (10 in the baseline) but not
     # coffee (2 this week, 8 before); 11 drops everything.
-    assert find_trending_terms(frame, week="2026-W47", min_count=10)["term"].tolist() == ["app crash", "queue"]
-    assert find_trending_terms(frame, week="2026-W47", min_count=11).empty
+    assert find_trending_terms(frame, week="2026-W47", min_count=10, gap_weeks=0)["term"].tolist() == [
+        "app crash",
+        "queue",
+    ]
+    assert find_trending_terms(frame, week="2026-W47", min_count=11, gap_weeks=0).empty
     # With a 2-week baseline (W45, W46): coffee 2/10, queue 0/10 -> queue's baseline count is 0.
-    short = find_trending_terms(frame, week="2026-W47", baseline_weeks=2, min_count=2).set_index("term")
+    short = find_trending_terms(frame, week="2026-W47", baseline_weeks=2, min_count=2, gap_weeks=0)
+    short = short.set_index("term")
     assert short.loc["coffee", "baseline_comments"] == 10 and short.loc["queue", "baseline_count"] == 0
     # A week without a baseline gives an empty frame, not an error.
     assert find_trending_terms(frame, week="2026-W30").empty
@@ -247,3 +251,64 @@ def test_any_text_is_handled_and_counts_never_exceed_comments(texts: list[str]) 
     assert (weekly["comments"] <= weekly["week_comments"]).all()
     assert (weekly["week_comments"] <= len(texts)).all()
     assert weekly["share"].between(0, 1).all()
+
+
+def test_bigrams_are_adjacent_words_only() -> None:
+    # "crashed at checkout": unigrams crashed, checkout; bigrams "crashed at" and "at checkout" both touch the
+    # stop word "at" and are dropped, so the bigram "crashed checkout" (never written) does not exist.
+    # "app crashed at checkout": adds app and "app crashed" (adjacent, no stop word at either end).
+    frame = comments_frame([(W47, "crashed at checkout"), (W47, "The app crashed at checkout")])
+    terms = set(count_weekly_terms(frame, min_total_comments=1)["term"])
+    assert terms == {"crashed", "checkout", "app", "app crashed"}
+    # The verbatim search uses the same analyser: the non-adjacent pair is found in no comment.
+    details = describe_terms(frame, ["crashed checkout", "app crashed"]).set_index("term")
+    assert details.loc["crashed checkout", "comments"] == 0 and details.loc["app crashed", "comments"] == 1
+
+
+def test_the_baseline_leaves_out_the_most_recent_weeks() -> None:
+    # 2026-W47 with gap 2 and 8 baseline weeks: the baseline is W37..W44 (W45 and W46 left out).
+    frame = trending_input()
+    trending = find_trending_terms(frame, week="2026-W47", min_count=5, gap_weeks=2)
+    assert set(trending["first_baseline_week"]) == {"2026-W37"} and set(trending["last_baseline_week"]) == {"2026-W44"}
+    rows = trending.set_index("term")
+    # Baseline weeks present in the frame: W39..W44 (6 weeks x 5 comments = 30), plus W38 (coffee 5/5) = 35.
+    # coffee: W38 5 + W39..W44 1 each = 11 of 35; queue: W39..W43 2 each = 10 of 35.
+    assert rows.loc["coffee", "baseline_count"] == 11 and rows.loc["coffee", "baseline_comments"] == 35
+    assert rows.loc["queue", "baseline_count"] == 10
+
+
+def persisting_input() -> pd.DataFrame:
+    """ "crash" in 1 of 100 comments each week W30..W39, then 20 of 100 every week W40..W47, then 2 of 100 in W48;
+    "filler" in 50 of 100 every week so every week has comments."""
+    rows = []
+    for week in [f"2026-W{n}" for n in range(30, 49)]:
+        number = int(week[-2:])
+        crash = 1 if number < 40 else 20 if number < 48 else 2
+        rows += [(week, "crash", crash, 100), (week, "filler", 50, 100)]
+    frame = pd.DataFrame(rows, columns=["week", "term", "comments", "week_comments"])
+    frame["share"] = frame["comments"] / frame["week_comments"]
+    return frame
+
+
+def test_a_lasting_theme_rises_then_persists_until_it_returns_to_its_pre_rise_baseline() -> None:
+    frame = persisting_input()
+    # W40: 20/100 against W30..W37 (8/800): rising. W41, W42: baseline W31..W39 still pre-rise: rising.
+    for week in ("2026-W40", "2026-W41", "2026-W42"):
+        rows = find_trending_terms(frame, week=week, min_count=5).set_index("term")
+        assert rows.loc["crash", "direction"] == "rising" and bool(rows.loc["crash", "is_significant"]), week
+    # W47: the baseline W37..W44 holds 5 risen weeks (3 + 100 = 103 of 800, 12.9%): 20% is no longer
+    # significant on its own (G2 = 3.47, p = 0.062 for the two-test family), which is how a lasting problem used to vanish.
+    rows = find_trending_terms(frame, week="2026-W47", min_count=5).set_index("term")
+    assert not bool(rows.loc["crash", "is_significant"])
+    persisting = track_persisting_terms(frame, week="2026-W47", min_count=5).set_index("term")
+    assert list(persisting.index) == ["crash"]
+    row = persisting.loc["crash"]
+    # Its reference is the baseline of W40, the week it first rose: W30..W37, 8 of 800 = 1%.
+    assert row["onset_week"] == "2026-W40" and row["reference_count"] == 8 and row["reference_comments"] == 800
+    assert row["reference_share"] == pytest.approx(0.01) and row["share"] == pytest.approx(0.20)
+    assert row["weeks_flagged"] == 8  # W40..W47
+    assert row["q_value"] < 0.05  # 8/800 vs 20/100: G2 = 59.8, p = 1.1e-14 (one term tested)
+    # W48: 2 of 100 against 8 of 800 is back to the baseline (G2 = 0.67, p = 0.41): no longer persisting.
+    assert track_persisting_terms(frame, week="2026-W48", min_count=5).empty
+    # A term that never rose is never persisting.
+    assert "filler" not in set(track_persisting_terms(frame, week="2026-W45", min_count=5)["term"])

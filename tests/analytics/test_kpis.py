@@ -301,3 +301,26 @@ def test_inputs_are_not_mutated() -> None:
     compute_kpi_tiles(WEEK, satisfaction, retention)
     pd.testing.assert_frame_equal(satisfaction, before[0])
     pd.testing.assert_frame_equal(retention, before[1])
+
+
+def test_minimum_detectable_change_by_hand() -> None:
+    # NPS: 140 answers in each week, 40% promoters and 20% detractors in both. Per-answer variance
+    # 0.4 + 0.2 - 0.2^2 = 0.56 (sd 0.7483). Two-sided alpha 0.05, power 0.8: d = (1.95996 + 0.84162) x
+    # sqrt(1/140 + 1/140) = 2.80158 x 0.119523 = 0.334851; mde = 0.334851 x 0.7483 x 100 = 25.06 points.
+    # CSAT: 100 of 140 satisfied in both weeks: sd sqrt(0.7143 x 0.2857) = 0.45175; mde = 0.334851 x 0.45175 = 0.15127.
+    # Churn: 20 of 400 and 8 of 380 -> pooled 28/780 = 0.035897, sd 0.18604; d = 2.80158 x sqrt(1/400 + 1/380)
+    # = 0.200666; mde = 0.037332. Active customers: one Poisson count a week: d = 2.80158 x sqrt(2) = 3.96204,
+    # mde = 3.96204 x sqrt(30) = 21.70.
+    cells = dict(nps_n=140, promoters=56, detractors=28, csat_n=140, csat_satisfied=100)
+    satisfaction = pd.DataFrame([sat_row(PREVIOUS, responses=140, **cells), sat_row(WEEK, responses=140, **cells)])
+    retention = pd.DataFrame(
+        [
+            ret_row(PREVIOUS, active=10, repeat=3, at_risk=380, churned=8),
+            ret_row(WEEK, active=30, repeat=18, at_risk=400, churned=20),
+        ]
+    )
+    tiles = tiles_by_kpi(satisfaction, retention)
+    assert tiles["nps"]["mde"] == pytest.approx(25.06, abs=0.01)
+    assert tiles["csat"]["mde"] == pytest.approx(0.15127, abs=1e-4)
+    assert tiles["churn_rate"]["mde"] == pytest.approx(0.037332, abs=1e-5)
+    assert tiles["active_customers"]["mde"] == pytest.approx(21.70, abs=0.01)

@@ -224,3 +224,59 @@ def test_headline_of_a_week_without_data() -> None:
 )
 def test_to_plain(value: object, plain: object) -> None:
     assert to_plain(value) == plain
+
+
+def test_a_change_seen_two_weeks_running_alerts_without_passing_bh() -> None:
+    # region=north: W46 change -6 (p 0.03), W47 change -5 (p 0.04); neither passes BH (q 0.2). Same direction,
+    # each p < 0.05 -> one alert in W47 by the two-week rule. region=south: W46 -6 (p 0.03) then W47 +5
+    # (p 0.04): opposite directions -> no alert. region=east: W47 p 0.04 but W46 p 0.2 -> no alert.
+    base = {
+        "responses": 100,
+        "previous_responses": 100,
+        "is_small_sample": False,
+        "nps": 20.0,
+        "nps_previous": 25.0,
+        "nps_change_q": 0.2,
+        "is_nps_change_significant": False,
+        "csat_change_p": np.nan,
+        "csat_change_q": np.nan,
+        "csat": np.nan,
+        "csat_previous": np.nan,
+        "csat_change": np.nan,
+        "is_csat_change_significant": False,
+        "dimension": "region",
+    }
+    rows = []
+    for value, changes, ps in (
+        ("north", (-6, -5), (0.03, 0.04)),
+        ("south", (-6, 5), (0.03, 0.04)),
+        ("east", (-6, -5), (0.2, 0.04)),
+    ):
+        for week, change, p in zip(("2026-W46", "2026-W47"), changes, ps, strict=True):
+            rows.append({**base, "week": week, "segment_value": value, "nps_change": change, "nps_change_p": p})
+    alerts = build_alerts(pd.DataFrame(rows), weeks=["2026-W47"])
+    assert alerts[["kind", "subject", "rule"]].values.tolist() == [["nps_drop", "region=north", "two weeks running"]]
+    assert alerts["evidence"].iloc[0].endswith("; also a change last week, p=0.03")
+
+
+def test_persisting_terms_alert() -> None:
+    persisting = pd.DataFrame(
+        {
+            "week": ["2026-W48"],
+            "term": ["checkout"],
+            "onset_week": ["2026-W46"],
+            "count": [30],
+            "comments": [150],
+            "share": [0.2],
+            "reference_share": [0.01],
+            "p_value": [1e-9],
+            "q_value": [2e-9],
+        }
+    )
+    alerts = build_alerts(persisting_terms=persisting)
+    assert alerts[["kind", "subject", "severity", "rule"]].values.tolist() == [
+        ["persisting_term", "checkout", "medium", "persisting"]
+    ]
+    assert alerts["evidence"].iloc[0] == (
+        "'checkout' still in 30 of 150 comments (20.0%) vs 1.0% before it rose in 2026-W46; p=1e-09, q=2e-09"
+    )

@@ -1,19 +1,19 @@
-"""Do detractors buy again? Repurchase within 90 days by NPS group, worked by hand."""
-
-import datetime as dt
+"""Do detractors buy again, and how soon? Kaplan-Meier time to next purchase and 90-day cohorts, by hand."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from analytics.repurchase import (
+    REPURCHASE_COHORT_COLUMNS,
     REPURCHASE_COLUMNS,
-    compare_repurchase_by_nps_group,
-    compute_repurchase_by_nps_group,
+    REPURCHASE_SURVIVAL_COLUMNS,
+    compute_repurchase_cohorts,
+    compute_time_to_repurchase,
     nps_group,
 )
 
-AS_OF = dt.date(2026, 6, 30)
+WEEK = "2026-W27"  # Monday 2026-06-29 .. Sunday 2026-07-05; follow-up ends 2026-07-06 00:00 UTC
 
 
 def responses_frame(rows: list[tuple[str, str | None, float, str]]) -> pd.DataFrame:
@@ -33,93 +33,107 @@ def purchases_frame(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
 
 RESPONSES = responses_frame(
     [
-        ("r01", "P1", 10, "2026-03-01 10:00"),
-        ("r02", "P2", 9, "2026-03-01 10:00"),
-        ("r03", "P3", 9, "2026-03-02 12:00"),
-        ("r04", "D1", 3, "2026-03-05 12:00"),
-        ("r05", "D2", 0, "2026-03-05 12:00"),
-        ("r06", "D3", 6, "2026-03-10 12:00"),
-        ("r07", "X1", 8, "2026-03-10 12:00"),
-        ("r08", "P1", 2, "2026-05-01 12:00"),  # window ends 2026-07-30 > as_of: not eligible yet
-        ("r09", None, 0, "2026-03-10 12:00"),  # anonymous card: cannot be followed
-        ("r10", "P4", np.nan, "2026-03-10 12:00"),  # no NPS given
-        ("r11", "D4", 5, "2026-03-20 12:00"),  # D4 answers twice; the later answer (r12) counts
-        ("r12", "D4", 9, "2026-03-25 12:00"),
+        ("r01", "D1", 3, "2026-07-01 00:00"),  # bought 2 days later: event at 2.0
+        ("r02", "D2", 0, "2026-06-01 00:00"),  # never bought: censored at the end of follow-up, 35.0 days
+        ("r03", "D3", 6, "2026-06-01 00:00"),  # bought 20 days later: event at 20.0
+        ("r04", "P1", 10, "2026-06-01 00:00"),  # 1 day: event at 1.0
+        ("r05", "P2", 9, "2026-06-01 00:00"),  # 5 days: event at 5.0
+        ("r06", "P3", 9, "2026-07-04 12:00"),  # no purchase yet: censored at 1.5 days
+        ("r07", "X1", 8, "2026-06-15 00:00"),  # buys only after the Sunday: censored at 21.0
+        ("r08", None, 0, "2026-06-10 00:00"),  # anonymous: cannot be followed
+        ("r09", "Q1", 2, "2026-03-01 00:00"),  # W09: outside the 13 response weeks W15..W27
+        ("r10", "P4", np.nan, "2026-06-10 00:00"),  # no NPS given
     ]
 )
 PURCHASES = purchases_frame(
     [
-        ("P1", "2026-03-01 09:00", 20),  # the purchase that triggered the survey: before it, not counted
-        ("P1", "2026-04-15 12:00", 20),  # bought again -> yes
-        ("P2", "2026-03-01 11:00", 20),  # same day but after the response -> yes
-        ("P3", "2026-03-02 08:00", 20),  # only before the response -> no
-        ("D1", "2026-06-03 12:00", 20),  # exactly 90 days after the response -> yes (window is inclusive)
-        ("D2", "2026-06-03 12:00:01", 20),  # one second too late -> no
-        ("D3", "2026-03-20 12:00", -20),  # a refund is not a purchase -> no
-        ("X1", "2026-03-20 12:00", 20),  # -> yes
-        ("D4", "2026-03-22 12:00", 20),  # between D4's two answers, before the one that counts -> no
+        ("D1", "2026-06-30 00:00", 20),  # before the response: not a repurchase
+        ("D1", "2026-07-03 00:00", 20),
+        ("D3", "2026-06-10 00:00", -20),  # a refund is not a purchase
+        ("D3", "2026-06-21 00:00", 20),
+        ("P1", "2026-06-02 00:00", 20),
+        ("P2", "2026-06-06 00:00", 20),
+        ("X1", "2026-07-10 00:00", 20),  # after the reported week: not known yet
     ]
 )
 
 
-def test_repurchase_rates_by_group_by_hand() -> None:
-    rates = compute_repurchase_by_nps_group(RESPONSES, PURCHASES, as_of=AS_OF)
-    assert list(rates.columns) == REPURCHASE_COLUMNS
-    # detractors D1 (yes), D2 (no), D3 (no) -> 1/3; passives X1 (yes) -> 1/1;
-    # promoters P1 (yes), P2 (yes), P3 (no), D4 via r12 (no) -> 2/4; all 4/8.
-    assert rates["nps_group"].tolist() == ["detractor", "passive", "promoter", "all"]
-    assert rates["respondents"].tolist() == [3, 1, 4, 8]
-    assert rates["repurchasers"].tolist() == [1, 1, 2, 4]
-    np.testing.assert_allclose(rates["repurchase_rate"], [1 / 3, 1.0, 0.5, 0.5])
-    assert (rates["ci_low"] <= rates["repurchase_rate"]).all() and (rates["repurchase_rate"] <= rates["ci_high"]).all()
+def test_kaplan_meier_by_group_by_hand() -> None:
+    result = compute_time_to_repurchase(RESPONSES, PURCHASES, week=WEEK)
+    summary = result["repurchase_by_nps_group"].set_index("nps_group")
+    assert list(result["repurchase_by_nps_group"].columns) == REPURCHASE_COLUMNS
+    assert set(summary["first_response_week"]) == {"2026-W15"} and set(summary["last_response_week"]) == {WEEK}
+    # Detractors: times 2 (event), 20 (event), 35 (censored). S(2) = 2/3, S(20) = 2/3 * 1/2 = 1/3.
+    d = summary.loc["detractor"]
+    assert (d["respondents"], d["repurchasers"], d["censored"]) == (3, 2, 1)
+    assert d["median_days"] == pytest.approx(20.0)  # first time S <= 0.5
+    assert d["repurchased_30d"] == pytest.approx(2 / 3) and d["repurchased_90d"] == pytest.approx(2 / 3)
+    # Promoters: 1 (event), 1.5 (censored), 5 (event). S(1) = 2/3; at 5 one at risk, one event: S = 0.
+    p = summary.loc["promoter"]
+    assert (p["respondents"], p["repurchasers"], p["censored"]) == (3, 2, 1)
+    assert p["median_days"] == pytest.approx(5.0) and p["repurchased_30d"] == pytest.approx(1.0)
+    # All seven: events at 1, 2, 5, 20 with 7, 5, 4, 3 at risk: S = 6/7, 24/35, 18/35, 12/35; median 20.
+    a = summary.loc["all"]
+    assert a["respondents"] == 7 and a["repurchased_90d"] == pytest.approx(1 - 12 / 35)
+    assert a["median_days"] == pytest.approx(20.0)
+    assert summary.loc["passive", "repurchasers"] == 0 and summary.loc["passive", "repurchased_90d"] == 0.0
 
-
-def test_only_responses_whose_window_has_elapsed_count() -> None:
-    # Detractor windows end: r04, r05 2026-03-05 + 90 days = 2026-06-03; r06 2026-03-10 + 90 = 2026-06-08.
-    # On 2026-06-02 none has elapsed; on 2026-06-03 (inclusive) r04 and r05 have.
-    for as_of, detractors in [(dt.date(2026, 6, 2), 0), (dt.date(2026, 6, 3), 2), (dt.date(2026, 6, 8), 3)]:
-        rates = compute_repurchase_by_nps_group(RESPONSES, PURCHASES, as_of=as_of).set_index("nps_group")
-        assert rates.loc["detractor", "respondents"] == detractors
-    # A shorter window makes r08 (2026-05-01 + 30 = 2026-05-31) eligible, so P1 now counts as a detractor.
-    short = compute_repurchase_by_nps_group(RESPONSES, PURCHASES, as_of=AS_OF, window_days=30).set_index("nps_group")
-    assert short.loc["detractor", "respondents"] == 4
-
-
-def test_a_purchase_at_the_response_timestamp_is_not_a_repurchase() -> None:
-    # Strictly after the response: the purchase stamped at the very same instant is the one that triggered it.
-    response = responses_frame([("r1", "Z", 10, "2026-03-01 10:00")])
-    for moment, expected in [("2026-03-01 10:00:00", 0), ("2026-03-01 10:00:01", 1)]:
-        rates = compute_repurchase_by_nps_group(response, purchases_frame([("Z", moment, 5.0)]), as_of=AS_OF)
-        assert rates.set_index("nps_group").loc["promoter", "repurchasers"] == expected
-
-
-def test_comparisons_by_hand() -> None:
-    rates = compute_repurchase_by_nps_group(RESPONSES, PURCHASES, as_of=AS_OF)
-    tests = compare_repurchase_by_nps_group(rates).set_index("comparison")
-    # Table (bought, not): detractor (1, 2), passive (1, 0), promoter (2, 2); column totals 4, 4; N 8.
-    # Expected: (1.5, 1.5), (0.5, 0.5), (2, 2).
-    # chi2 = 0.25/1.5 * 2 + 0.25/0.5 * 2 + 0 = 1.333333, dof 2, p = exp(-1.333333/2) = 0.513417.
-    assert tests.loc["all_groups", "statistic"] == pytest.approx(4 / 3)
-    assert tests.loc["all_groups", "dof"] == 2
-    assert tests.loc["all_groups", "p_value"] == pytest.approx(0.513417, abs=1e-6)
-    # Detractor 1/3 vs promoter 2/4: pooled 3/7; se = sqrt(3/7 * 4/7 * (1/3 + 1/4)) = 0.377964;
-    # difference -0.166667, z = -0.440959, p = 0.659243.
-    assert tests.loc["detractor_vs_promoter", "difference"] == pytest.approx(-1 / 6)
-    assert tests.loc["detractor_vs_promoter", "statistic"] == pytest.approx(-0.440959, abs=1e-6)
-    assert tests.loc["detractor_vs_promoter", "p_value"] == pytest.approx(0.659243, abs=1e-6)
-    assert not tests["is_significant"].any()
-
-
-def test_comparisons_without_variation_or_groups() -> None:
-    everyone_bought = pd.DataFrame(
-        {"nps_group": ["detractor", "passive", "promoter"], "respondents": [3, 2, 4], "repurchasers": [3, 2, 4]}
+    curve = result["repurchase_survival"]
+    assert list(curve.columns) == REPURCHASE_SURVIVAL_COLUMNS
+    detractor = curve.loc[curve["nps_group"] == "detractor"].set_index("day")
+    assert detractor["survival"].loc[[0, 1, 2, 19, 20, 90]].tolist() == pytest.approx(
+        [1, 1, 2 / 3, 2 / 3, 1 / 3, 1 / 3]
     )
-    tests = compare_repurchase_by_nps_group(everyone_bought).set_index("comparison")
-    assert tests.loc["all_groups", "statistic"] == 0.0 and tests.loc["all_groups", "p_value"] == 1.0
-    no_promoters = everyone_bought.assign(respondents=[3, 2, 0], repurchasers=[1, 2, 0])
-    tests = compare_repurchase_by_nps_group(no_promoters).set_index("comparison")
-    assert np.isnan(tests.loc["detractor_vs_promoter", "p_value"])
-    assert tests.loc["all_groups", "dof"] == 1  # promoters left out: 2 groups
+    assert detractor["at_risk"].loc[[0, 2, 3, 21, 36]].tolist() == [3, 3, 2, 1, 0]
+    inside = detractor.loc[detractor["survival"] < 1]
+    assert (inside["ci_low"] <= inside["survival"]).all() and (inside["survival"] <= inside["ci_high"]).all()
+
+
+def test_log_rank_test_by_hand() -> None:
+    tests = compute_time_to_repurchase(RESPONSES, PURCHASES, week=WEEK)["repurchase_tests"].set_index("comparison")
+    # Detractor vs promoter, at each event time (at risk D, P; events; expected detractor events; variance):
+    #  t=1  (3, 3) P event: E_D = 3/6 = 0.5,    V = 3*3*1*5 / (36*5) = 0.25
+    #  t=2  (3, 1) D event: E_D = 3/4 = 0.75,   V = 3*1*1*3 / (16*3) = 0.1875
+    #  t=5  (2, 1) P event: E_D = 2/3,          V = 2*1*1*2 / (9*2)  = 0.2222
+    #  t=20 (2, 0) D event: E_D = 1,            V = 0
+    # O_D = 2, E_D = 2.9167; chi2 = (2 - 2.9167)^2 / 0.6597 = 1.2737; p = 0.2591 (1 dof).
+    row = tests.loc["detractor_vs_promoter"]
+    assert row["statistic"] == pytest.approx(1.2737, abs=1e-3)
+    assert row["p_value"] == pytest.approx(0.2591, abs=1e-3)
+    assert row["dof"] == 1 and not row["is_significant"] and row["test"] == "log-rank"
+    assert tests.loc["all_groups", "dof"] == 2
+
+
+def test_cohorts_of_response_weeks_whose_window_has_elapsed() -> None:
+    # As of Sunday 2026-07-05 a 90-day window has elapsed for weeks ending by 2026-04-06: the last is W14
+    # (Sunday 2026-04-05); with two cohorts: W13 and W14.
+    responses = responses_frame(
+        [
+            ("c1", "D9", 4, "2026-04-01 10:00"),  # W14, bought 30 days later -> yes
+            ("c2", "P9", 9, "2026-04-02 10:00"),  # W14, bought 91 days later -> no
+            ("c3", "P8", 10, "2026-03-25 10:00"),  # W13, bought next day -> yes
+            ("c4", "P7", 10, "2026-06-20 10:00"),  # W25: window still open, no cohort yet
+        ]
+    )
+    purchases = purchases_frame(
+        [("D9", "2026-05-01 10:00", 10), ("P9", "2026-07-02 10:00", 10), ("P8", "2026-03-26 10:00", 10)]
+    )
+    cohorts = compute_repurchase_cohorts(responses, purchases, week=WEEK, cohort_weeks=2)
+    assert list(cohorts.columns) == REPURCHASE_COHORT_COLUMNS
+    assert sorted(set(cohorts["response_week"])) == ["2026-W13", "2026-W14"]
+    rows = cohorts.set_index(["response_week", "nps_group"])
+    assert rows.loc[("2026-W14", "detractor"), ["respondents", "repurchasers"]].tolist() == [1, 1]
+    assert rows.loc[("2026-W14", "promoter"), ["respondents", "repurchasers"]].tolist() == [1, 0]
+    assert rows.loc[("2026-W14", "all"), "repurchase_rate"] == pytest.approx(0.5)
+    assert rows.loc[("2026-W13", "promoter"), "repurchase_rate"] == 1.0
+    assert np.isnan(rows.loc[("2026-W13", "detractor"), "repurchase_rate"])
+
+
+def test_no_respondents_gives_zero_rows_and_no_curve() -> None:
+    result = compute_time_to_repurchase(RESPONSES.iloc[:0], PURCHASES, week=WEEK)
+    assert result["repurchase_survival"].empty
+    assert (result["repurchase_by_nps_group"]["respondents"] == 0).all()
+    assert result["repurchase_tests"]["p_value"].isna().all()
 
 
 @pytest.mark.parametrize(
@@ -127,13 +141,8 @@ def test_comparisons_without_variation_or_groups() -> None:
     [(0, "detractor"), (6, "detractor"), (7, "passive"), (8, "passive"), (9, "promoter"), (10, "promoter")],
 )
 def test_nps_group_boundaries(score: int, group: str) -> None:
-    assert nps_group(pd.Series([score])).iloc[0] == group
+    assert nps_group(pd.Series([score])).tolist() == [group]
 
 
 def test_nps_group_keeps_missing_missing() -> None:
-    assert pd.isna(nps_group(pd.Series([np.nan])).iloc[0])
-
-
-def test_no_eligible_responses_gives_empty_groups() -> None:
-    rates = compute_repurchase_by_nps_group(RESPONSES, PURCHASES, as_of=dt.date(2026, 1, 1))
-    assert rates["respondents"].tolist() == [0, 0, 0, 0] and rates["repurchase_rate"].isna().all()
+    assert nps_group(pd.Series([np.nan, 7.0])).isna().tolist() == [True, False]

@@ -140,3 +140,17 @@ def test_no_full_email_ever_leaves_the_module() -> None:
 def test_bad_week_label_raises() -> None:
     with pytest.raises(ValueError, match="2026-W99"):
         build_retain_list(responses(), transactions(), CUSTOMERS, week="2026-W99")
+
+
+def test_detractors_come_first_then_overdue_customers_by_value_and_last_weeks_list_is_marked() -> None:
+    # Only L2 (NPS 3, spend 50) is a detractor this week; V1 (900, overdue) and L1 (30, overdue once every
+    # customer counts as valuable) are not. Old order by spend: V1, L2, L1. New: the detractor L2 first,
+    # then the overdue by value at risk: V1 (900), L1 (30).
+    only_l2 = responses().loc[lambda f: f["response_id"] == "r1"]
+    retain = build_retain_list(
+        only_l2, transactions(), CUSTOMERS, week="2026-W47", min_monetary_score=1, previous_list={"V1", "X9"}
+    )
+    assert retain["customer_id"].tolist() == ["L2", "V1", "L1"]
+    assert retain["rank"].tolist() == [1, 2, 3]
+    assert retain["is_detractor"].tolist() == [True, False, False]
+    assert retain["is_on_previous_list"].tolist() == [False, True, False]

@@ -54,18 +54,47 @@ def test_cohort_matrix_by_hand() -> None:
     expected = pd.DataFrame(
         [
             # Jan cohort = A, B. Month 0: both active, revenue 100 + 200 = 300.
-            ("2026-01", 0, 2, 2, 1.0, 300.0, 1.0),
+            # as_of 31 March is the month's last day: no month is partial; nobody is an existing customer.
+            ("2026-01", 0, 2, 2, 1.0, 300.0, 1.0, False, False),
             # Month 1 (Feb): only A active; revenue 50 - 20 = 30 -> 30/300 = 0.1.
-            ("2026-01", 1, 2, 1, 0.5, 30.0, 0.1),
+            ("2026-01", 1, 2, 1, 0.5, 30.0, 0.1, False, False),
             # Month 2 (Mar): A buys 30, B refunds 50 -> revenue -20, retained -20/300; only A active.
-            ("2026-01", 2, 2, 1, 0.5, -20.0, -20 / 300),
+            ("2026-01", 2, 2, 1, 0.5, -20.0, -20 / 300, False, False),
             # Feb cohort = C: month 0 revenue 80 + 20 = 100; March is an empty but present cell.
-            ("2026-02", 0, 1, 1, 1.0, 100.0, 1.0),
-            ("2026-02", 1, 1, 0, 0.0, 0.0, 0.0),
+            ("2026-02", 0, 1, 1, 1.0, 100.0, 1.0, False, False),
+            ("2026-02", 1, 1, 0, 0.0, 0.0, 0.0, False, False),
         ],
         columns=COHORT_RETENTION_COLUMNS,
     )
     pd.testing.assert_frame_equal(cohorts, expected, check_dtype=False)
+
+
+def test_customers_existing_before_the_data_form_their_own_row_and_the_running_month_is_partial() -> None:
+    # The data starts 2026-01-05 (A's first transaction). A was created in 2025 and B on 2026-01-20: A is an
+    # existing customer (its first purchase in the data is not its first ever), B and C are new.
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["A", "B", "C", "D"],
+            "created_at": pd.to_datetime(["2025-06-01", "2026-01-20", "2026-02-01", "2025-01-01"], utc=True),
+        }
+    )
+    cohorts = compute_cohort_retention(ledger(COHORT_LEDGER), as_of=dt.date(2026, 3, 15), customers=customers)
+    rows = cohorts.set_index(["cohort_month", "months_since"])
+    # Existing row: A only (D never purchased), counted from January: active Jan, Feb, Mar.
+    existing = rows.loc["existing before 2026-01-05"]
+    assert existing["cohort_size"].tolist() == [1, 1, 1] and existing["active_customers"].tolist() == [1, 1, 1]
+    assert existing["is_existing_customers"].all()
+    # January's new-customer cohort is B alone: 200 in January, nothing bought after (a March refund).
+    assert rows.loc[("2026-01", 0), "cohort_size"] == 1 and rows.loc[("2026-01", 0), "revenue"] == 200.0
+    assert rows.loc[("2026-01", 2), "revenue"] == -50.0
+    # as_of 15 March: every March cell is partial, earlier months are not.
+    partial = cohorts.loc[cohorts["is_partial_month"]]
+    assert sorted(zip(partial["cohort_month"], partial["months_since"], strict=True)) == [
+        ("2026-01", 2),
+        ("2026-02", 1),
+        ("existing before 2026-01-05", 2),
+    ]
+    assert cohorts["cohort_month"].iloc[0] == "existing before 2026-01-05"  # listed first
 
 
 def test_cohort_matrix_ignores_transactions_after_as_of() -> None:
@@ -127,6 +156,20 @@ def test_net_revenue_retention_by_hand() -> None:
     # in W05-W06: A -4, C +5 = 1 -> 0.05.
     np.testing.assert_allclose(two["net_revenue_retention"], [np.nan, np.nan, np.nan, 0.12, 0.05])
     assert two["nrr_base_revenue"].tolist()[3:] == [50.0, 20.0]
+    # Beside NRR, for the same periods, everyone's revenue split by returning and new customers.
+    # W05: current W04-W05 revenue = 10 - 4 (A) = 6, all from customers who first bought before W04
+    # (A, B, C): returning 6, new 0; the prior period W02-W03 had 50.
+    # With a new customer E buying 30 on day 31 (W06): W06's current W05-W06 = A -4 + C 5 + E 30 = 31;
+    # returning 1, new 30; prior W03-W04 = 10 + 10 = 20. NRR stays 0.05, which would read as a 95% fall,
+    # while total revenue rose from 20 to 31.
+    two = compute_weekly_retention(
+        ledger([*WEEKLY_LEDGER, ("E", day(31), 30.0)]), as_of=day(34), churn_days=14, nrr_weeks=2
+    )
+    assert two["net_revenue_retention"].tolist()[4] == pytest.approx(0.05)
+    assert two["period_revenue"].tolist()[3:] == [6.0, 31.0]
+    assert two["prior_period_revenue"].tolist()[3:] == [50.0, 20.0]
+    assert two["period_revenue_returning"].tolist()[3:] == [6.0, 1.0]
+    assert two["period_revenue_new"].tolist()[3:] == [0.0, 30.0]
 
 
 @pytest.mark.parametrize(

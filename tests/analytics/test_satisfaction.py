@@ -220,3 +220,24 @@ def test_metrics_and_intervals_hold_their_invariants(rows: list[tuple]) -> None:
     totals = weekly.groupby(["week", "dimension"])["responses"].sum().unstack()
     assert (totals.nunique(axis=1) == 1).all()
     assert weekly["responses"][weekly["dimension"] == "overall"].sum() == len(rows)
+
+
+def test_small_sample_flags_rest_on_each_metrics_own_n() -> None:
+    # 40 responses: 40 answered CSAT, 25 answered NPS (11 + 14), 11 answered CES.
+    # NPS n = 25 (< 30: small sample, >= 5: published), CES n = 11 (small), CSAT n = 40 (fine).
+    # Counting responses (40) would flag none of them: the old rule.
+    rows = [{"nps": 9, "csat": 5, "ces": 6}] * 11 + [{"nps": 8, "csat": 4}] * 14 + [{"csat": 3}] * 15
+    overall = cell(compute_weekly_satisfaction(responses_frame(rows)), "overall", "all")
+    assert overall["responses"] == 40 and not overall["is_small_sample"]
+    assert (overall["nps_n"], overall["csat_n"], overall["ces_n"]) == (25, 40, 11)
+    assert overall["is_nps_small_sample"] and not overall["is_nps_suppressed"]
+    assert overall["is_ces_small_sample"] and not overall["is_ces_suppressed"]
+    assert not overall["is_csat_small_sample"] and not overall["is_csat_suppressed"]
+    # Only 4 CES answers -> CES suppressed (blanked) while the 40-response cell is published.
+    fewer = cell(
+        compute_weekly_satisfaction(responses_frame([{"csat": 4, "ces": 5}] * 4 + [{"csat": 4}] * 36)),
+        "overall",
+        "all",
+    )
+    assert fewer["is_ces_suppressed"] and np.isnan(fewer["ces"]) and not fewer["is_csat_small_sample"]
+    assert fewer["is_nps_suppressed"]  # no NPS answer at all

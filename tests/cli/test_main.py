@@ -106,9 +106,36 @@ def test_metrics_json_has_the_documented_keys_and_unknown_weeks_fail(settings, l
         "churn_rate",
         "rising_terms",
         "alerts",
+        "metric_n",
+        "minimum_detectable_change",
+        "completeness",
+        "restatement",
+        "survival",
+        "persisting_terms",
+        "cohorts",
+        "period_revenue_returning",
+        "period_revenue_new",
         "kpis",
     }
     assert documented <= set(figures)
+    # Per-metric n: 6 NPS, 6 CSAT and 6 CES answers -> each small (< 30), none suppressed (>= 5).
+    assert figures["metric_n"]["nps"] == {"n": 6, "is_small_sample": True, "is_suppressed": False}
+    # All 6 rows were delivered on 18 November, before the week's Sunday cut-off; no earlier weeks to learn
+    # lateness from, so what arrived is all that is expected: complete.
+    completeness = figures["completeness"]
+    assert (completeness["arrived_responses"], completeness["expected_responses"], completeness["completeness"]) == (
+        6,
+        6.0,
+        1.0,
+    )
+    assert completeness["cutoff_day"] == "2026-11-22"
+    # Last week (W46) had no responses, as reported and now: nothing restated.
+    assert figures["restatement"]["previous_week"] == "2026-W46"
+    assert not any(f["is_restated"] for f in figures["restatement"]["figures"])
+    # The cards are anonymous: nobody to follow to a next purchase, but the response weeks are labelled.
+    survival = figures["survival"]
+    assert (survival["first_response_week"], survival["last_response_week"]) == ("2026-W35", "2026-W47")
+    assert all(g["respondents"] == 0 for g in survival["groups"]) and figures["persisting_terms"] == []
     # 6 answers: promoters 10, 9, 9 (3); passive 8 (1); detractors 3, 2 (2) -> NPS = 100 x (3 - 2) / 6 = 16.7
     assert figures["responses"] == 6 and (figures["promoters"], figures["passives"], figures["detractors"]) == (3, 1, 2)
     assert round(figures["nps"], 1) == 16.7

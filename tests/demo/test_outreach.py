@@ -70,11 +70,6 @@ def test_invalid_rows_and_hostile_notes_are_in_the_export(demo):
     assert notes.str.contains("@example.com").any() and notes.str.contains("<script>").any()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs issue 13's RETAIN order (detractors first): ranked by value alone, only 12 detractor control cases "
-    "have 90 days of follow-up, under the 20 per arm the verdict needs; remove this marker when that order lands",
-)
 def test_the_planted_effect_is_found_for_detractors_with_its_ci(demo):
     as_of = list_issued_at(demo["last_week"], "Europe/London")
     sample = effect_sample(demo["ledger"], demo["typed"]["transactions"], as_of=as_of)

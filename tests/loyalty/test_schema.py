@@ -16,7 +16,15 @@ import pytest
 import sqlalchemy as sa
 
 from loyalty.db import create_engine
-from loyalty.schema import CORE_TABLES, drop_all, migrate, report_sends, run_ledger, schema_migrations
+from loyalty.schema import (
+    CORE_TABLES,
+    METRIC_TABLES,
+    drop_all,
+    migrate,
+    report_sends,
+    run_ledger,
+    schema_migrations,
+)
 
 
 def _shape(engine: sa.Engine) -> dict[str, tuple[list[str], list[tuple[str, tuple[str, ...]]]]]:
@@ -107,4 +115,41 @@ def test_migrations_4_and_5_bring_an_old_warehouse_to_the_fresh_schema_and_keeps
         sends = conn.execute(sa.select(report_sends.c.send_id, report_sends.c.recipient)).all()
     assert [(r.run_id, date.fromisoformat(str(r.delivery_day)[:10])) for r in ledger] == [("r1", date(2026, 11, 29))]
     assert [s.recipient for s in sends] == ["a@example.com"] and sends[0].send_id is not None
+    engine.dispose()
+
+
+# Tables migration 6 adds to a warehouse at migration 5 (the restructure's schema), and weekly_kpi_tiles there
+# without the minimum detectable change.
+NEW_IN_8 = (
+    "persisting_terms",
+    "repurchase_survival",
+    "repurchase_cohorts",
+    "response_completeness",
+    "restatements",
+    "published_figures",
+)
+
+
+def test_migration_8_rebuilds_the_metric_tables_of_a_warehouse_at_migration_7(old_names_dropped: str) -> None:
+    engine = create_engine(old_names_dropped)
+    fresh = _shape(engine)
+    assert "mde" in fresh["weekly_kpi_tiles"][0] and set(NEW_IN_8) <= set(fresh)
+
+    tiles = METRIC_TABLES["weekly_kpi_tiles"]
+    with engine.begin() as conn:
+        for name in NEW_IN_8:
+            conn.execute(sa.text(f"drop table {name}"))
+        conn.execute(sa.text("drop table weekly_kpi_tiles"))
+        sa.Table(
+            tiles.name,
+            sa.MetaData(),
+            *(sa.Column(c.name, c.type, primary_key=c.primary_key) for c in tiles.columns if c.name != "mde"),
+        ).create(conn)
+        conn.execute(schema_migrations.delete().where(schema_migrations.c.version == 8))
+    at_7 = _shape(engine)
+    assert "mde" not in at_7["weekly_kpi_tiles"][0] and not set(NEW_IN_8) & set(at_7)
+
+    assert migrate(engine) == [8]
+    assert _shape(engine) == fresh
+    assert migrate(engine) == []
     engine.dispose()

@@ -82,18 +82,28 @@ def cohort_frame() -> pd.DataFrame:
 
 
 def repurchase_frame() -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {
-            "nps_group": ["detractor", "passive", "promoter", "all"],
-            "respondents": [312, 540, 1210, 2062],
-            "repurchasers": [78, 189, 520, 787],
-        }
-    )
-    frame["repurchase_rate"] = frame["repurchasers"] / frame["respondents"]
-    spread = 1.96 * np.sqrt(frame["repurchase_rate"] * (1 - frame["repurchase_rate"]) / frame["respondents"])
-    frame["ci_low"] = frame["repurchase_rate"] - spread
-    frame["ci_high"] = frame["repurchase_rate"] + spread
-    return frame
+    """Kaplan-Meier curves, days 0..90: promoters buy again at a daily hazard of 1%, detractors 0.4%,
+    passives 0.7% (S(d) = (1 - h)^d); "all" is not a group and must not be drawn."""
+    rows = []
+    for group, hazard, size in (
+        ("promoter", 0.01, 1210),
+        ("passive", 0.007, 540),
+        ("detractor", 0.004, 312),
+        ("all", 0.008, 2062),
+    ):
+        for day in range(91):
+            survival = (1 - hazard) ** day
+            rows.append(
+                {
+                    "nps_group": group,
+                    "day": day,
+                    "at_risk": size - day,
+                    "survival": survival,
+                    "ci_low": max(survival - 0.03, 0),
+                    "ci_high": min(survival + 0.03, 1),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 CHARTS: list[tuple[str, Callable[..., str], Callable[[], pd.DataFrame]]] = [
@@ -236,7 +246,7 @@ def _all_nan(name: str) -> pd.DataFrame:
         "trend": ["nps", "nps_ci_low", "nps_ci_high", "csat", "csat_ci_low", "csat_ci_high"],
         "drivers": ["importance", "top2_share", "mean"],
         "cohort": ["customer_share"],
-        "repurchase": ["repurchase_rate", "ci_low", "ci_high"],
+        "repurchase": ["survival", "ci_low", "ci_high"],
     }[name]
     frame[value_columns] = np.nan
     return frame
@@ -410,23 +420,37 @@ def test_cell_text_contrasts_with_its_background(colour: tuple[float, ...], expe
 # --------------------------------------------------------------------------------------------- repurchase
 
 
-def test_repurchase_orders_groups_and_shows_rates_and_counts(rendered: dict[str, str]) -> None:
+def test_repurchase_curves_show_each_group_with_its_share_at_90_days(rendered: dict[str, str]) -> None:
     figure = _repurchase_figure(repurchase_frame())
     assert figure is not None
-    axes = figure.axes[0]
-    tick_labels = [label.get_text().splitlines()[0] for label in axes.get_yticklabels()]
-    assert tick_labels == ["Promoters", "Passives", "Detractors"]  # "all" is not a group
-    assert axes.yaxis_inverted()  # so promoters read first, at the top
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert legend == ["Promoters (n=1,210)", "Passives (n=540)", "Detractors (n=312)"]  # "all" is not a group
     labels = texts(rendered["repurchase"])
-    for rate in [520 / 1210, 189 / 540, 78 / 312]:
-        assert f"{rate * 100:.0f}%" in labels
-    for count in ["n=1,210", "n=540", "n=312"]:
-        assert count in labels
+    # Bought again by day 90: 1 - (1 - h)^90 = 59.5% (1%), 46.9% (0.7%), 30.3% (0.4%).
+    for hazard in (0.01, 0.007, 0.004):
+        assert f"{(1 - (1 - hazard) ** 90) * 100:.0f}%" in labels
+    assert "60%" in labels and "47%" in labels and "30%" in labels
 
 
-def test_repurchase_skips_groups_without_respondents() -> None:
+def test_repurchase_skips_groups_without_a_curve() -> None:
     frame = repurchase_frame()
-    frame.loc[frame["nps_group"] == "passive", ["respondents", "repurchasers"]] = 0
-    frame.loc[frame["nps_group"] == "passive", ["repurchase_rate", "ci_low", "ci_high"]] = np.nan
-    labels = texts(repurchase_chart(frame))
-    assert "Passives" not in labels and "Promoters" in labels and "Detractors" in labels
+    frame = frame.loc[frame["nps_group"] != "passive"]
+    figure = _repurchase_figure(frame)
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert legend == ["Promoters (n=1,210)", "Detractors (n=312)"]
+
+
+def test_heatmap_puts_existing_customers_on_top_and_marks_the_partial_month() -> None:
+    frame = cohort_frame()
+    existing = frame.loc[frame["cohort_month"] == frame["cohort_month"].min()].assign(
+        cohort_month="existing before 2025-06-02", cohort_size=900
+    )
+    frame = pd.concat([existing, frame], ignore_index=True)
+    frame["is_partial_month"] = frame["cohort_month"].eq("2026-05") & frame["months_since"].eq(0)
+    figure = _cohort_figure(frame, max_cohorts=4, max_months=3)
+    rows = [label.get_text() for label in figure.axes[0].get_yticklabels()]
+    # The existing customers first, then the latest three month cohorts.
+    assert rows == ["existing before 2025-06-02 (n=900)", "2026-03 (n=106)", "2026-04 (n=107)", "2026-05 (n=123)"]
+    cell_texts = [text.get_text() for text in figure.axes[0].texts]
+    assert cell_texts[-1] == "42%*" and sum(t.endswith("*") for t in cell_texts) == 1
+    assert "partial" in figure.axes[0].get_xlabel()

@@ -11,11 +11,14 @@ from reports.context import (
     ReportOptions,
     build_report_context,
     clip,
+    completeness_note,
     fmt_money,
     fmt_p,
     format_change,
     format_kpi,
     kpi_tiles,
+    nrr_text,
+    restatement_lines,
     segment_tables,
     summary_sentences,
     theme_details,
@@ -266,6 +269,9 @@ def test_segment_tables_suppress_flag_and_sort_by_responses() -> None:
         "nps_significant": False,
         "csat": "81.0%",
         "ces": "5.75",
+        "nps_small": False,
+        "csat_small": False,
+        "ces_small": False,
         "flag": "",
     }
     assert rows["phone"]["flag"] == "small sample (n < 30)"
@@ -274,6 +280,33 @@ def test_segment_tables_suppress_flag_and_sort_by_responses() -> None:
     assert (email["nps"], email["csat"], email["ces"]) == ("\u2014", "\u2014", "\u2014")
     assert (email["nps_ci"], email["nps_change"], email["responses"]) == ("", "", "3")
     assert email["flag"] == "suppressed (n < 5)"  # suppression outranks the small-sample flag
+
+
+def test_segment_flags_rest_on_each_metrics_own_n() -> None:
+    # 140 responses (not a small cell), but NPS rests on 25 answers and CES on 4: NPS is flagged with its n,
+    # CES is not shown, CSAT (120 answers) is neither.
+    row = sat_row(
+        WEEK,
+        "channel",
+        "cards",
+        responses=140,
+        nps=20.0,
+        nps_n=25,
+        csat=0.8,
+        csat_n=120,
+        ces=np.nan,
+        ces_n=4,
+        is_nps_small_sample=True,
+        is_nps_suppressed=False,
+        is_csat_small_sample=False,
+        is_csat_suppressed=False,
+        is_ces_small_sample=True,
+        is_ces_suppressed=True,
+    )
+    cards = segment_tables(pd.DataFrame([row]), WEEK, OPTIONS)[0]["rows"][0]
+    assert (cards["nps"], cards["nps_small"], cards["csat_small"]) == ("20.0", True, False)
+    assert cards["ces"] == "\u2014" and not cards["ces_small"]
+    assert cards["flag"] == "small: NPS n=25; not shown (n < 5): CES"
 
 
 # ---------------------------------------------------------------- themes
@@ -357,7 +390,7 @@ def test_summary_states_the_numbers_and_what_to_do() -> None:
         "100 customers bought this week and 50.0% of them had bought before; churn rose significantly to 10.00% "
         "(no purchase for 90 days).",
         "\u201capp crashed\u201d is the fastest-rising theme in comments: in 19 of 77 comments (24.7%, against 6.0% "
-        "over the previous 8 weeks). Read its verbatims in Themes and give it an owner.",
+        "over the 8 weeks before the last 2). Read its verbatims in Themes and give it an owner.",
         "This week: improve Reliability (high importance, below-average scores); call the 3 customers on the "
         "RETAIN list, starting with C-017; review 1 high-severity alert.",
     ]
@@ -415,6 +448,12 @@ EXPECTED_KEYS = {
     "repurchase",
     "repurchase_tests",
     "repurchase_svg",
+    "repurchase_weeks",
+    "repurchase_cohorts",
+    "cohort_notes",
+    "completeness",
+    "restatements",
+    "published",
     "themes",
     "retain",
     "alerts",
@@ -491,3 +530,71 @@ def test_build_report_context_does_not_mutate_the_frames() -> None:
     build_report_context(given_frames, week=WEEK, region=None, data_quality_counts=None, options=OPTIONS)
     for name, frame in given_frames.items():
         pd.testing.assert_frame_equal(frame, copies[name])
+
+
+# ---------------------------------------------------------------- completeness, restatements, NRR
+
+
+def restatement_frame(nps: tuple[float, float], late: int) -> pd.DataFrame:
+    rows = [
+        ("responses", 141.0, 141.0 + late),
+        ("nps", *nps),
+        ("csat", 0.8, 0.8),
+        ("ces", np.nan, np.nan),
+    ]
+    return pd.DataFrame(
+        [
+            {
+                "week": WEEK,
+                "previous_week": PREVIOUS,
+                "figure": f,
+                "reported_value": a,
+                "restated_value": b,
+                "late_responses": late,
+            }
+            for f, a, b in rows
+        ]
+    )
+
+
+def test_restatement_line_states_the_change_after_late_responses() -> None:
+    assert restatement_lines(restatement_frame((20.0, 19.31), 13)) == [
+        "Last week's NPS, restated after 13 late responses: 20.0 \u2192 19.3."
+    ]
+    # The edition's published value wins over the recomputed "as reported" value when it is at hand.
+    published = pd.DataFrame({"figure": ["nps"], "value": [21.0]})
+    assert restatement_lines(restatement_frame((20.0, 19.31), 13), published)[0].endswith("21.0 \u2192 19.3.")
+    # Late rows that move no figure at the shown precision: said so, without a restatement.
+    assert restatement_lines(restatement_frame((20.0, 20.04), 2)) == [
+        "Last week's figures gained 2 late responses; NPS, CSAT and CES unchanged."
+    ]
+    assert restatement_lines(restatement_frame((20.0, 20.0), 0)) == []
+
+
+def test_completeness_note_names_the_channels_still_arriving() -> None:
+    frame = pd.DataFrame(
+        [
+            {"channel": "online", "arrived_responses": 100, "expected_responses": 100.0, "completeness": 1.0},
+            {"channel": "comment_card", "arrived_responses": 41, "expected_responses": 54.0, "completeness": 41 / 54},
+            {"channel": "all", "arrived_responses": 141, "expected_responses": 154.0, "completeness": 141 / 154},
+        ]
+    )
+    note = completeness_note(frame)
+    assert note["completeness"] == "92%" and note["is_incomplete"]
+    assert "(141 of about 154" in note["text"] and "comment card (41 of ~54)" in note["text"]
+
+
+def test_nrr_is_explained_with_the_revenue_it_leaves_out() -> None:
+    row = {
+        "net_revenue_retention": 0.81,
+        "period_revenue": 96_000.0,
+        "prior_period_revenue": 100_000.0,
+        "period_revenue_returning": 70_000.0,
+        "period_revenue_new": 26_000.0,
+    }
+    text = nrr_text(row, WEEK, "GBP")
+    # Current period W35..W47, prior W22..W34 (13 weeks each); total revenue 96k vs 100k = -4%.
+    assert text.startswith("Net revenue retention 81%: customers who bought in 2026-W22\u20132026-W34 spent 81%")
+    assert "so it is not the change in revenue" in text
+    assert "\u00a396,000, \u22124% on the 13 weeks before" in text
+    assert "\u00a370,000 from returning customers and \u00a326,000 from new ones" in text

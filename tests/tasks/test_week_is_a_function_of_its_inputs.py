@@ -73,8 +73,9 @@ def test_the_demo_warehouse_has_rows_in_every_metric_table(nightly_warehouse):
     stored = [_stored(nightly_warehouse, w) for w in WEEKS]
     empty = {name for name in METRIC_TABLES if not any(s[name] for s in stored)}
     # The property below holds trivially for an empty table. At this size (300 customers, 8 weeks) no term is
-    # frequent enough to be detailed or to raise an alert; every other table has rows.
-    assert empty == {"term_details", "alerts"}
+    # frequent enough to be detailed, to raise an alert or to persist above its baseline; every other table has
+    # rows.
+    assert empty == {"term_verbatims", "alerts", "persisting_terms"}
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
