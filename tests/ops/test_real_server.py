@@ -20,6 +20,7 @@ from uuid import UUID
 import pytest
 import sqlalchemy as sa
 
+from loyalty.contract import ENTITIES
 from loyalty.db import get_engine
 from loyalty.schema import migrate
 from loyalty.settings import PROJECT_ROOT, Settings
@@ -191,7 +192,7 @@ def test_backfill_deployment_run_through_the_api(deployed):
             {"day": date(2026, 11, 22)},
         ).all()
         sales = conn.execute(sa.text("select count(*) from transactions")).scalar()
-    assert sorted((str(d)[:10], n) for d, n in ledger) == [(d.isoformat(), 3) for d in DAYS]
+    assert sorted((str(d)[:10], n) for d, n in ledger) == [(d.isoformat(), len(ENTITIES)) for d in DAYS]
     assert sales == 3
 
 

@@ -233,7 +233,7 @@ def deployment(prefect_server: RealServer):  # type: ignore[no-untyped-def]
 
     from cli.server import read_deployments, runner_deployments
 
-    deployments, _ = runner_deployments([s for s in read_deployments() if s.name == "backfill"])
+    deployments = runner_deployments([s for s in read_deployments() if s.name == "backfill"])
     with temporary_settings(updates={PREFECT_API_URL: prefect_server.api_url}):
         deployment_id = deployments[0].apply()
     with _client(prefect_server) as client:
