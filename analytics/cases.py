@@ -9,7 +9,8 @@ Definitions (times in UTC; days and weeks in the business time zone)
 - A week's RETAIN list is issued when the week ends, so a case opens at ``opened_at`` = Monday 00:00 (business
   time zone) after its ``list_week``. Each customer on the list opens a case, unless that customer already has a
   case open at that moment: then the open case continues (``times_listed`` and ``last_listed_week`` move on) and
-  keeps its opening week, reason and value. So a customer has at most one open case.
+  keeps its opening week, reason and value. In `weekly_cases` both count only the listings up to that week. So
+  a customer has at most one open case.
 - A case closes at the first of: an outreach with outcome ``resolved`` at or after ``opened_at`` (status
   ``resolved``); a purchase (amount > 0) strictly after ``opened_at`` (``came_back``); ``opened_at`` +
   ``expiry_weeks`` weeks (``expired``). A resolved outreach and a purchase at the same instant count as resolved.
@@ -80,6 +81,7 @@ CASE_LEDGER_COLUMNS = [
     "is_control",
     "times_listed",
     "last_listed_week",
+    "listed_weeks",
     "team",
     "first_contact_at",
 ]
@@ -227,6 +229,7 @@ def build_case_ledger(
             if current is not None and current["closed_at"] > opened_at:
                 current["times_listed"] += 1
                 current["last_listed_week"] = row.week
+                current["listed_weeks"] += (row.week,)
                 continue
             current = _open_case(row, opened_at, expiry, contact_times, contact_outcomes, contact_teams, buy_times)
             cases.append(current)
@@ -276,6 +279,7 @@ def _open_case(
         "is_detractor": bool(row.is_detractor),
         "times_listed": 1,
         "last_listed_week": row.week,
+        "listed_weeks": (row.week,),
         "team": contact_teams[in_case[0]] if in_case else None,
         "first_contact_at": pd.Timestamp(contact_times[in_case[0]], tz="UTC") if in_case else pd.NaT,
     }
@@ -358,6 +362,10 @@ def compute_weekly_cases(
         active["is_contacted_within_sla"] = within
         stop = active["closed_at"].where(closed, end)
         active["age_days"] = ((stop - active["opened_at"]).dt.total_seconds() // 86400).astype(int)
+        # As of W: a later listing that continued the case is not known yet at W's end.
+        seen_listings = [tuple(w for w in weeks_listed if w <= week) for weeks_listed in active["listed_weeks"]]
+        active["times_listed"] = [len(listed) for listed in seen_listings]
+        active["last_listed_week"] = [listed[-1] for listed in seen_listings]
         active["is_new"] = active["list_week"] == week
         active["is_from_earlier_week"] = (active["list_week"] < week) & ~closed
         teams = zip(active["team"], contacted, strict=True)

@@ -184,6 +184,19 @@ class _Lines:
         return self.lines[self.position - 1]
 
 
+def _lines_are_records(tail: list[str], width: int) -> bool:
+    """Whether the lines a quoted field swallowed read, on their own, as clean records of the header's width.
+
+    Tells a stray quote (it joined whole records) from a legitimate multi-line field whose record has the wrong
+    field count (the rest of that field is no record): the latter is quarantined once, as one record.
+    """
+    try:
+        records = [r for r in csv.reader(tail, strict=True) if r and not (len(r) == 1 and r[0] == "")]
+    except csv.Error:
+        return False
+    return bool(records) and all(len(r) == width for r in records)
+
+
 def _csv_rows(text: str, source: str) -> tuple[list[str], list[tuple[int, list[str]]], list[dict[str, Any]]]:
     lines = _Lines(text)
     reader = csv.reader(lines, strict=True)
@@ -223,7 +236,8 @@ def _csv_rows(text: str, source: str) -> tuple[list[str], list[tuple[int, list[s
             continue
         if len(fields) != len(header):
             detail = f"line {first + 1} has {len(fields)} fields, the header has {len(header)}"
-            if spans_lines:  # a stray quote joined lines: quarantine the first, read the others again
+            if spans_lines and _lines_are_records(lines.lines[first + 1 : lines.position], len(header)):
+                # A stray quote joined whole records: quarantine the first line, read the others again.
                 reject(first, "csv_wrong_field_count", detail)
                 reader = csv.reader(lines, strict=True)
                 continue

@@ -110,6 +110,15 @@ def test_case_ledger_opens_continues_and_closes_cases():
     assert not ledger["is_control"].any()
 
 
+def test_a_weeks_rows_do_not_see_a_later_listing_that_continued_the_case():
+    # B's case opened from W45's list is continued by W46's listing. W45's row, computed from a ledger that
+    # already holds W46's list (a batch of W45 and W47, say), still shows the case as listed once, last in W45.
+    weekly = compute_weekly_cases(_ledger(), _outreach(), weeks=["2026-W45", "2026-W46"], business_tz=TZ)
+    b = weekly.loc[weekly["case_id"] == "B:2026-W45"].set_index("week")
+    assert b.loc["2026-W45", ["times_listed", "last_listed_week"]].tolist() == [1, "2026-W45"]
+    assert b.loc["2026-W46", ["times_listed", "last_listed_week"]].tolist() == [2, "2026-W46"]
+
+
 def _sla(row) -> bool | None:
     value = row.is_contacted_within_sla
     return None if pd.isna(value) else bool(value)

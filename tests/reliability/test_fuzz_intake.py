@@ -8,7 +8,6 @@ import io
 import json
 from zoneinfo import ZoneInfo
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -77,12 +76,6 @@ def test_random_bytes_are_rejected_or_parsed_never_a_crash(data, file_format):
         assert exc.reason
 
 
-# Known defect, found by this test at the end of a session: a CSV record whose quoted field holds a line break
-# and whose field count is wrong (rows=[["\n"]]) is quarantined twice: the stray-quote recovery in
-# loyalty/intake.py:_csv_rows rejects its first line and then its second, so 1 row in gives 2 quarantined.
-# The fix belongs in _csv_rows (tell a legitimate multi-line record from a stray quote); until then the test
-# stays, and runs, as an expected failure that hypothesis may or may not reach in a given run.
-@pytest.mark.xfail(reason="a multi-line CSV record with a wrong field count is quarantined once per line", strict=False)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.lists(st.lists(cell, min_size=0, max_size=len(SURVEYS.column_names) + 2), max_size=20),

@@ -254,6 +254,22 @@ def test_a_stray_quote_quarantines_its_own_line_only(settings):
     assert summary.rows_quarantined == 1
 
 
+def test_a_multi_line_record_with_a_wrong_field_count_is_quarantined_once(settings):
+    # A legitimate quoted line break, in a record with one field too many: one record in, one quarantined (not one
+    # per line, as when a stray quote is recovered from), and the records around it load.
+    text = (
+        ",".join(SURVEY_HEADER) + "\n"
+        "R1,C1,2026-11-30T10:00:00Z,online,9,fine,\n"
+        'R2,C1,2026-11-30T10:00:00Z,online,9,"line one\nline two",,extra\n'
+        "R3,C1,2026-11-30T10:00:00Z,online,9,last,\n"
+    )
+    (settings.landing_dir / SURVEYS / "2026-11-30_a.csv").write_text(text, encoding="utf-8")
+    summary = run_and_check(settings, DAY, SURVEYS, {"survey_responses/2026-11-30_a.csv": 3})
+    assert reasons_by_row(settings) == {3: "csv_wrong_field_count"}
+    assert loaded(settings, SURVEYS, DAY)["response_id"].tolist() == ["R1", "R3"]
+    assert summary.rows_quarantined == 1
+
+
 # --- finding 5: symlinks and other non-regular entries ------------------------------------------------------------
 
 
