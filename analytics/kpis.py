@@ -30,13 +30,11 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
-from statsmodels.stats.power import NormalIndPower
-from statsmodels.stats.proportion import proportions_ztest
-from statsmodels.stats.rates import test_poisson_2indep
 
-from analytics.stats import bh_qvalues
 from analytics.weeks import shift_iso_week
+
+# scipy and statsmodels are imported inside the functions that run the tests: `loyalty metrics --json` reads
+# the stored tiles with this module's column names, and importing the libraries would cost it about a second.
 
 __all__ = ["KPI_COLUMNS", "KPI_ORDER", "compute_kpi_tiles"]
 
@@ -91,6 +89,8 @@ def _num(row: dict, key: str) -> float | None:
 def _ces_welch(now: dict, before: dict) -> float | None:
     """Welch's t-test p-value of the two weeks' mean CES, or None without enough answers."""
 
+    from scipy import stats as scipy_stats
+
     def moments(row: dict) -> tuple[float, float, float] | None:
         mean, low, high, n = (_num(row, k) for k in ("ces", "ces_ci_low", "ces_ci_high", "ces_n"))
         if None in (mean, low, high, n) or n < 2:  # type: ignore[operator]
@@ -109,6 +109,8 @@ def _ces_welch(now: dict, before: dict) -> float | None:
 def _poisson(count_now: float | None, count_before: float | None) -> float | None:
     if count_now is None or count_before is None or count_now + count_before == 0:
         return None
+    from statsmodels.stats.rates import test_poisson_2indep
+
     result = test_poisson_2indep(int(count_now), 1.0, int(count_before), 1.0, method="exact-cond")
     return float(result.pvalue)
 
@@ -119,6 +121,8 @@ def _proportions(hits_now, n_now, hits_before, n_before) -> float | None:  # typ
     pooled = (hits_now + hits_before) / (n_now + n_before)
     if pooled in (0.0, 1.0):  # both weeks all or nothing: no variance, nothing to test
         return None
+    from statsmodels.stats.proportion import proportions_ztest
+
     _, p = proportions_ztest(np.array([hits_now, hits_before]), np.array([n_now, n_before]))
     return float(p)
 
@@ -130,6 +134,8 @@ def standardised_mde(
     if n_now is None or n_now < 1:
         return None
     n_before = n_now if n_before is None or n_before < 1 else n_before
+    from statsmodels.stats.power import NormalIndPower
+
     d = NormalIndPower().solve_power(
         effect_size=None, nobs1=n_now, alpha=alpha, power=power, ratio=n_before / n_now, alternative="two-sided"
     )
@@ -145,6 +151,8 @@ def _share_sigma(hits: list[float | None], n: list[float | None]) -> float | Non
 
 
 def _minimum_detectable_changes(sat_now: dict, sat_before: dict, ret_now: dict, ret_before: dict, alpha: float) -> dict:
+    from scipy import stats as scipy_stats
+
     def d(row_now: dict, row_before: dict, key: str) -> float | None:
         return standardised_mde(_num(row_now, key), _num(row_before, key), alpha=alpha)
 
@@ -257,6 +265,8 @@ def compute_kpi_tiles(
     }
     mde = _minimum_detectable_changes(sat_now, sat_before, ret_now, ret_before, alpha)
     own = [k for k, (_, p) in tests.items() if p is not None]
+    from analytics.stats import bh_qvalues
+
     q_own = dict(zip(own, bh_qvalues(np.array([tests[k][1] for k in own], dtype=float)), strict=True)) if own else {}
 
     rows = []

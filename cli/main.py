@@ -530,8 +530,7 @@ def read_headline(week: str) -> dict:
 
     from analytics.headline import summarise_cases, summarise_week
     from loyalty.db import get_read_engine
-    from tasks.published import read_previous_published
-    from tasks.report_data import read_stored_frames
+    from loyalty.stored import read_previous_published, read_stored_frames
 
     engine = get_read_engine(get_settings().warehouse_url)
     if not sa.inspect(engine).has_table("weekly_satisfaction"):

@@ -214,10 +214,17 @@ _PROBLEM_TEXT = {
 }
 
 
-def _window_mask(stamps: pd.Series, window: tuple[pd.Timestamp, pd.Timestamp] | None) -> np.ndarray:
+Window = tuple[pd.Timestamp, "pd.Timestamp | pd.Series"]
+"""The accepted ``[start, end)`` of timestamps (UTC). ``end`` may be a Series aligned with the rows: rows of
+several delivery days, validated together, each end at their own day's end."""
+
+
+def _window_mask(stamps: pd.Series, window: Window | None) -> np.ndarray:
     low, high = CALENDAR_LIMITS
     if window is not None:
-        low, high = max(low, window[0]), min(high, window[1])
+        low = max(low, window[0])
+        end = window[1]
+        high = end.where(end < high, high) if isinstance(end, pd.Series) else min(high, end)
     present = stamps.notna().to_numpy()
     with np.errstate(invalid="ignore"):
         outside = ((stamps < low) | (stamps >= high)).fillna(False).to_numpy(dtype=bool)
@@ -228,12 +235,13 @@ def coerce_frame(
     raw: pd.DataFrame,
     entity: Entity,
     source_zone: ZoneInfo,
-    window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    window: Window | None = None,
 ) -> Coerced:
     """The contract columns of ``raw`` in their contract types; missing optional columns become null.
 
-    ``window`` is the accepted ``[start, end)`` of every timestamp (UTC); a timestamp outside it (or outside
-    :data:`CALENDAR_LIMITS`) is ``timestamp_out_of_range:<column>`` and null in the typed frame.
+    ``window`` is the accepted ``[start, end)`` of every timestamp (UTC; ``end`` a scalar or one per row); a
+    timestamp outside it (or outside :data:`CALENDAR_LIMITS`) is ``timestamp_out_of_range:<column>`` and null
+    in the typed frame.
     """
     typed: dict[str, pd.Series] = {}
     out = Coerced(frame=pd.DataFrame(index=raw.index))

@@ -223,6 +223,9 @@ def configure_runtime(settings: Settings | None = None, *, quiet: bool = False) 
     os.environ.setdefault("DO_NOT_TRACK", "1")  # Prefect's client-side usage data, and its notice on `loyalty serve`
     # Prefect's local result store is not isolated by its test harness; keep it under PREFECT_HOME.
     os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(settings.prefect_home / "results"))
+    # The temporary local server gets 20 s to start by default; on a busy 2-core machine it took longer and
+    # `loyalty demo` stopped with "Timed out while attempting to connect to ephemeral Prefect API server".
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if quiet:
         # The CLI draws its own progress and summary, so the terminal shows warnings only. The level of the
         # console handler, not PREFECT_LOGGING_LEVEL: that level also stops INFO lines reaching the Prefect

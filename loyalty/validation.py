@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from loyalty.coerce import coerce_frame, record_hashes
+from loyalty.coerce import Window, coerce_frame, record_hashes
 from loyalty.contract import Entity
 from loyalty.textsafe import storable_text
 
@@ -184,19 +184,23 @@ def validate_frame(
     raw: pd.DataFrame,
     entity: Entity,
     source_zone: ZoneInfo,
-    window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    window: Window | None = None,
     partition: str | None = None,
 ) -> Validated:
     """Split a raw delivery frame into valid typed rows and quarantined rows with reasons.
 
     ``raw`` holds contract-named columns plus ``_source`` and ``_source_row``; its index is irrelevant.
     Every input row appears in exactly one of the two outputs. ``window`` (see :func:`settings_window`) is
-    the accepted range of timestamps; without it only timestamps no calendar can hold are refused. With
+    the accepted range of timestamps, its end a scalar or a Series aligned with ``raw``'s rows in order (rows
+    of several delivery days end at their own day's end); without it only timestamps no calendar can hold are
+    refused. With
     ``partition`` (a column of ``raw``, e.g. the delivery day of each row when several deliveries are validated
     in one call), ids repeating inside one delivery are looked for per partition value, and both outputs carry
     that column.
     """
     raw = raw.reset_index(drop=True)
+    if window is not None and isinstance(window[1], pd.Series):
+        window = (window[0], window[1].reset_index(drop=True))
     coerced = coerce_frame(raw, entity, source_zone, window)
     typed = coerced.frame
     details = dict(coerced.details)
@@ -204,9 +208,12 @@ def validate_frame(
         for code in details:
             if code.startswith("timestamp_out_of_range:"):
                 column = code.partition(":")[2]
+                # One text whatever the batch of days (the end is per delivery day), so a day's quarantine rows
+                # are the same from a nightly run and from a backfill chunk.
                 details[code] = (
-                    f"{column} is outside the accepted window {window[0]:%Y-%m-%d %H:%M} .. "
-                    f"{window[1]:%Y-%m-%d %H:%M} UTC (LOYALTY_EARLIEST_TIMESTAMP, LOYALTY_MAX_FUTURE_HOURS)"
+                    f"{column} is outside the accepted window: before {window[0]:%Y-%m-%d %H:%M} UTC "
+                    "(LOYALTY_EARLIEST_TIMESTAMP) or at or after the end of its delivery day plus "
+                    "LOYALTY_MAX_FUTURE_HOURS"
                 )
     for rule in rules_for(entity):
         details[rule.reason] = rule.detail

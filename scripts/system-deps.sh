@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages the reports need: fonts for WeasyPrint (no network fonts), HarfBuzz's subsetter for
-# small PDFs, and poppler-utils (pdftotext, pdftoppm) for looking at PDFs. Installs only what is missing,
-# and only when it can (root with apt-get); otherwise it says what to install and carries on.
+# Debian packages the reports need: fonts for WeasyPrint (no network fonts; an emoji font, since comments
+# quote emoji), HarfBuzz's subsetter for small PDFs, and poppler-utils (pdftotext, pdftoppm) for looking at
+# PDFs. Installs only what is missing, and only when it can (root with apt-get); otherwise it says what to
+# install and carries on.
 set -euo pipefail
-packages=(fonts-dejavu-core libharfbuzz-subset0 poppler-utils)
+packages=(fonts-dejavu-core fonts-noto-color-emoji libharfbuzz-subset0 poppler-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

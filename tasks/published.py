@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
 import sqlalchemy as sa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from analytics.weeks import shift_iso_week
 from loyalty.db import get_engine
 from loyalty.schema import published_figures
 from loyalty.settings import Settings
@@ -45,15 +43,6 @@ def record_published_figures(engine: sa.Engine, week: str, region: str | None, f
         if rows:
             conn.execute(published_figures.insert(), rows)
     return len(rows)
-
-
-def read_previous_published(engine: sa.Engine, week: str, region: str | None) -> pd.DataFrame:
-    """The figures the previous week's edition (same region) published: figure, value, n (may be empty)."""
-    query = sa.select(published_figures.c.figure, published_figures.c.value, published_figures.c.n).where(
-        (published_figures.c.week == shift_iso_week(week, -1)) & (published_figures.c.region == (region or ""))
-    )
-    with engine.connect() as conn:
-        return pd.read_sql(query, conn)
 
 
 @task(name="record-published-figures", cache_policy=NO_CACHE)

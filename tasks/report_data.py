@@ -18,20 +18,16 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from analytics.bundle import CASE_FRAMES
-from analytics.weeks import parse_iso_week, previous_iso_weeks
+from analytics.weeks import parse_iso_week
 from loyalty.db import get_engine, load_sql
 from loyalty.schema import METRIC_TABLES
 from loyalty.settings import Settings
+from loyalty.stored import TREND_WEEKS, read_previous_published, read_stored_frames
 from loyalty.textsafe import display_line
 from tasks.metrics import compute_weeks
-from tasks.published import read_previous_published
 from tasks.retry import JITTER, backoff, retry_on_transient
 
 log = logging.getLogger(__name__)
-
-TREND_WEEKS = 12  # earlier weeks on the trend charts: 13 weeks with the reported one
-# Tables read for earlier weeks too: trends, and last week's figures for the changes.
-_HISTORY_TABLES = ("weekly_satisfaction", "weekly_retention")
 
 
 class ReportInputError(ValueError):
@@ -53,25 +49,6 @@ def stored_weeks(engine: sa.Engine, weeks: list[str]) -> set[str]:
     bounds = {"first_week": min(weeks), "last_week": max(weeks)}
     with engine.connect() as conn:
         return set(conn.execute(load_sql("report/weeks_with_metrics"), bounds).scalars()) & set(weeks)
-
-
-def read_stored_frames(
-    engine: sa.Engine, week: str, names: tuple[str, ...] | None = None, *, history_weeks: int = TREND_WEEKS
-) -> dict[str, pd.DataFrame]:
-    """The stored metric tables' rows of ``week``, and of ``history_weeks`` earlier weeks for satisfaction and
-    retention (trends, and last week's figures for the changes). ``names``: only these tables.
-
-    The metric tables are defined from the analytics modules' column lists (:data:`loyalty.schema.METRIC_TABLES`),
-    so they are read through those table objects rather than hand-written SQL that would repeat the lists.
-    """
-    history = [*previous_iso_weeks(week, history_weeks), week]
-    frames: dict[str, pd.DataFrame] = {}
-    with engine.connect() as conn:
-        for name in names or tuple(METRIC_TABLES):
-            table = METRIC_TABLES[name]
-            weeks = history if name in _HISTORY_TABLES else [week]
-            frames[name] = pd.read_sql(sa.select(table).where(table.c.week.in_(weeks)), conn)
-    return frames
 
 
 def read_stored_case_frames(engine: sa.Engine, week: str, region: str) -> dict[str, pd.DataFrame]:
@@ -159,6 +136,6 @@ def read_report_data(settings: Settings, week: str, region: str | None = None) -
         return ReportData(week=week, region=region, frames=frames, data_quality={})
     if week not in stored_weeks(engine, [week]):
         raise ReportInputError(f"no stored metrics for {week}: compute them first (loyalty backfill, or the flow)")
-    frames = read_stored_frames(engine, week)
+    frames = read_stored_frames(engine, week, tuple(METRIC_TABLES))
     frames["published_previous"] = read_previous_published(engine, week, None)
     return ReportData(week=week, region=None, frames=frames, data_quality=read_data_quality(engine, week))

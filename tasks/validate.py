@@ -42,26 +42,15 @@ def check_deliveries(deliveries: list[Delivery], settings: Settings) -> list[Che
     empty_rejected = pd.DataFrame(columns=REJECTED_COLUMNS)
     if not frames:
         return [_with_malformed(d, empty_valid, empty_rejected) for d in deliveries]
-    if len(frames) == 1:
-        result = validate_frame(
-            frames[0].reset_index(drop=True),
-            entity,
-            settings.source_zone,
-            settings_window(settings, deliveries[frames[0][_DAY].iloc[0]].delivery_day),
-            partition=_DAY,
-        )
-        valid_by_day = dict(tuple(result.valid.groupby(_DAY, sort=False)))
-        rejected_by_day = dict(tuple(result.rejected.groupby(_DAY, sort=False)))
-    else:
-        # The accepted timestamp window ends with each delivery day (LOYALTY_MAX_FUTURE_HOURS after it), so
-        # until the window can be given per row, each day's rows are checked with their own window: one suite
-        # run per day. The reading, hashing of files and the loads stay per chunk.
-        valid_by_day, rejected_by_day = {}, {}
-        for frame in frames:
-            i = int(frame[_DAY].iloc[0])
-            window = settings_window(settings, deliveries[i].delivery_day)
-            result = validate_frame(frame.reset_index(drop=True), entity, settings.source_zone, window, partition=_DAY)
-            valid_by_day[i], rejected_by_day[i] = result.valid, result.rejected
+    # One suite run over the chunk's rows. The accepted timestamp window ends with each row's own delivery day
+    # (LOYALTY_MAX_FUTURE_HOURS after it), so its end is given per row.
+    rows = pd.concat(frames, ignore_index=True)
+    ends = {i: settings_window(settings, d.delivery_day)[1] for i, d in enumerate(deliveries)}
+    start = settings_window(settings, deliveries[0].delivery_day)[0]
+    window_end = pd.Series(pd.to_datetime(rows[_DAY].map(ends), utc=True), index=rows.index)
+    result = validate_frame(rows, entity, settings.source_zone, (start, window_end), partition=_DAY)
+    valid_by_day = dict(tuple(result.valid.groupby(_DAY, sort=False)))
+    rejected_by_day = dict(tuple(result.rejected.groupby(_DAY, sort=False)))
     out = []
     for i, delivery in enumerate(deliveries):
         if not len(delivery.rows):

@@ -78,3 +78,23 @@ def build_demo_warehouse(settings: Settings, start: date, end: date, *, n_custom
     weeks = weeks_of_days(sorted(touched))
     recompute_metrics.fn(settings, weeks)
     return weeks
+
+
+def load_six_answers(settings: Settings) -> None:
+    """A tiny warehouse: on Wednesday 18 November 2026 (2026-W47) six phone answers with NPS 10, 9, 8, 3, 2, 9
+    (NPS 16.7) and CSAT 4, and customer C1's purchases of 18 November and, arriving late in that day's file,
+    10 November (2026-W46)."""
+    write_csv(
+        settings.landing_dir / "survey_responses" / "2026-11-18_cards.csv",
+        ["response_id", "submitted_at", "channel", "nps", "csat"],
+        [[f"R{i}", "2026-11-18T10:00:00Z", "phone", str(n), "4"] for i, n in enumerate([10, 9, 8, 3, 2, 9])],
+    )
+    write_csv(
+        settings.landing_dir / "transactions" / "2026-11-18_pos.csv",
+        ["transaction_id", "customer_id", "occurred_at", "amount", "currency", "channel"],
+        [
+            ["T1", "C1", "2026-11-18T10:00:00Z", "10.00", "GBP", "online"],
+            ["T0", "C1", "2026-11-10T10:00:00Z", "5", "GBP", "online"],
+        ],
+    )
+    run_day(settings, date(2026, 11, 18))

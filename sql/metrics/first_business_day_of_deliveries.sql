@@ -9,6 +9,9 @@ with days as (
     union all
     select min(business_day) as business_day from survey_responses
     where delivery_day between :first_day and :last_day
+    union all
+    select min(business_day) as business_day from outreach
+    where delivery_day between :first_day and :last_day
 ),
 
 final as (

@@ -14,6 +14,11 @@ with final as (
         'survey_responses' as entity,
         count(*) as count_rows
     from survey_responses
+    union all
+    select
+        'outreach' as entity,
+        count(*) as count_rows
+    from outreach
 )
 
 select * from final

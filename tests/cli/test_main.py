@@ -187,3 +187,16 @@ def test_report_emails_are_sends_and_the_log_reads_back_per_recipient(settings):
         ["a@example.com", "sent", "attempts", "1", "sends", "1"],
         ["b@example.com", "sent", "attempts", "1", "sends", "2"],
     ]
+
+
+def test_the_stored_row_counts_name_every_contract_entity(settings):
+    # The demo's totals table looks each entity up in these counts: an entity missing here stopped `loyalty demo`.
+    from loyalty.contract import ENTITIES
+    from loyalty.db import get_engine, load_sql
+    from tests.helpers import load_six_answers
+
+    load_six_answers(settings)  # six answers and two purchases, nothing else
+    with get_engine(settings.warehouse_url).connect() as conn:
+        stored = {r.entity: r.count_rows for r in conn.execute(load_sql("status/stored_rows"))}
+    assert set(stored) == set(ENTITIES)
+    assert stored == {"customers": 0, "transactions": 2, "survey_responses": 6, "outreach": 0}

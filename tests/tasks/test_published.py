@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from loyalty.db import get_engine
 from loyalty.schema import migrate
-from tasks.published import read_previous_published, record_published_figures
+from loyalty.stored import read_previous_published
+from tasks.published import record_published_figures
 
 
 def test_first_publication_is_kept_and_read_by_the_next_week(settings):
