@@ -632,7 +632,12 @@ def summary_sentences(
             verdict = f"{nps['change']} on last week, within normal week-to-week variation"
         else:
             verdict = "with no week before it to compare"
-        sentences.append(f"NPS was {nps['value']} ({ci}) from {responses['value']} responses, {verdict}.")
+        # The interval rests on the answers to the NPS question, which may be fewer than the responses.
+        answered = overall.get("nps_n")
+        base = f"{responses['value']} responses"
+        if not _missing(answered) and fmt_int(answered) != responses["value"]:
+            base = f"{fmt_int(answered)} answers of {base}"
+        sentences.append(f"NPS was {nps['value']} ({ci}) from {base}, {verdict}.")
     elif overall and not overall.get("is_suppressed") and not _missing(overall.get("nps_n")):
         # Enough responses to publish the cell, but too few of them answered the NPS question.
         sentences.append(

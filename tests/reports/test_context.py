@@ -384,8 +384,10 @@ def test_summary_states_the_numbers_and_what_to_do() -> None:
     sentences = summary_sentences(tiles, overall_of(satisfaction), RISING, DRIVERS, RETAIN, ALERTS, OPTIONS)
     assert 3 <= len(sentences) <= 5
     assert sentences == [
-        # CI 42.0 +/- 10.8 from the overall cell; +11.5 with the stored test's verdict.
-        "NPS was 42.0 (95% CI 31.2 to 52.8) from 120 responses, up 11.5 pts on last week, a significant change.",
+        # CI 42.0 +/- 10.8 from the overall cell, which rests on the 118 of 120 responses that answered the NPS
+        # question; +11.5 with the stored test's verdict.
+        "NPS was 42.0 (95% CI 31.2 to 52.8) from 118 answers of 120 responses, up 11.5 pts on last week, a "
+        "significant change.",
         "CSAT was 81.0% and CES 5.75 out of 7; neither moved significantly.",
         "100 customers bought this week and 50.0% of them had bought before; churn rose significantly to 10.00% "
         "(no purchase for 90 days).",
@@ -401,13 +403,13 @@ def test_summary_nps_within_normal_variation_and_without_a_previous_week() -> No
     tiles = tiles_of(satisfaction, retention)
     first = summary_sentences(tiles, overall_of(satisfaction), [], [], [], [], OPTIONS)[0]
     assert first == (
-        f"NPS was 30.5 (95% CI 19.7 to 41.3) from 120 responses, {MINUS}2.9 pts on last week, "
+        f"NPS was 30.5 (95% CI 19.7 to 41.3) from 118 answers of 120 responses, {MINUS}2.9 pts on last week, "
         "within normal week-to-week variation."
     )
     only_this_week = satisfaction.loc[satisfaction["week"] == WEEK]
     tiles = tiles_of(only_this_week, retention)
     sentences = summary_sentences(tiles, overall_of(only_this_week), [], [], [], [], OPTIONS)
-    assert sentences[0].endswith("from 120 responses, with no week before it to compare.")
+    assert sentences[0].endswith("from 118 answers of 120 responses, with no week before it to compare.")
     assert len(sentences) == 3  # NPS, CSAT/CES and customers: nothing rising, nothing to do
 
 
