@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 
 import demo
 from demo.simulation import Simulation
@@ -195,29 +197,34 @@ def _utc_naive(values: pd.Series, source_tz: str) -> pd.Series:
     return out
 
 
-def _sqlite_type(entity: str, column: str) -> str:
+def _sqlite_type(column: str) -> sa.types.TypeEngine:
     if column in _INTEGERS:
-        return "integer"
+        return sa.Integer()
     if column == "amount":
-        return "real"
-    return "text"
+        return sa.Float()
+    return sa.Text()
 
 
 def write_sqlite_source(tables: dict[str, pd.DataFrame], path: Path) -> None:
-    """A SQLite source database: timestamps as UTC text ``YYYY-MM-DD HH:MM:SS`` (README, SQL source)."""
+    """A SQLite source database: timestamps as UTC text ``YYYY-MM-DD HH:MM:SS`` (README, SQL source).
+
+    The statements are SQLAlchemy Core compiled for SQLite (no SQL built from strings); rows go through
+    ``sqlite3``'s ``executemany``."""
+    dialect = sqlite.dialect(paramstyle="qmark")
     path.unlink(missing_ok=True)
     conn = sqlite3.connect(path)
     try:
         for entity, df in tables.items():
             columns = list(df.columns)
             ts = _TIMESTAMP[entity]
-            ddl = ", ".join(f"{c} {_sqlite_type(entity, c)}" for c in columns)
-            conn.execute(f"create table {entity} ({ddl})")
+            table = sa.Table(entity, sa.MetaData(), *(sa.Column(c, _sqlite_type(c)) for c in columns))
+            conn.execute(str(sa.schema.CreateTable(table).compile(dialect=dialect)))
             values = {c: _plain_column(df[c], timestamp=c == ts) for c in columns}
             rows = zip(*values.values(), strict=True)
-            marks = ", ".join("?" for _ in columns)
-            conn.executemany(f"insert into {entity} ({', '.join(columns)}) values ({marks})", rows)
-            conn.execute(f"create index ix_{entity}_{ts} on {entity} ({ts})")
+            insert = table.insert().values({c: sa.bindparam(c) for c in columns})
+            conn.executemany(str(insert.compile(dialect=dialect)), rows)
+            index = sa.Index(f"ix_{entity}_{ts}", table.c[ts])
+            conn.execute(str(sa.schema.CreateIndex(index).compile(dialect=dialect)))
         conn.commit()
     finally:
         conn.close()

@@ -5,6 +5,9 @@ Every landing file of every delivery day is read with the plainest reader of its
 into a table per entity with the contract's columns: ``executemany`` on SQLite, ``COPY`` on PostgreSQL, one
 transaction per entity and delivery day (the project's unit of work). No parsing of values, no validation,
 no duplicates check, no provenance columns, no metrics. Whatever the pipeline does beyond this costs more.
+
+The statements are SQLAlchemy Core, compiled once per dialect into text for the raw driver (no SQL is built
+from strings here): the writes themselves go through ``sqlite3`` and ``psycopg`` directly, as a floor should.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 from bench.data import BENCH_ENTITIES, landing_files
 from bench.targets import Target
@@ -74,11 +80,23 @@ def read_file(path: Path, entity: str, headers: dict[str, str]) -> list[Row]:
     return rows
 
 
-def _create_tables_sql() -> list[str]:
-    return [
-        f"create table {entity} ({', '.join(f'{c} text' for c in CONTRACT_COLUMNS[entity])})"
-        for entity in BENCH_ENTITIES
-    ]
+_FLOOR_TABLES = sa.MetaData()
+TABLES = {
+    entity: sa.Table(entity, _FLOOR_TABLES, *(sa.Column(c, sa.Text()) for c in CONTRACT_COLUMNS[entity]))
+    for entity in BENCH_ENTITIES
+}
+
+
+def _sql(statement: sa.ClauseElement, dialect: Dialect) -> str:
+    return str(statement.compile(dialect=dialect))
+
+
+def _create_tables_sql(dialect: Dialect) -> list[str]:
+    return [_sql(sa.schema.CreateTable(table), dialect) for table in TABLES.values()]
+
+
+def _count_sql(entity: str, dialect: Dialect) -> str:
+    return _sql(sa.select(sa.func.count()).select_from(TABLES[entity]), dialect)
 
 
 def _deliveries(landing: Path, days: Iterable[date], mapping_path: Path) -> Iterable[tuple[str, list[Row]]]:
@@ -97,29 +115,34 @@ def load_floor(target: Target, landing: Path, days: list[date], mapping_path: Pa
     target.reset()
     written = dict.fromkeys(BENCH_ENTITIES, 0)
     if target.engine == "sqlite":
+        dialect = sqlite.dialect(paramstyle="qmark")
+        inserts = {
+            e: _sql(t.insert().values({c.name: sa.bindparam(c.name) for c in t.c}), dialect) for e, t in TABLES.items()
+        }
         conn = sqlite3.connect(target.sqlite_path, isolation_level=None)
         try:
             conn.execute("pragma journal_mode=wal")
-            for ddl in _create_tables_sql():
+            for ddl in _create_tables_sql(dialect):
                 conn.execute(ddl)
             for entity, rows in _deliveries(landing, days, mapping_path):
-                marks = ", ".join("?" for _ in CONTRACT_COLUMNS[entity])
                 conn.execute("begin immediate")
-                conn.executemany(f"insert into {entity} values ({marks})", rows)
+                conn.executemany(inserts[entity], rows)
                 conn.execute("commit")
                 written[entity] += len(rows)
         finally:
             conn.close()
         return written
     import psycopg
+    from psycopg import sql
 
     options = f"-c search_path={target.schema} -c TimeZone=UTC"
     with psycopg.connect(target.conninfo(), options=options) as conn:
-        for ddl in _create_tables_sql():
-            conn.execute(ddl)
+        for ddl in _create_tables_sql(postgresql.dialect()):
+            conn.execute(ddl.encode())
         conn.commit()
         for entity, rows in _deliveries(landing, days, mapping_path):
-            with conn.transaction(), conn.cursor().copy(f"copy {entity} from stdin") as copy:
+            copy_sql = sql.SQL("copy {} from stdin").format(sql.Identifier(entity))
+            with conn.transaction(), conn.cursor().copy(copy_sql) as copy:
                 for row in rows:
                     copy.write_row(row)
             written[entity] += len(rows)
@@ -131,10 +154,10 @@ def count_rows(target: Target) -> dict[str, int]:
     if target.engine == "sqlite":
         conn = sqlite3.connect(target.sqlite_path)
         try:
-            return {e: conn.execute(f"select count(*) from {e}").fetchone()[0] for e in BENCH_ENTITIES}
+            return {e: conn.execute(_count_sql(e, sqlite.dialect())).fetchone()[0] for e in BENCH_ENTITIES}
         finally:
             conn.close()
     import psycopg
 
     with psycopg.connect(target.conninfo(), options=f"-c search_path={target.schema}") as conn:
-        return {e: conn.execute(f"select count(*) from {e}").fetchone()[0] for e in BENCH_ENTITIES}
+        return {e: conn.execute(_count_sql(e, postgresql.dialect()).encode()).fetchone()[0] for e in BENCH_ENTITIES}

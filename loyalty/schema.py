@@ -516,7 +516,9 @@ def _kpi_tiles_and_term_names(conn: Connection) -> None:
     tables = set(sa.inspect(conn).get_table_names())
     for old, new in (("group_terms", "terms_by_nps_group"), ("term_details", "term_verbatims")):
         if old in tables and new not in tables:
-            conn.execute(sa.text(f"alter table {old} rename to {new}"))  # fixed names, no input
+            # SQLAlchemy Core has no rename; the names are this migration's own, quoted by the dialect.
+            quote = conn.dialect.identifier_preparer.quote
+            conn.execute(sa.text(f"alter table {quote(old)} rename to {quote(new)}"))
     metadata.create_all(conn, tables=[metric_tables()["weekly_kpi_tiles"]], checkfirst=True)
 
 
