@@ -57,18 +57,8 @@ _RETENTION_FIELDS = [
     "is_partial_week",
 ]
 _METRIC_N = (("nps", "nps_n"), ("csat", "csat_n"), ("ces", "ces_n"))
-_SURVIVAL_FIELDS = [
-    "nps_group",
-    "respondents",
-    "repurchasers",
-    "censored",
-    "median_days",
-    "repurchased_30d",
-    "repurchased_60d",
-    "repurchased_90d",
-    "repurchased_90d_ci_low",
-    "repurchased_90d_ci_high",
-]
+# Per NPS group: the stored repurchase row without the fields shared by every group (given once, above it).
+_SURVIVAL_SHARED = ("week", "first_response_week", "last_response_week", "window_days", "as_of")
 _PERSISTING_FIELDS = [
     "term",
     "onset_week",
@@ -253,7 +243,7 @@ def _survival(summary: pd.DataFrame, tests: pd.DataFrame) -> dict[str, Any] | No
         "first_response_week": first["first_response_week"],
         "last_response_week": first["last_response_week"],
         "window_days": first["window_days"],
-        "groups": summary[_SURVIVAL_FIELDS].to_dict(orient="records"),
+        "groups": summary.drop(columns=[c for c in _SURVIVAL_SHARED if c in summary]).to_dict(orient="records"),
         "log_rank": tests[["comparison", "statistic", "dof", "p_value", "is_significant"]].to_dict(orient="records")
         if len(tests)
         else [],

@@ -163,70 +163,55 @@ def _term_alerts(trending: pd.DataFrame, *, high_ratio: float) -> pd.DataFrame:
         "trending_terms",
     )
     rows = trending.loc[trending["is_significant"].astype(bool) & (trending["direction"] == "rising")]
-    evidence = (
-        "'"
-        + rows["term"].astype("str")
-        + "' in "
-        + _fmt(rows["count"], "{:.0f}")
-        + " of "
-        + _fmt(rows["comments"], "{:.0f}")
-        + " comments ("
-        + _fmt(rows["share"], "{:.1%}")
-        + ") vs "
-        + _fmt(rows["baseline_share"], "{:.1%}")
-        + " in the baseline weeks (ratio "
-        + _fmt(rows["ratio"], "{:.1f}")
-        + "); p="
-        + _fmt(rows["p_value"], "{:.2g}")
-        + ", q="
-        + _fmt(rows["q_value"], "{:.2g}")
+    evidence = _term_evidence(
+        rows, "in", "baseline_share", " in the baseline weeks (ratio " + _fmt(rows["ratio"], "{:.1f}") + ")"
     )
-    return pd.DataFrame(
-        {
-            "week": rows["week"].to_numpy(),
-            "kind": "rising_term",
-            "subject": rows["term"].astype("str").to_numpy(),
-            "severity": np.where(rows["ratio"] >= high_ratio, "medium", "low"),
-            "evidence": evidence.to_numpy(),
-            "p_value": rows["p_value"].to_numpy(float),
-            "q_value": rows["q_value"].to_numpy(float),
-            "rule": "q<0.05",
-        }
-    )
+    severity = np.where(rows["ratio"] >= high_ratio, "medium", "low")
+    return _term_alert_frame(rows, "rising_term", severity, evidence, "q<0.05")
 
 
 def _persisting_alerts(persisting: pd.DataFrame) -> pd.DataFrame:
     require_columns(
         persisting, ["week", "term", "onset_week", "count", "comments", "share", "reference_share"], "persisting_terms"
     )
-    evidence = (
-        "'"
-        + persisting["term"].astype("str")
-        + "' still in "
-        + _fmt(persisting["count"], "{:.0f}")
-        + " of "
-        + _fmt(persisting["comments"], "{:.0f}")
-        + " comments ("
-        + _fmt(persisting["share"], "{:.1%}")
-        + ") vs "
-        + _fmt(persisting["reference_share"], "{:.1%}")
-        + " before it rose in "
-        + persisting["onset_week"].astype("str")
-        + "; p="
-        + _fmt(persisting["p_value"], "{:.2g}")
-        + ", q="
-        + _fmt(persisting["q_value"], "{:.2g}")
+    evidence = _term_evidence(
+        persisting, "still in", "reference_share", " before it rose in " + persisting["onset_week"].astype("str")
     )
+    return _term_alert_frame(persisting, "persisting_term", "medium", evidence, "persisting")
+
+
+def _term_evidence(rows: pd.DataFrame, verb: str, reference: str, reference_text: pd.Series | str) -> pd.Series:
+    """ "'<term>' <verb> <count> of <comments> comments (<share>) vs <reference share><reference text>; p=, q="."""
+    return (
+        "'"
+        + rows["term"].astype("str")
+        + f"' {verb} "
+        + _fmt(rows["count"], "{:.0f}")
+        + " of "
+        + _fmt(rows["comments"], "{:.0f}")
+        + " comments ("
+        + _fmt(rows["share"], "{:.1%}")
+        + ") vs "
+        + _fmt(rows[reference], "{:.1%}")
+        + reference_text
+        + "; p="
+        + _fmt(rows["p_value"], "{:.2g}")
+        + ", q="
+        + _fmt(rows["q_value"], "{:.2g}")
+    )
+
+
+def _term_alert_frame(rows: pd.DataFrame, kind: str, severity: object, evidence: pd.Series, rule: str) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "week": persisting["week"].to_numpy(),
-            "kind": "persisting_term",
-            "subject": persisting["term"].astype("str").to_numpy(),
-            "severity": "medium",
+            "week": rows["week"].to_numpy(),
+            "kind": kind,
+            "subject": rows["term"].astype("str").to_numpy(),
+            "severity": severity,
             "evidence": evidence.to_numpy(),
-            "p_value": persisting["p_value"].to_numpy(float),
-            "q_value": persisting["q_value"].to_numpy(float),
-            "rule": "persisting",
+            "p_value": rows["p_value"].to_numpy(float),
+            "q_value": rows["q_value"].to_numpy(float),
+            "rule": rule,
         }
     )
 
