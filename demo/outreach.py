@@ -10,9 +10,10 @@ every night, plus the purchases that contacts bring back. It follows the pipelin
 2. control cases (the same sha256 assignment) are never contacted; ``CONTACTED_SHARE`` of the others are;
 3. a first attempt lands on the opening Monday (45%), Tuesday (30%) or later (25%: missed SLAs), in office
    hours; ``no_answer`` is retried up to twice a business day or two later; ``escalated`` gets a follow-up;
-4. planted effect: a detractor who was reached (reached, resolved or escalated) buys again 1-14 days later with
-   probability ``DETRACTOR_COMEBACK_P``, an overdue customer with ``OVERDUE_COMEBACK_P``. Control customers
-   only have their simulated purchases, so the difference is the effect of the contact;
+4. planted effect: a detractor who was reached (reached, resolved or escalated) buys again ``COMEBACK_DAYS``
+   (14-42) days later with probability ``DETRACTOR_COMEBACK_P``, an overdue customer with
+   ``OVERDUE_COMEBACK_P``. Control customers only have their simulated purchases, so the difference is the
+   effect of the contact;
 5. about 1% invalid extra rows (unknown channel, unknown outcome, missing customer, unparseable timestamp, a
    conflicting duplicate id a day later).
 
@@ -48,8 +49,12 @@ __all__ = [
 ]
 
 CONTACTED_SHARE = 0.88
-DETRACTOR_COMEBACK_P = 0.8
+DETRACTOR_COMEBACK_P = 0.75
 OVERDUE_COMEBACK_P = 0.25
+# A reached customer who comes back buys 2 to 6 weeks after the contact. Sooner (1-14 days, as first planted)
+# made reached detractors buy again faster than promoters, which hid the demo's other planted pattern
+# (detractors buy less afterwards) from the Kaplan-Meier curves: log-rank p 0.38 instead of < 0.001.
+COMEBACK_DAYS = (14, 42)
 INVALID_SHARE = 0.01
 _FIRST_DAY_P = np.array([0.45, 0.30, 0.12, 0.08, 0.05])  # business days 0..3 after opening, then 5-8
 _OUTCOMES = ("no_answer", "reached", "resolved", "declined", "escalated")
@@ -135,7 +140,9 @@ def simulate_outreach(
             chance = DETRACTOR_COMEBACK_P if case.is_detractor else OVERDUE_COMEBACK_P
             if reached and rng.random() < chance:
                 # In a shop's opening hours, never near a daylight-saving change (naive times stay exact).
-                day = reached[0]["contacted_at"].tz_convert(local).date() + dt.timedelta(days=int(rng.integers(1, 15)))
+                day = reached[0]["contacted_at"].tz_convert(local).date() + dt.timedelta(
+                    days=int(rng.integers(COMEBACK_DAYS[0], COMEBACK_DAYS[1] + 1))
+                )
                 seconds = int(rng.integers(10 * 3600, 18 * 3600))
                 when = pd.Timestamp(dt.datetime.combine(day, dt.time(), tzinfo=local) + dt.timedelta(seconds=seconds))
                 amount = float(spend.get(case.customer_id, 40.0)) * float(rng.uniform(0.7, 1.3))

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from analytics._frames import is_detractor
 from demo.comments import SPECIALS, CommentWriter
 from demo.files import KIND_ORDER
 from demo.patterns import (
@@ -338,7 +339,7 @@ class Simulation:
             surveys.append(s)
             at_signup[idx] = False
             detractor = np.zeros(n, dtype=bool)
-            detractor[s["cust"][s["nps"] <= 6]] = True
+            detractor[s["cust"][is_detractor(pd.Series(s["nps"])).to_numpy()]] = True
             det = detractor[idx]
             mult[idx[det]] = np.minimum(mult[idx[det]], DETRACTOR_RATE_MULTIPLIER)
             base_churn = (0.012 + 0.02 * (self.c_sat[idx] < -1)) * self.churn_scale

@@ -87,7 +87,7 @@ def fmt_p(value: Any) -> str:
     if _missing(value):
         return "n/a"
     value = float(value)
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def _signed(value: float, pattern: str) -> str:

@@ -159,7 +159,7 @@ def test_format_kpi(kpi: str, value: float, expected: str) -> None:
 
 
 def test_small_formatters() -> None:
-    assert (fmt_p(0.0004), fmt_p(0.0123), fmt_p(np.nan)) == ("<0.001", "0.012", "n/a")
+    assert (fmt_p(0.0004), fmt_p(0.0123), fmt_p(np.nan)) == ("< 0.001", "0.012", "n/a")
     assert fmt_money(1234.4, "GBP") == "\u00a31,234"
     assert fmt_money(99.6, "CHF") == "100 CHF"
     assert week_heading(WEEK) == "Week 47, 2026 (16 Nov \u2013 22 Nov 2026)"
@@ -207,7 +207,7 @@ def test_tile_marker_and_tone_follow_the_direction_that_is_good(
     assert tiles["nps"]["significance"] == "significant (q 0.012)"  # the stored q of the satisfaction frame
     # Churn 40 / 400 against 10 / 400: z about 4.4, far past any BH bar among the four tested KPIs.
     assert (tiles["churn_rate"]["marker"], tiles["churn_rate"]["tone"], tiles["churn_rate"]["change"]) == expected_churn
-    assert tiles["churn_rate"]["significance"] == "significant (q <0.001)"
+    assert tiles["churn_rate"]["significance"] == "significant (q < 0.001)"
     assert {tiles["churn_rate"]["value"], tiles["churn_rate"]["previous"]} == {"10.00%", "2.50%"}
 
 
