@@ -89,6 +89,18 @@ def _api_configured() -> bool:
     return bool(PREFECT_API_URL.value())
 
 
+@contextlib.contextmanager
+def _flow_api() -> Iterator[None]:
+    """Run the command's flows against a configured or running server when there is one (see
+    ``cli.server.running_server_api``), saying which; else Prefect's temporary server."""
+    from cli.server import running_server_api
+
+    with running_server_api(get_settings()) as api:
+        if api is not None:
+            typer.echo(f"runs report to the Prefect server at {api}", err=True)
+        yield
+
+
 def _check_warehouse() -> None:
     from loyalty.db import check_connection, get_engine
 
@@ -113,7 +125,7 @@ def nightly(
         from cli.server import deployment_tags
         from flows.nightly_etl import nightly_etl
 
-        with tags(*deployment_tags("nightly-etl")):  # the tags its deployment runs carry
+        with _flow_api(), tags(*deployment_tags("nightly-etl")):  # the tags its deployment runs carry
             results = nightly_etl(delivery_day=day)
         for r in results:
             typer.echo(
@@ -160,39 +172,40 @@ def backfill(
         from loyalty import progress
 
         warehouse = warehouse_tag(settings.warehouse_url)
-        if running := _api_configured() and overlapping_backfills(first, last, warehouse):
-            raise UserError(
-                f"another backfill of an overlapping range is running: {', '.join(running)}; wait for it to end"
-                " (or cancel it in the UI), then run this one"
-            )
-
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns) as bar:
-            task = bar.add_task(f"backfill {first} .. {last}", total=(last - first).days + 1)
-            with (
-                progress.watching(lambda p: bar.update(task, completed=p.done, description=f"backfill {p.label}")),
-                tags(*deployment_tags("backfill"), warehouse, cli_run_tag()),
-            ):
-                result = backfill_flow(
-                    start=first,
-                    end=last,
-                    entities=entity or None,
-                    skip_done=skip_done,
-                    render_reports=render_reports,
-                    chunk_days=chunk_days,
-                    task_runner=task_runner,
+        with _flow_api():
+            if running := _api_configured() and overlapping_backfills(first, last, warehouse):
+                raise UserError(
+                    f"another backfill of an overlapping range is running: {', '.join(running)}; wait for it to end"
+                    " (or cancel it in the UI), then run this one"
                 )
-        skipped = (
-            f"{result['days_skipped']} skipped: {' .. '.join(result['skipped'])} were loaded by earlier successful"
-            " runs from the same files"
-            if result["days_skipped"]
-            else "none skipped"
-        )
-        typer.echo(
-            f"{result['days']} delivery days ({skipped}): in {result['rows_in']:,}, "
-            f"loaded {result['rows_loaded']:,}, quarantined {result['rows_quarantined']:,}; "
-            f"metrics recomputed for {len(result['weeks'])} weeks"
-        )
+
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+            with Progress(*columns) as bar:
+                task = bar.add_task(f"backfill {first} .. {last}", total=(last - first).days + 1)
+                with (
+                    progress.watching(lambda p: bar.update(task, completed=p.done, description=f"backfill {p.label}")),
+                    tags(*deployment_tags("backfill"), warehouse, cli_run_tag()),
+                ):
+                    result = backfill_flow(
+                        start=first,
+                        end=last,
+                        entities=entity or None,
+                        skip_done=skip_done,
+                        render_reports=render_reports,
+                        chunk_days=chunk_days,
+                        task_runner=task_runner,
+                    )
+            skipped = (
+                f"{result['days_skipped']} skipped: {' .. '.join(result['skipped'])} were loaded by earlier successful"
+                " runs from the same files"
+                if result["days_skipped"]
+                else "none skipped"
+            )
+            typer.echo(
+                f"{result['days']} delivery days ({skipped}): in {result['rows_in']:,}, "
+                f"loaded {result['rows_loaded']:,}, quarantined {result['rows_quarantined']:,}; "
+                f"metrics recomputed for {len(result['weeks'])} weeks"
+            )
 
 
 @app.command()
@@ -304,7 +317,8 @@ def _run_weekly_report(week: str | None, region: str | None, *, send: bool, reci
             from tasks.report_data import check_region
 
             check_region(get_read_engine(get_settings().warehouse_url), region)
-        return weekly_report(week=week, region=region, send=send, recipients=recipients)
+        with _flow_api():
+            return weekly_report(week=week, region=region, send=send, recipients=recipients)
     except ReportInputError as exc:
         raise UserError(str(exc)) from None
 

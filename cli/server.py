@@ -367,6 +367,25 @@ def prefect_api(settings: Settings, *, start_server: bool = True) -> Iterator[tu
         server.stop()
 
 
+@contextlib.contextmanager
+def running_server_api(settings: Settings) -> Iterator[str | None]:
+    """Where a command's flow runs report: PREFECT_API_URL when set; else the server of ``loyalty serve`` when
+    it answers on LOYALTY_PREFECT_SERVER_HOST/PORT (the run then shows in that UI, and no temporary server is
+    started: about 15 s saved per command); else None, and Prefect starts its temporary server."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    configured = PREFECT_API_URL.value()
+    if configured:
+        yield configured
+        return
+    local = LocalServer(settings).api_url
+    if not api_healthy(local, timeout=0.5):
+        yield None
+        return
+    with temporary_settings(updates={PREFECT_API_URL: local}):
+        yield local
+
+
 def ensure_work_pool(name: str = WORK_POOL) -> bool:
     """Create the process work pool when it is missing (True if created); an existing pool is left as it is."""
     from prefect.client.orchestration import get_client
