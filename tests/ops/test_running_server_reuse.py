@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 from loyalty.db import get_engine
 from loyalty.schema import migrate
 from loyalty.settings import Settings
-from tests.ops.conftest import BIN
 from tasks.metrics import recompute_metrics
 from tests.helpers import load_six_answers
+from tests.ops.conftest import BIN
 
 WEEK = "2026-W47"
 
