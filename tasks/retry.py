@@ -51,7 +51,8 @@ class ScaledRetryTask(Task[P, R]):
     One number, not a list of growing delays: Prefect records the delay on each task run
     (``empirical_policy.retry_delay``) and its UI shows that field as one duration, "Retry Delay NaNs" for a list.
     The delays were 5, 10 and 20 s (2, 4 and 8 s); a fixed delay of about the same total, 12 s (5 s), spread by
-    ``JITTER``, waits out the same outage. ``with_options`` gives a plain Prefect task with the delay as scaled at that moment.
+    ``JITTER``, waits out the same outage. ``with_options`` gives a plain Prefect task with the delay as scaled
+    at that moment.
     """
 
     def __init__(self, *args: Any, retry_delay_seconds: float, **kwargs: Any) -> None:
