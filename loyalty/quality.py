@@ -67,39 +67,29 @@ def validation_rows(summaries: list[LoadSummary], failures: dict[tuple[date, str
     Counts, days, entities, reason codes and check names only: never a value from a row.
     """
     out: list[dict] = []
-    for s in sorted(summaries, key=lambda s: (s.delivery_day, list(ENTITIES).index(s.entity))):
-        base = {
-            "delivery day": s.delivery_day.isoformat(),
-            "entity": s.entity,
-            "rows in": s.rows_in,
-            "loaded": s.rows_loaded,
-            "quarantined": s.rows_quarantined,
+
+    def row(day: date, entity: str, code: str, failing: int | None, check: str, counts: tuple) -> dict:
+        return {
+            "delivery day": day.isoformat(),
+            "entity": entity,
+            "reason code": display_line(code),
+            "rows failing": failing,
+            "check": check,
+            "rows in": counts[0],
+            "loaded": counts[1],
+            "quarantined": counts[2],
         }
+
+    for s in sorted(summaries, key=lambda s: (s.delivery_day, list(ENTITIES).index(s.entity))):
+        counts = (s.rows_in, s.rows_loaded, s.rows_quarantined)
         if not s.failed_rules:
             check = "every rule passed" if s.rows_in else "no rows delivered"
-            out.append({**base, "reason code": "", "check": check, "rows failing": 0})
+            out.append(row(s.delivery_day, s.entity, "", 0, check, counts))
         for code, count in s.failed_rules.items():
-            out.append(
-                {
-                    **base,
-                    "reason code": display_line(code),
-                    "check": expectation_of(s.entity, code),
-                    "rows failing": count,
-                }
-            )
+            out.append(row(s.delivery_day, s.entity, code, count, expectation_of(s.entity, code), counts))
     for (day, entity), _message in sorted((failures or {}).items()):
-        out.append(
-            {
-                "delivery day": day.isoformat(),
-                "entity": entity,
-                "rows in": None,
-                "loaded": None,
-                "quarantined": None,
-                "reason code": "",
-                "check": "not validated: the delivery failed (see the run's failures)",
-                "rows failing": None,
-            }
-        )
+        check = "not validated: the delivery failed (see the run's failures)"
+        out.append(row(day, entity, "", None, check, (None, None, None)))
     return out
 
 
