@@ -421,7 +421,6 @@ def serve(settings: Settings, echo=print) -> None:  # type: ignore[no-untyped-de
 
     Blocks until Ctrl-C; then the runner stops and the server it started is stopped.
     """
-    from prefect import serve as prefect_serve
     from prefect.settings import PREFECT_RUNNER_POLL_FREQUENCY, temporary_settings
 
     from tasks.limits import ensure_source_limit
@@ -446,8 +445,47 @@ def serve(settings: Settings, echo=print) -> None:  # type: ignore[no-untyped-de
             # The runner asks for due runs every PREFECT_RUNNER_POLL_FREQUENCY seconds (10 by default): most of the
             # wait between a trigger in the UI and Running. Two seconds, unless the operator set it.
             stack.enter_context(temporary_settings(updates={PREFECT_RUNNER_POLL_FREQUENCY: runner_poll_seconds()}))
-            prefect_serve(*deployments, print_starting_message=False)
+            serve_until_stopped(deployments)
     echo("stopped")
+
+
+def serve_until_stopped(deployments: list[Any]) -> None:
+    """Run a Prefect runner for ``deployments`` until Ctrl-C or SIGTERM; either way it stops the same way.
+
+    Prefect's own SIGTERM handler (``Runner.handle_sigterm``) calls ``Runner.stop()`` from inside the running
+    event loop, where that async-dispatched method only creates the coroutine ``Runner.astop`` and drops it
+    ("coroutine 'Runner.astop' was never awaited"), then leaves through ``sys.exit`` before this command's own
+    shutdown (the local server, the reports server) can run. Here SIGTERM cancels the runner's task, as Ctrl-C
+    does: the runner leaves its context (pausing the schedules, stopping its run processes) and returns.
+    """
+    import asyncio
+
+    from prefect.runner import Runner
+
+    runner = Runner(pause_on_shutdown=True)
+    for deployment in deployments:
+        runner.add_deployment(deployment)
+    terminated = False
+
+    async def run() -> None:
+        nonlocal terminated
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+
+        def on_sigterm(*_: object) -> None:
+            nonlocal terminated
+            terminated = True
+            loop.call_soon_threadsafe(task.cancel)
+
+        runner.handle_sigterm = on_sigterm  # type: ignore[method-assign] # Runner.start installs this one
+        try:
+            await runner.start()
+        except asyncio.CancelledError:
+            if not terminated:
+                raise
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
 
 
 def deploy(settings: Settings, echo=print) -> list[str]:  # type: ignore[no-untyped-def]

@@ -1,5 +1,5 @@
-"""What the flows show a data engineer in the Prefect UI besides their logs: the run's progress artifact and
-its failures table.
+"""What the flows show a data engineer in the Prefect UI besides their logs: the run's progress artifact, its
+failures table and its validation table.
 
 The progress artifact is created at the very start of the run, with a key of its own per range, so the UI's
 artifact page follows this run (the server updates a key's page only while this artifact is the key's
@@ -65,6 +65,49 @@ class RunProgress:
 def publish_failures(key: str, what: str, failures: list[Failure]) -> None:
     """Every failure of the run as a table artifact (the state message names each distinct error once)."""
     create_table_artifact(key=key, table=failure_rows(failures), description=f"{what}: every failure")
+
+
+def publish_validation(key: str, what: str, rows: list[dict]) -> None:
+    """The run's validation results as a table artifact: per delivery day and entity, the rules rows failed and
+    how many (``loyalty.quality.validation_rows``: counts and reason codes, never a value from a row). The
+    rows themselves are in the warehouse's ``quarantine`` table: ``loyalty quarantine --day D``."""
+    failing = sum(1 for r in rows if r.get("rows failing"))
+    create_table_artifact(
+        key=key,
+        table=rows,
+        description=(
+            f"{what}: validation results per delivery day and entity ({failing} failed rules). Rows in = loaded +"
+            " quarantined; a row may fail several rules. The rows: `loyalty quarantine --day D`."
+        ),
+    )
+
+
+class JobVariablesIgnored(RuntimeError):
+    """A served run was given job variables it cannot apply."""
+
+
+def refuse_ignored_job_variables() -> None:
+    """Fail a run of a served deployment (``loyalty serve``) that was given job variables, before it does anything.
+
+    A served run is started by the serving process with that process's environment; its job variables (an
+    ``env`` from the UI's run form, say) are accepted by the server but never applied. Running anyway would
+    quietly use other settings than the ones asked for (the default landing folder instead of the ``env`` one).
+    A worker of a work pool applies them. Only the variables' names are shown: their values may be secrets.
+    """
+    from prefect.context import FlowRunContext
+
+    from loyalty.textsafe import display_line
+
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    if run is None or run.deployment_id is None or run.work_pool_name or not run.job_variables:
+        return
+    names = ", ".join(display_line(name)[:40] for name in sorted(run.job_variables))
+    raise JobVariablesIgnored(
+        f"this run has job variables ({names}) but its deployment is served by `loyalty serve`, which ignores"
+        " job variables, so nothing was run: start it without them, or use `make deploy` + `make worker` (the"
+        " loyalty-process work pool), whose runs apply them"
+    )
 
 
 def report_link(settings: Settings, path: Path) -> str:

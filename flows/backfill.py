@@ -12,7 +12,8 @@ its own partitions in one transaction, so nothing is loaded twice and a half-wri
 
 Progress: a progress artifact ``backfill-progress-<start>-to-<end>`` in the UI (``flows/_ops.py``), and
 :mod:`loyalty.progress` for the CLI's bar. At the end, a table artifact ``backfill-days`` lists every day with
-its counts, and ``backfill-failures`` every failed delivery. A chunk with a failed delivery ends Failed, with a
+its counts, ``backfill-validation-<start>-to-<end>`` the rules rows failed per day and entity, and
+``backfill-failures`` every failed delivery. A chunk with a failed delivery ends Failed, with a
 short message naming each distinct error once (:mod:`loyalty.failures`).
 
 A run that stops without finishing (cancelled, crashed, killed) leaves its ledger rows ``interrupted``, from
@@ -30,13 +31,20 @@ from prefect.artifacts import create_table_artifact, update_progress_artifact
 from prefect.states import Failed
 
 from analytics.weeks import iso_week_label
-from flows._ops import RunProgress, artifact_key, publish_failures
+from flows._ops import (
+    RunProgress,
+    artifact_key,
+    publish_failures,
+    publish_validation,
+    refuse_ignored_job_variables,
+)
 from flows._params import ChunkDays, Day, Entities, TaskRunnerChoice
 from flows._runners import chunk_task_runner
 from loyalty import progress
 from loyalty.contract import ENTITIES
 from loyalty.db import get_engine
 from loyalty.failures import Failure, summarise_failures
+from loyalty.quality import validation_rows
 from loyalty.settings import Settings, get_settings
 from tasks.chunk import intake_chunk, parallel_intake
 from tasks.interrupted import on_run_stopped, sweep_interrupted
@@ -90,6 +98,7 @@ def backfill_chunk(
     out = {
         "days": outcome.day_rows(),
         "touched": outcome.touched_days,
+        "validation": validation_rows(outcome.summaries, outcome.failures),
         "failures": [Failure(day, entity, m) for (day, entity), m in outcome.failures.items()],
     }
     if out["failures"]:
@@ -140,6 +149,7 @@ def backfill(
         task_runner: serial, or dask to extract and validate a chunk's days in parallel. Empty:
             LOYALTY_BACKFILL_TASK_RUNNER.
     """
+    refuse_ignored_job_variables()
     if end < start:
         raise ValueError(f"backfill end {end} is before start {start}")
     logger = get_run_logger()
@@ -176,6 +186,7 @@ def backfill(
     ]
     touched: set[date] = set()
     failures: list[Failure] = []
+    validation: list[dict] = []
     todo = days[len(skipped) :]
     with chunk_task_runner(settings, "dask" if parallel else "serial", logger) as runner:
         run_chunk = backfill_chunk.with_options(task_runner=runner) if runner else backfill_chunk
@@ -198,11 +209,13 @@ def backfill(
             day_rows.extend(out["days"])
             touched.update(out["touched"])
             failures.extend(out["failures"])
+            validation.extend(out["validation"])
     if skipped and (earliest := first_business_day_of(settings, skipped[0], skipped[-1])) is not None:
         touched.add(earliest)  # the crashed run may have stopped before its metrics
     create_table_artifact(
         key="backfill-days", table=day_rows, description=f"Backfill {start} .. {end}: every delivery day"
     )
+    publish_validation(artifact_key("backfill-validation", start, "to", end), f"Backfill {start} .. {end}", validation)
     weeks = weeks_to_recompute(
         get_engine(settings.warehouse_url), sorted(touched), through=end, max_weeks=settings.recompute_max_weeks
     )

@@ -10,10 +10,12 @@ from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows._ops import artifact_key, publish_validation, refuse_ignored_job_variables
 from flows._params import Entities, OptionalDay
 from loyalty.db import get_engine
 from loyalty.delivery import LoadSummary
 from loyalty.failures import Failure, summarise_failures
+from loyalty.quality import validation_rows
 from loyalty.rundate import resolve_delivery_day
 from loyalty.settings import get_settings
 from tasks.chunk import intake_chunk
@@ -59,6 +61,7 @@ def nightly_etl(delivery_day: OptionalDay = None, entities: Entities = None, rec
         entities: Only these source entities. Empty: all of them.
         recompute: Recompute the weekly metrics of the weeks the load touched.
     """
+    refuse_ignored_job_variables()
     logger = get_run_logger()
     settings = get_settings()
     day = resolve_delivery_day(delivery_day, settings.business_zone)
@@ -69,6 +72,9 @@ def nightly_etl(delivery_day: OptionalDay = None, entities: Entities = None, rec
     outcome = intake_chunk(settings, [day], run_id, entities, logger=logger)
     failures = {entity: message for (_day, entity), message in outcome.failures.items()}
     publish_counts(day, outcome.summaries, failures)
+    publish_validation(
+        artifact_key("validation", day), f"Delivery day {day}", validation_rows(outcome.summaries, outcome.failures)
+    )
     if recompute and outcome.touched_days:
         weeks = weeks_to_recompute(
             get_engine(settings.warehouse_url),

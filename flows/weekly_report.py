@@ -6,7 +6,7 @@ from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows._ops import report_link
+from flows._ops import refuse_ignored_job_variables, report_link
 from loyalty.rundate import resolve_report_week
 from loyalty.settings import Settings, get_settings
 from reports.summaries import kpi_markdown, text_summary
@@ -65,6 +65,7 @@ def weekly_report(
     LOYALTY_REPORT_RECIPIENTS (or to ``recipients``) when some are set; a failed send fails the run and
     names who did not get it.
     """
+    refuse_ignored_job_variables()
     logger = get_run_logger()
     settings = get_settings()
     week = resolve_report_week(week, settings.business_zone)

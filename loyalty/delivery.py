@@ -70,6 +70,8 @@ class LoadSummary:
     files_rejected: int
     business_days: tuple[date, ...]
     quarantined_by_reason: dict[str, int]
+    # Rows failing each reason code (a row may fail several; quarantined_by_reason counts its first only).
+    failed_rules: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -84,4 +86,5 @@ class LoadSummary:
             "files_rejected": self.files_rejected,
             "business_days": [d.isoformat() for d in self.business_days],
             "quarantined_by_reason": dict(self.quarantined_by_reason),
+            "failed_rules": dict(self.failed_rules),
         }

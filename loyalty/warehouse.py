@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from loyalty.contract import get_entity
 from loyalty.delivery import CheckedDelivery, LoadSummary
+from loyalty.quality import failed_rules
 from loyalty.schema import ENTITY_TABLES, file_ledger, quarantine
 from loyalty.textsafe import json_text
 from loyalty.timeutil import utc_now_naive
@@ -243,6 +244,7 @@ def write_partition(
             files_rejected=statuses.get("rejected", 0),
             business_days=tuple(sorted(set(rows["business_day"]))),
             quarantined_by_reason=dict(sorted(Counter(r["reason"] for r in quarantine_rows).items())),
+            failed_rules=failed_rules([r["reasons"] for r in quarantine_rows]),
         )
         if finish is not None:
             finish(conn, summary)

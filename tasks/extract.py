@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
-from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from loyalty.contract import get_entity
@@ -34,7 +33,7 @@ from loyalty.intake import (
 from loyalty.settings import Settings
 from loyalty.timeutil import day_bounds_utc
 from tasks.limits import source_slot
-from tasks.retry import JITTER, backoff, retry_on_transient
+from tasks.retry import retrying_task
 
 
 class LandingMissing(FileNotFoundError):
@@ -219,13 +218,11 @@ def days_label(days: list[date]) -> str:
     return first if first == last else f"{first}..{last}"
 
 
-@task(
+@retrying_task(
     name="extract",
     task_run_name=lambda: "extract-" + _days_name(_task_parameters()),
     retries=3,
-    retry_delay_seconds=backoff(5),
-    retry_jitter_factor=JITTER,
-    retry_condition_fn=retry_on_transient,
+    delay=12,
     timeout_seconds=1800,
     cache_policy=NO_CACHE,
 )

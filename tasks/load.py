@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
-from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from loyalty.db import check_connection, get_engine, masked_driver_errors
@@ -16,15 +15,13 @@ from loyalty.schema import migrate, run_ledger
 from loyalty.settings import Settings
 from loyalty.timeutil import utc_now_naive
 from loyalty.warehouse import write_partition
-from tasks.retry import JITTER, backoff, retry_on_transient
+from tasks.retry import retrying_task
 
 
-@task(
+@retrying_task(
     name="prepare-warehouse",
     retries=3,
-    retry_delay_seconds=backoff(2),
-    retry_jitter_factor=JITTER,
-    retry_condition_fn=retry_on_transient,
+    delay=5,
     timeout_seconds=300,
     cache_policy=NO_CACHE,
 )
@@ -98,13 +95,11 @@ def load_checked(checked: list[CheckedDelivery], settings: Settings, run_id: str
     return out
 
 
-@task(
+@retrying_task(
     name="load",
     task_run_name=_load_task_name,
     retries=3,
-    retry_delay_seconds=backoff(5),
-    retry_jitter_factor=JITTER,
-    retry_condition_fn=retry_on_transient,
+    delay=12,
     timeout_seconds=3600,
     cache_policy=NO_CACHE,
 )

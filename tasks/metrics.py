@@ -13,7 +13,6 @@ import logging
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from analytics.bundle import MetricParameters, compute_metric_frames, convert_currency
@@ -22,7 +21,7 @@ from loyalty.contract import ANSWER_COLUMNS
 from loyalty.db import get_engine, load_sql
 from loyalty.schema import METRIC_TABLES
 from loyalty.settings import Settings
-from tasks.retry import JITTER, backoff, retry_on_transient
+from tasks.retry import retrying_task
 
 log = logging.getLogger(__name__)
 
@@ -199,12 +198,10 @@ def weeks_of_days(days: list[dt.date] | tuple[dt.date, ...]) -> list[str]:
     return sorted({iso_week_label(d) for d in days})
 
 
-@task(
+@retrying_task(
     name="recompute-metrics",
     retries=2,
-    retry_delay_seconds=backoff(5),
-    retry_jitter_factor=JITTER,
-    retry_condition_fn=retry_on_transient,
+    delay=12,
     timeout_seconds=3600,
     cache_policy=NO_CACHE,
 )

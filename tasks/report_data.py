@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 import sqlalchemy as sa
-from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from analytics.bundle import CASE_FRAMES
@@ -25,7 +24,7 @@ from loyalty.settings import Settings
 from loyalty.stored import TREND_WEEKS, read_previous_published, read_stored_frames
 from loyalty.textsafe import display_line
 from tasks.metrics import compute_weeks
-from tasks.retry import JITTER, backoff, retry_on_transient
+from tasks.retry import retrying_task
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +97,10 @@ def read_data_quality(engine: sa.Engine, week: str) -> dict[str, list[dict]]:
     return out
 
 
-@task(
+@retrying_task(
     name="find-weeks-without-metrics",
     retries=2,
-    retry_delay_seconds=backoff(5),
-    retry_condition_fn=retry_on_transient,
+    delay=12,
     cache_policy=NO_CACHE,
 )
 def find_weeks_without_metrics(settings: Settings, weeks: list[str]) -> list[str]:
@@ -111,12 +109,10 @@ def find_weeks_without_metrics(settings: Settings, weeks: list[str]) -> list[str
     return [week for week in weeks if week not in stored]
 
 
-@task(
+@retrying_task(
     name="read-report-data",
     retries=2,
-    retry_delay_seconds=backoff(5),
-    retry_jitter_factor=JITTER,
-    retry_condition_fn=retry_on_transient,
+    delay=12,
     timeout_seconds=1800,
     cache_policy=NO_CACHE,
 )

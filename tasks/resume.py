@@ -19,14 +19,13 @@ from collections import defaultdict
 from datetime import date
 
 import pandas as pd
-from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from loyalty.db import get_engine, load_sql
 from loyalty.intake import FileRejected, landing_name, read_landing_file
 from loyalty.settings import Settings
 from tasks.extract import list_landing_files
-from tasks.retry import JITTER, backoff, retry_on_transient
+from tasks.retry import retrying_task
 
 
 def _day(value: object) -> date:
@@ -45,12 +44,10 @@ def _landing_files(settings: Settings, entity: str, day: date) -> set[tuple[str,
     return files
 
 
-@task(
+@retrying_task(
     name="find-done-days",
     retries=3,
-    retry_delay_seconds=backoff(2),
-    retry_jitter_factor=JITTER,
-    retry_condition_fn=retry_on_transient,
+    delay=5,
     timeout_seconds=600,
     cache_policy=NO_CACHE,
 )

@@ -7,13 +7,17 @@ would re-send to those who already got the report.
 
 from __future__ import annotations
 
-from typing import Any, SupportsIndex, overload
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from prefect.tasks import exponential_backoff
+from prefect.tasks import Task
 
 from loyalty.db import DatabaseUnavailable
 from loyalty.settings import get_settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 TRANSIENT = (
     DatabaseUnavailable,
@@ -40,24 +44,46 @@ def retry_on_transient(task: Any, task_run: Any, state: Any) -> bool:
 JITTER = 0.5
 
 
-class ScaledDelays(list[float]):
-    """Retry delays in seconds, scaled by ``Settings.retry_backoff_scale`` when Prefect reads one.
+class ScaledRetryTask(Task[P, R]):
+    """A Prefect task whose retry delay is one number of seconds, multiplied by ``Settings.retry_backoff_scale``
+    each time Prefect reads it (so settings are read at run time, never at import).
 
-    Prefect takes a task's delays when the task is defined (at import), but reads an item only when a retry
-    is due: scaling there means the settings are read at run time, never at import.
+    One number, not a list of growing delays: Prefect records the delay on each task run
+    (``empirical_policy.retry_delay``) and its UI shows that field as one duration, "Retry Delay NaNs" for a list.
+    The delays were 5, 10 and 20 s (2, 4 and 8 s); a fixed delay of about the same total, 12 s (5 s), spread by
+    ``JITTER``, waits out the same outage. ``with_options`` gives a plain Prefect task with the delay as scaled
+    at that moment.
     """
 
-    @overload
-    def __getitem__(self, index: SupportsIndex) -> float: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[float]: ...
-    def __getitem__(self, index: SupportsIndex | slice) -> float | list[float]:
-        scale = get_settings().retry_backoff_scale
-        if isinstance(index, slice):
-            return [value * scale for value in super().__getitem__(index)]
-        return super().__getitem__(index) * scale
+    def __init__(self, *args: Any, retry_delay_seconds: float, **kwargs: Any) -> None:
+        # Prefect reads the delay back inside __init__ (at import): 0 then, which needs no settings.
+        super().__init__(*args, retry_delay_seconds=0, **kwargs)  # type: ignore[misc]
+        self.__dict__["_base_retry_delay"] = float(retry_delay_seconds)
+
+    @property  # type: ignore[override]
+    def retry_delay_seconds(self) -> float:
+        base = float(self.__dict__.get("_base_retry_delay") or 0.0)
+        return base * get_settings().retry_backoff_scale if base else 0.0
+
+    @retry_delay_seconds.setter
+    def retry_delay_seconds(self, value: float) -> None:
+        if not isinstance(value, int | float):
+            raise TypeError(f"a scaled retry delay is one number of seconds, got {type(value).__name__}")
+        self.__dict__["_base_retry_delay"] = value
 
 
-def backoff(factor: float) -> ScaledDelays:
-    """Three retry delays ``factor x 2^n`` seconds, scaled at run time; pair with ``retry_jitter_factor=JITTER``."""
-    return ScaledDelays(exponential_backoff(backoff_factor=factor)(3))
+def retrying_task(*, delay: float, retries: int = 3, **options: Any) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """``@task`` for a step that touches the outside world: ``retries`` tries after a transient failure
+    (:func:`retry_on_transient`), ``delay`` seconds apart (scaled at run time, stretched by up to ``JITTER``)."""
+
+    def wrap(fn: Callable[P, R]) -> Task[P, R]:
+        return ScaledRetryTask(
+            fn=fn,
+            retries=retries,
+            retry_delay_seconds=delay,
+            retry_jitter_factor=JITTER,
+            retry_condition_fn=retry_on_transient,
+            **options,
+        )
+
+    return wrap

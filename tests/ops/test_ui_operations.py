@@ -9,6 +9,7 @@ REAL SERVER: the session's ``prefect_server``; the CLI runs are subprocesses rep
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -156,6 +157,19 @@ def test_a_cli_backfill_shows_its_logs_tags_and_progress_in_the_ui(prefect_serve
         )
     progress = [a for a in artifacts if a.type == "progress"]
     assert [(a.key, float(a.data)) for a in progress] == [("backfill-progress-2026-11-16-to-2026-11-18", 100.0)]
+    # the validation table: per day and entity the rules rows failed, with counts and codes (no row values)
+    validation = next(a for a in artifacts if a.key == "backfill-validation-2026-11-16-to-2026-11-18")
+    rows = json.loads(validation.data) if isinstance(validation.data, str) else validation.data
+    failing = sorted(
+        (r["delivery day"], r["entity"], r["reason code"], r["rows failing"]) for r in rows if r["rows failing"]
+    )
+    assert failing == [
+        ("2026-11-16", "transactions", "bad_format:currency", 1),
+        ("2026-11-17", "transactions", "bad_format:currency", 1),
+        ("2026-11-17", "transactions", "duplicate_id_same_content", 1),
+        ("2026-11-18", "transactions", "bad_format:currency", 1),
+    ]
+    assert "EURO" not in str(validation.data) and "T1x" not in str(validation.data)
 
 
 def test_a_stale_running_row_becomes_interrupted_and_a_live_one_stays(runs):

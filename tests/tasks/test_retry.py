@@ -6,11 +6,10 @@ import smtplib
 
 import pytest
 import sqlalchemy as sa
-from prefect import task
 
 from loyalty.db import DatabaseUnavailable
 from loyalty.settings import reset_settings
-from tasks.retry import ScaledDelays, backoff, retry_on_transient
+from tasks.retry import ScaledRetryTask, retry_on_transient, retrying_task
 
 
 class _State:
@@ -32,25 +31,37 @@ def scale(monkeypatch: pytest.MonkeyPatch):
     reset_settings()
 
 
-def test_delays_follow_the_scale_when_read_not_when_the_task_was_defined(scale) -> None:
-    delays = backoff(5)  # 5 x 2^n for n = 0, 1, 2: 5, 10, 20 seconds before scaling
-
-    @task(retries=3, retry_delay_seconds=delays)
+def test_the_delay_follows_the_scale_when_read_not_when_the_task_was_defined(scale) -> None:
+    @retrying_task(name="flaky", delay=5)
     def flaky() -> None: ...
 
-    assert isinstance(flaky.retry_delay_seconds, ScaledDelays)
+    assert isinstance(flaky, ScaledRetryTask)
+    assert (flaky.retries, flaky.retry_jitter_factor, flaky.retry_condition_fn) == (3, 0.5, retry_on_transient)
     scale(2.0)
-    assert [flaky.retry_delay_seconds[i] for i in range(3)] == [10.0, 20.0, 40.0]
+    assert flaky.retry_delay_seconds == 10.0
     scale(0.5)
-    assert [flaky.retry_delay_seconds[i] for i in range(3)] == [2.5, 5.0, 10.0]
-    assert flaky.retry_delay_seconds[1:] == [5.0, 10.0]
+    assert flaky.retry_delay_seconds == 2.5
 
 
 def test_a_task_imported_before_the_setting_changed_still_follows_it(scale) -> None:
-    from tasks.metrics import recompute_metrics  # defined with backoff(5) at import
+    from tasks.metrics import recompute_metrics  # defined with a 12 s delay at import
 
     scale(3.0)
-    assert recompute_metrics.retry_delay_seconds[0] == 15.0
+    assert recompute_metrics.retry_delay_seconds == 36.0
+
+
+def test_the_task_run_records_one_number_the_ui_can_show(scale) -> None:
+    """The UI's task page shows empirical_policy.retry_delay as one duration: a list read "NaNs"."""
+    from prefect.client.schemas.objects import TaskRunPolicy
+
+    from tasks.load import load_days, prepare_warehouse
+
+    scale(1.0)
+    for task_, seconds in ((load_days, 12.0), (prepare_warehouse, 5.0)):
+        # what the engine records when it creates a task run (prefect/task_engine.py)
+        policy = TaskRunPolicy(retries=task_.retries, retry_delay=task_.retry_delay_seconds)
+        assert policy.retry_delay == seconds and isinstance(policy.retry_delay, float)
+        assert policy.model_dump(mode="json")["retry_delay"] == seconds
 
 
 @pytest.mark.parametrize(
