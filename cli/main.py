@@ -120,6 +120,7 @@ def nightly(
         if settings.source_kind == "files" and not settings.landing_dir.is_dir():
             raise UserError(f"landing folder {settings.landing_dir} does not exist (LOYALTY_LANDING_DIR)")
         _check_warehouse()
+        configure_runtime(quiet=True)  # the summary below says what happened; Prefect's INFO lines go to the UI
         from prefect import tags
 
         from cli.server import deployment_tags
@@ -434,11 +435,11 @@ def _report_week(week: str | None) -> str | None:
 
 
 def _run_weekly_report(week: str | None, region: str | None, *, send: bool, recipients: list[str] | None) -> dict:
+    _check_warehouse()
+    configure_runtime(quiet=True)  # before Prefect is imported: it reads its logging settings then
     from flows.weekly_report import weekly_report
     from tasks.report_data import ReportInputError
 
-    _check_warehouse()
-    configure_runtime(quiet=True)
     try:
         if region is not None:  # before the flow starts: one line, not a failed run's traceback
             from loyalty.db import get_read_engine
