@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from typing import Any
+
 from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -66,23 +70,45 @@ def weekly_report(
     names who did not get it.
     """
     refuse_ignored_job_variables()
-    logger = get_run_logger()
+    return _report_steps(week, region, send, recipients, call=lambda step, *args: step(*args), log=get_run_logger())
+
+
+def render_without_a_flow_run(week: str | None = None, region: str | None = None) -> dict:
+    """The same steps and files as ``weekly_report(send=False)``, run as plain functions: no Prefect server, no
+    flow run, no artifacts. For ``loyalty report render`` when no server is configured or running, where
+    starting Prefect's temporary server would take longer than the report."""
+    plain = lambda step, *args: step.fn(*args)  # noqa: E731
+    return _report_steps(week, region, False, None, call=plain, log=logging.getLogger(__name__), publish=False)
+
+
+def _report_steps(
+    week: str | None,
+    region: str | None,
+    send: bool,
+    recipients: list[str] | None,
+    *,
+    call: Callable[..., Any],
+    log: Any,
+    publish: bool = True,
+) -> dict:
+    """The weekly report's steps in order; ``call(task, *args)`` runs a step as a task or as a plain function."""
     settings = get_settings()
     week = resolve_report_week(week, settings.business_zone)
-    prepare_warehouse(settings)
-    if region is None and (missing := find_weeks_without_metrics(settings, [week])):
-        logger.info("no stored metrics for %s: computing them", week)
-        recompute_metrics(settings, missing)
-    data = read_report_data(settings, week, region)
-    files = render_report(settings, data)
-    record_published(settings, week, region, files.published)
-    publish_report(files)
-    logger.info("weekly report %s: %s and %s (%d pages)", week, files.pdf_path, files.html_path, files.pages)
+    call(prepare_warehouse, settings)
+    if region is None and (missing := call(find_weeks_without_metrics, settings, [week])):
+        log.info("no stored metrics for %s: computing them", week)
+        call(recompute_metrics, settings, missing)
+    data = call(read_report_data, settings, week, region)
+    files = call(render_report, settings, data)
+    call(record_published, settings, week, region, files.published)
+    if publish:  # artifacts live on a Prefect server
+        call(publish_report, files)
+    log.info("weekly report %s: %s and %s (%d pages)", week, files.pdf_path, files.html_path, files.pages)
     sent: list[dict] = []
     if send and (recipients or settings.report_recipients):
         sent = send_edition(settings, files, recipients or None)
     elif send:
-        logger.info("no LOYALTY_REPORT_RECIPIENTS set: the report is not emailed")
+        log.info("no LOYALTY_REPORT_RECIPIENTS set: the report is not emailed")
     return {
         "week": week,
         "region": region,

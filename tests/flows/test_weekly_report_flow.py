@@ -108,3 +108,23 @@ def test_a_failed_send_fails_the_run_and_names_who_did_not_get_it(
     with get_engine(project_env.warehouse_url).connect() as conn:
         log = conn.execute(sa.text("select recipient, status from report_sends order by recipient")).all()
     assert [tuple(r) for r in log] == [(ANN, "sent"), (BOB, "failed")]
+
+
+def test_a_render_without_a_server_writes_the_same_files_without_a_flow_run(prefect_harness, project_env):
+    # `loyalty report render` with no server configured or running takes this path: the same steps as plain
+    # functions. It must write byte-identical files and never reach for a Prefect API (here: a dead address).
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.weekly_report import render_without_a_flow_run, weekly_report
+
+    build_demo_warehouse(project_env, START, END, n_customers=150)
+    state = weekly_report(week=WEEK, send=False, return_state=True)
+    assert state.is_completed(), state.message
+    folder = project_env.reports_dir / WEEK
+    by_flow = {name: (folder / name).read_bytes() for name in ("weekly-report.pdf", "weekly-report.html")}
+    for path in folder.iterdir():
+        path.unlink()
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        result = render_without_a_flow_run(WEEK)
+    assert result["pdf"] == str(folder / "weekly-report.pdf") and result["pages"] == state.result()["pages"]
+    assert {name: (folder / name).read_bytes() for name in by_flow} == by_flow
