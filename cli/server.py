@@ -327,6 +327,8 @@ class ReportsServer:
         from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
         class _ReadOnly(SimpleHTTPRequestHandler):
+            server_version, sys_version = "loyalty-reports", ""  # no Python version in the Server header
+
             def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
                 pass  # requests are not worth a terminal line each
 

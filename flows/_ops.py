@@ -111,12 +111,30 @@ def refuse_ignored_job_variables() -> None:
 
 
 def report_link(settings: Settings, path: Path) -> str:
-    """A link the UI can open: under ``reports_url`` when it is set (and the file is under reports_dir)."""
+    """A link the UI can open: under ``reports_url`` when it is set (and the file is under reports_dir); else
+    under the reports server of a running ``loyalty serve`` (http://<prefect_server_host>:<reports_port>) when
+    it serves this very file, so a report rendered from the CLI links as well as a served run's; else a
+    ``file://`` path (which a browser will not open from the UI)."""
     path = path.resolve()
+    try:
+        relative = quote(path.relative_to(settings.reports_dir.resolve()).as_posix())
+    except ValueError:
+        return path.as_uri()
     if settings.reports_url:
-        try:
-            relative = path.relative_to(settings.reports_dir.resolve())
-        except ValueError:
-            return path.as_uri()
-        return settings.reports_url.rstrip("/") + "/" + quote(relative.as_posix())
+        return settings.reports_url.rstrip("/") + "/" + relative
+    served = f"http://{settings.prefect_server_host}:{settings.reports_port}/{relative}"
+    if _serves_this_file(served, path):
+        return served
     return path.as_uri()
+
+
+def _serves_this_file(url: str, path: Path) -> bool:
+    """Whether ``url`` answers with this file (status 200 and the same size): another reports folder, or
+    nothing listening (refused at once on localhost), gives False."""
+    import httpx
+
+    try:
+        answer = httpx.head(url, timeout=2.0)
+    except httpx.HTTPError:
+        return False
+    return answer.status_code == 200 and answer.headers.get("content-length") == str(path.stat().st_size)

@@ -26,3 +26,7 @@ EntityName = Literal[tuple(ENTITIES)]  # type: ignore[valid-type]
 Entities = Annotated[list[EntityName] | None, Field(min_length=1)]  # type: ignore[valid-type]
 ChunkDays = Annotated[int | None, Field(ge=1)]
 TaskRunnerChoice = Literal["serial", "dask"] | None
+
+# An ISO week as the CLI takes it (2026-W47); weeks 01-53 (parse_iso_week refuses a W53 a year does not have).
+ISO_WEEK_PATTERN = r"^[0-9]{4}-W(0[1-9]|[1-4][0-9]|5[0-3])$"
+OptionalIsoWeek = Annotated[str | None, Field(pattern=ISO_WEEK_PATTERN)]

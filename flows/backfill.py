@@ -146,7 +146,7 @@ def backfill(
         render_reports: Render (not send) the weekly report of each complete week of the range.
         skip_done: Skip the leading days that earlier successful runs loaded from the same files.
         chunk_days: Delivery days per backfill-chunk subflow. Empty: LOYALTY_BACKFILL_CHUNK_DAYS.
-        task_runner: serial, or dask to extract and validate a chunk's days in parallel. Empty:
+        task_runner: Serial, or dask to extract and validate a chunk's days in parallel. Empty:
             LOYALTY_BACKFILL_TASK_RUNNER.
     """
     refuse_ignored_job_variables()

@@ -11,6 +11,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows._ops import refuse_ignored_job_variables, report_link
+from flows._params import OptionalIsoWeek
 from loyalty.rundate import resolve_report_week
 from loyalty.settings import Settings, get_settings
 from reports.summaries import kpi_markdown, text_summary
@@ -61,13 +62,18 @@ def send_edition(settings: Settings, files: ReportFiles, recipients: list[str] |
 
 @flow(name="weekly-report", flow_run_name=_run_name)
 def weekly_report(
-    week: str | None = None, region: str | None = None, send: bool = True, recipients: list[str] | None = None
+    week: OptionalIsoWeek = None, region: str | None = None, send: bool = True, recipients: list[str] | None = None
 ) -> dict:
     """Render the weekly report (the last complete ISO week in the business time zone without ``week``).
 
-    ``region`` renders that region's edition, holding only its data. With ``send`` the PDF is emailed to
-    LOYALTY_REPORT_RECIPIENTS (or to ``recipients``) when some are set; a failed send fails the run and
-    names who did not get it.
+    A failed send fails the run and names who did not get it.
+
+    Args:
+        week: ISO week to report, e.g. 2026-W47. Empty: the last complete week in the business time zone.
+        region: A regional manager's edition, holding only that region's data. Empty: the company-wide edition.
+        send: Email the PDF to LOYALTY_REPORT_RECIPIENTS (or to the recipients below) when some are set. Off:
+            render only.
+        recipients: Email addresses to send to instead of LOYALTY_REPORT_RECIPIENTS.
     """
     refuse_ignored_job_variables()
     return _report_steps(week, region, send, recipients, call=lambda step, *args: step(*args), log=get_run_logger())

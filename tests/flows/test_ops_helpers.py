@@ -70,3 +70,27 @@ def test_a_stopped_run_marks_only_its_own_running_rows_interrupted(tmp_path: Pat
         ("1", "transactions", "interrupted", "run cancelled"),
         ("2", "transactions", "running", None),
     ]
+
+
+def test_without_a_reports_url_the_link_uses_a_running_reports_server_that_serves_the_file(tmp_path: Path):
+    # A report rendered from the CLI while `loyalty serve` runs: its reports server serves the same folder, so
+    # the link is http, not file:// (which the UI cannot open). Another folder served there, or nothing
+    # listening, keeps the file link.
+    import socket
+
+    from cli.server import ReportsServer
+
+    reports = tmp_path / "reports"
+    pdf = reports / "2026-W47" / "weekly-report.pdf"
+    pdf.parent.mkdir(parents=True)
+    pdf.write_bytes(b"%PDF-1.7 a report")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings(reports_dir=reports, prefect_server_host="127.0.0.1", reports_port=port)
+    assert report_link(settings, pdf) == pdf.resolve().as_uri()  # nothing listening
+    with ReportsServer(settings):
+        assert report_link(settings, pdf) == f"http://127.0.0.1:{port}/2026-W47/weekly-report.pdf"
+    other = Settings(reports_dir=tmp_path / "other", prefect_server_host="127.0.0.1", reports_port=port)
+    with ReportsServer(other):  # serves a folder without this file
+        assert report_link(settings, pdf) == pdf.resolve().as_uri()
