@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from prefect import flow, get_run_logger, runtime
@@ -119,6 +120,21 @@ def render_weekly_reports(settings: Settings, weeks: list[str], logger) -> list[
     return failures
 
 
+def _log_chunk(logger: Any, chunk: list[date], out: dict) -> None:
+    """One line per chunk in the parent run's logs, so its page tells the counts without opening each chunk."""
+    loaded = [r for r in out["days"] if "rows in" in r]
+    logger.info(
+        "chunk %s .. %s: %d days, in %s, loaded %s, quarantined %s%s",
+        chunk[0],
+        chunk[-1],
+        len(chunk),
+        f"{sum(r['rows in'] for r in loaded):,}",
+        f"{sum(r['loaded'] for r in loaded):,}",
+        f"{sum(r['quarantined'] for r in loaded):,}",
+        f"; {len(out['failures'])} failed entity-days (see the failures table)" if out["failures"] else "",
+    )
+
+
 @flow(
     name="backfill",
     flow_run_name=_run_name,
@@ -207,6 +223,7 @@ def backfill(
             if not isinstance(out, dict):  # the chunk crashed before it had an outcome
                 raise out if isinstance(out, BaseException) else RuntimeError(state.message or state.name)
             day_rows.extend(out["days"])
+            _log_chunk(logger, chunk, out)
             touched.update(out["touched"])
             failures.extend(out["failures"])
             validation.extend(out["validation"])

@@ -94,3 +94,34 @@ def test_without_a_reports_url_the_link_uses_a_running_reports_server_that_serve
     other = Settings(reports_dir=tmp_path / "other", prefect_server_host="127.0.0.1", reports_port=port)
     with ReportsServer(other):  # serves a folder without this file
         assert report_link(settings, pdf) == pdf.resolve().as_uri()
+
+
+def test_the_backfill_logs_one_line_of_counts_per_chunk():
+    import logging
+
+    from flows.backfill import _log_chunk
+    from loyalty.failures import Failure
+
+    lines: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    logger = logging.getLogger("test-backfill-chunk-line")
+    logger.addHandler(Capture())
+    logger.setLevel(logging.INFO)
+    days = [date(2026, 11, 16), date(2026, 11, 17), date(2026, 11, 18)]
+    out = {
+        "days": [
+            {"delivery day": "2026-11-16", "rows in": 1200, "loaded": 1190, "quarantined": 10},
+            {"delivery day": "2026-11-17", "rows in": 30, "loaded": 30, "quarantined": 0},
+            {"delivery day": "2026-11-18", "status": "failed: survey_responses"},
+        ],
+        "failures": [Failure(date(2026, 11, 18), "survey_responses", "IntegrityError")],
+    }
+    _log_chunk(logger, days, out)
+    assert lines == [
+        "chunk 2026-11-16 .. 2026-11-18: 3 days, in 1,230, loaded 1,220, quarantined 10; "
+        "1 failed entity-days (see the failures table)"
+    ]
