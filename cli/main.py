@@ -90,15 +90,18 @@ def _api_configured() -> bool:
 
 
 @contextlib.contextmanager
-def _flow_api() -> Iterator[None]:
+def _flow_api() -> Iterator[str | None]:
     """Run the command's flows against a configured or running server when there is one (see
     ``cli.server.running_server_api``), saying which; else Prefect's temporary server."""
+    from prefect.settings import PREFECT_API_URL
+
     from cli.server import running_server_api
 
+    configured = PREFECT_API_URL.value()
     with running_server_api(get_settings()) as api:
-        if api is not None:
+        if api is not None and api != configured:  # found, not configured: say where the run went
             typer.echo(f"runs report to the Prefect server at {api}", err=True)
-        yield
+        yield api
 
 
 def _check_warehouse() -> None:
@@ -440,7 +443,6 @@ def _run_weekly_report(week: str | None, region: str | None, *, send: bool, reci
     and write the same files, without a flow run or artifacts."""
     _check_warehouse()
     configure_runtime(quiet=True)  # before Prefect is imported: it reads its logging settings then
-    from cli.server import running_server_api
     from flows.weekly_report import render_without_a_flow_run, weekly_report
     from tasks.report_data import ReportInputError
 
@@ -450,11 +452,10 @@ def _run_weekly_report(week: str | None, region: str | None, *, send: bool, reci
             from tasks.report_data import check_region
 
             check_region(get_read_engine(get_settings().warehouse_url), region)
-        with running_server_api(get_settings()) as api:
+        with _flow_api() as api:
             if api is None and not send:
                 typer.echo("no Prefect server: rendering without a flow run", err=True)
                 return render_without_a_flow_run(week, region)
-            typer.echo(f"runs report to the Prefect server at {api or 'a temporary local server'}", err=True)
             return weekly_report(week=week, region=region, send=send, recipients=recipients)
     except ReportInputError as exc:
         raise UserError(str(exc)) from None

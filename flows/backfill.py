@@ -124,10 +124,10 @@ def _log_chunk(logger: Any, chunk: list[date], out: dict) -> None:
     """One line per chunk in the parent run's logs, so its page tells the counts without opening each chunk."""
     loaded = [r for r in out["days"] if "rows in" in r]
     logger.info(
-        "chunk %s .. %s: %d days, in %s, loaded %s, quarantined %s%s",
+        "chunk %s .. %s: %s, in %s, loaded %s, quarantined %s%s",
         chunk[0],
         chunk[-1],
-        len(chunk),
+        "1 day" if len(chunk) == 1 else f"{len(chunk)} days",
         f"{sum(r['rows in'] for r in loaded):,}",
         f"{sum(r['loaded'] for r in loaded):,}",
         f"{sum(r['quarantined'] for r in loaded):,}",

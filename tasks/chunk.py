@@ -26,7 +26,7 @@ from loyalty.db import get_engine
 from loyalty.delivery import CheckedDelivery, LoadSummary
 from loyalty.settings import Settings
 from tasks.extract import extract_days
-from tasks.load import LoadedDays, error_text, load_days, record_run_end, record_runs_start
+from tasks.load import LoadedDays, error_text, load_days, loaded_days, record_run_end, record_runs_start
 from tasks.validate import validate_days
 
 log = logging.getLogger(__name__)
@@ -114,8 +114,10 @@ def intake_chunk(
                 checked = validate_days(extract_days(settings, entity, days), settings, entity, days)
             else:
                 checked = validate_days.fn(extract_days.fn(settings, entity, days), settings)
-            loaded: LoadedDays = (
-                load_days(checked, settings, run_id) if as_tasks else load_days.fn(checked, settings, run_id)
+            loaded: LoadedDays = loaded_days(
+                load_days(checked, settings, run_id, return_state=True)
+                if as_tasks
+                else load_days.fn(checked, settings, run_id)
             )
         except Exception as exc:
             message = error_text(exc)

@@ -8,6 +8,8 @@ from datetime import date
 
 import sqlalchemy as sa
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State
+from prefect.states import Failed
 
 from loyalty.db import check_connection, get_engine, masked_driver_errors
 from loyalty.delivery import CheckedDelivery, LoadSummary
@@ -103,9 +105,29 @@ def load_checked(checked: list[CheckedDelivery], settings: Settings, run_id: str
     timeout_seconds=3600,
     cache_policy=NO_CACHE,
 )
-def load_days(checked: list[CheckedDelivery], settings: Settings, run_id: str) -> LoadedDays:
-    """Replace each delivery day's partition of one entity, in day order (see :func:`load_checked`)."""
-    return load_checked(checked, settings, run_id)
+def load_days(checked: list[CheckedDelivery], settings: Settings, run_id: str) -> LoadedDays | State:
+    """Replace each delivery day's partition of one entity, in day order (see :func:`load_checked`).
+
+    When a day failed, the task run ends Failed (so the UI shows it red, not only its chunk) and still carries
+    what it did as its data: read it with :func:`loaded_days`. The other days are loaded.
+    """
+    loaded = load_checked(checked, settings, run_id)
+    if loaded.failures:
+        failed = ", ".join(day.isoformat() for day in sorted(loaded.failures))
+        return Failed(message=f"nothing written for {failed}; the other days are loaded", data=loaded)
+    return loaded
+
+
+def loaded_days(result: LoadedDays | State) -> LoadedDays:
+    """What :func:`load_days` did, from its return value or its final state; an error it raised is raised."""
+    if isinstance(result, LoadedDays):
+        return result
+    value = result.result(raise_on_failure=False)
+    if isinstance(value, BaseException):
+        raise value
+    if not isinstance(value, LoadedDays):
+        raise RuntimeError(result.message or result.name or "the load returned no outcome")
+    return value
 
 
 def record_runs_start(engine: sa.Engine, run_id: str, entities: list[str], days: list[date], source: str) -> None:

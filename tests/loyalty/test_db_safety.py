@@ -225,7 +225,9 @@ def test_the_load_task_turns_a_driver_error_into_a_message_without_row_values(se
     monkeypatch.setattr(load, "write_partition", failing_write)
     delivery = Delivery("customers", date(2026, 11, 30), "files", pd.DataFrame())
     # The day is recorded as failed (the chunk's later days still load) with the masked message.
-    loaded = load.load_days.fn([CheckedDelivery(delivery, pd.DataFrame(), pd.DataFrame())], settings, "run")
+    state = load.load_days.fn([CheckedDelivery(delivery, pd.DataFrame(), pd.DataFrame())], settings, "run")
+    assert state.is_failed() and CANARY not in str(state.message)  # the task run shows red, without the row
+    loaded = load.loaded_days(state)
     message = loaded.failures[date(2026, 11, 30)]
     assert message == (
         f"{WarehouseWriteError.__name__}: customers 2026-11-30: the warehouse refused the write (Exception)"

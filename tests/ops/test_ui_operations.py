@@ -148,6 +148,8 @@ def test_a_cli_backfill_shows_its_logs_tags_and_progress_in_the_ui(prefect_serve
     found = wait_for(logs, 30, "the CLI run's logs in the API")
     messages = [entry.message for entry in found]
     assert any("metrics recomputed for 1 weeks" in m for m in messages), messages
+    # one line of counts per chunk in the parent run's own logs
+    assert "chunk 2026-11-18 .. 2026-11-18: 1 day, in 5, loaded 4, quarantined 1" in messages, messages
     # the terminal stays quiet: no INFO lines of the run on the CLI's stderr
     assert "metrics recomputed" not in good.result.stderr
 
