@@ -143,6 +143,17 @@ def _is_connection_error(exc: BaseException) -> bool:
     return sqlstate is None or str(sqlstate).startswith(("08", "53", "57"))
 
 
+def is_raw_driver_error(exc: BaseException) -> bool:
+    """An error of the driver itself, not wrapped by SQLAlchemy: the fast write path (``COPY``, the cursor's
+    ``executemany``) uses the driver's connection directly, and its text may quote row values (PostgreSQL's
+    "Failing row contains (...)", "Key (id)=(...)")."""
+    import sqlite3
+
+    import psycopg
+
+    return isinstance(exc, sqlite3.Error | psycopg.Error)
+
+
 def masked_driver_errors(entity: str, day: date | str):  # type: ignore[no-untyped-def]
     """Context manager: a driver or encoding error inside becomes :class:`WarehouseWriteError` (no row values)."""
     return _MaskedDriverErrors(entity, day)

@@ -233,3 +233,30 @@ def test_the_load_task_turns_a_driver_error_into_a_message_without_row_values(se
         f"{WarehouseWriteError.__name__}: customers 2026-11-30: the warehouse refused the write (Exception)"
     )
     assert CANARY not in message
+
+
+@pytest.mark.parametrize("driver", ["sqlite3", "psycopg"])
+def test_a_raw_driver_error_of_the_fast_write_path_is_masked_in_the_load_failure(settings, monkeypatch, driver):
+    # COPY and the cursor's executemany use the driver's connection: its errors arrive unwrapped by SQLAlchemy,
+    # and PostgreSQL's CHECK message quotes the whole row.
+    import sqlite3
+
+    import pandas as pd
+    import psycopg
+
+    from loyalty.delivery import CheckedDelivery, Delivery
+    from tasks import load
+
+    def failing_write(*args, **kwargs):
+        text = f'new row for relation "customers" violates check constraint DETAIL: Failing row contains ({CANARY})'
+        raise sqlite3.IntegrityError(text) if driver == "sqlite3" else psycopg.errors.CheckViolation(text)
+
+    monkeypatch.setattr(load, "write_partition", failing_write)
+    delivery = Delivery("customers", date(2026, 11, 30), "files", pd.DataFrame())
+    state = load.load_days.fn([CheckedDelivery(delivery, pd.DataFrame(), pd.DataFrame())], settings, "run")
+    message = load.loaded_days(state).failures[date(2026, 11, 30)]
+    error_class = "IntegrityError" if driver == "sqlite3" else "CheckViolation"
+    assert message == (
+        f"{WarehouseWriteError.__name__}: customers 2026-11-30: the warehouse refused the write ({error_class})"
+    )
+    assert CANARY not in message and CANARY not in str(state.message)
