@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from loyalty.settings import STATE_DIR, configure_runtime, get_settings
+from loyalty.settings import STATE_DIR, Settings, configure_runtime, get_settings
 
 app = typer.Typer(
     help="Customer-loyalty pipeline: nightly ETL, metrics and weekly reports.",
@@ -104,6 +104,24 @@ def _flow_api() -> Iterator[str | None]:
         yield api
 
 
+def _check_entities(entity: list[str] | None) -> None:
+    """--entity names contract entities; what the operator typed is shown escaped."""
+    from loyalty.contract import ENTITIES
+    from loyalty.textsafe import display_line
+
+    if unknown := sorted(set(entity or []) - set(ENTITIES)):
+        raise UserError(f"--entity must be one of {', '.join(ENTITIES)}, got {display_line(', '.join(unknown))}")
+
+
+def _intake_settings() -> Settings:
+    """The settings of a command that loads: its landing folder exists (file sources) and its warehouse answers."""
+    settings = get_settings()
+    if settings.source_kind == "files" and not settings.landing_dir.is_dir():
+        raise UserError(f"landing folder {settings.landing_dir} does not exist (LOYALTY_LANDING_DIR)")
+    _check_warehouse()
+    return settings
+
+
 def _check_warehouse() -> None:
     from loyalty.db import check_connection, get_engine
 
@@ -119,10 +137,7 @@ def nightly(
     """Run the nightly ETL for one delivery day."""
     with cli_errors():
         day = parse_day(delivery_day, "--date") if delivery_day else None
-        settings = get_settings()
-        if settings.source_kind == "files" and not settings.landing_dir.is_dir():
-            raise UserError(f"landing folder {settings.landing_dir} does not exist (LOYALTY_LANDING_DIR)")
-        _check_warehouse()
+        _intake_settings()
         configure_runtime(quiet=True)  # the summary below says what happened; Prefect's INFO lines go to the UI
         from prefect import tags
 
@@ -152,21 +167,15 @@ def backfill(
 ) -> None:
     """Load every delivery day of a range (re-run it to finish an interrupted one), then recompute metrics."""
     with cli_errors():
-        from loyalty.contract import ENTITIES
-
         first, last = parse_day(start, "--start"), parse_day(end, "--end")
         if last < first:
             raise UserError(f"--end {last} is before --start {first}")
-        if unknown := sorted(set(entity or []) - set(ENTITIES)):
-            raise UserError(f"--entity must be one of {', '.join(ENTITIES)}, got {', '.join(unknown)}")
+        _check_entities(entity)
         if task_runner not in (None, "serial", "dask"):
             raise UserError(f"--task-runner must be serial or dask, got {task_runner!r}")
         if chunk_days is not None and chunk_days < 1:
             raise UserError("--chunk-days must be at least 1")
-        settings = get_settings()
-        if settings.source_kind == "files" and not settings.landing_dir.is_dir():
-            raise UserError(f"landing folder {settings.landing_dir} does not exist (LOYALTY_LANDING_DIR)")
-        _check_warehouse()
+        settings = _intake_settings()
         configure_runtime(quiet=True)
         from prefect import tags
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -370,15 +379,9 @@ def replay(
     """Run one delivery day again (after fixing its files) and show what changed: rows loaded and quarantined,
     reasons that appeared or disappeared. Each entity's partition of the day is replaced in one transaction."""
     with cli_errors():
-        from loyalty.contract import ENTITIES
-
         chosen = parse_day(day, "--day")
-        if unknown := sorted(set(entity or []) - set(ENTITIES)):
-            raise UserError(f"--entity must be one of {', '.join(ENTITIES)}, got {', '.join(unknown)}")
-        settings = get_settings()
-        if settings.source_kind == "files" and not settings.landing_dir.is_dir():
-            raise UserError(f"landing folder {settings.landing_dir} does not exist (LOYALTY_LANDING_DIR)")
-        _check_warehouse()
+        _check_entities(entity)
+        settings = _intake_settings()
         configure_runtime(quiet=True)
         from prefect import tags
 

@@ -44,6 +44,16 @@ def _loyalty(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
             "error: cannot reach database postgresql+psycopg://127.0.0.1:1/db:",
         ),
         (["demo", "--end", "22/11/2026"], {}, "error: --end must be a date like 2026-11-22, got '22/11/2026'"),
+        (  # what the operator typed is shown escaped, never as a terminal control sequence
+            ["backfill", "--start", "2026-11-01", "--end", "2026-11-02", "--entity", "x\x1b[2J"],
+            {},
+            "error: --entity must be one of customers, transactions, survey_responses, outreach, got x\\x1b[2J",
+        ),
+        (
+            ["replay", "--day", "2026-11-01", "--entity", "customer"],
+            {},
+            "error: --entity must be one of customers, transactions, survey_responses, outreach, got customer",
+        ),
     ],
 )
 def test_errors_are_one_line_without_traceback(args, env, message):
