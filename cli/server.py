@@ -447,11 +447,73 @@ def serve(settings: Settings, echo=print) -> None:  # type: ignore[no-untyped-de
             # The runner asks for due runs every PREFECT_RUNNER_POLL_FREQUENCY seconds (10 by default): most of the
             # wait between a trigger in the UI and Running. Two seconds, unless the operator set it.
             stack.enter_context(temporary_settings(updates={PREFECT_RUNNER_POLL_FREQUENCY: runner_poll_seconds()}))
-            serve_until_stopped(deployments)
+            serve_until_stopped(deployments, settings.business_zone)
     echo("stopped")
 
 
-def serve_until_stopped(deployments: list[Any]) -> None:
+WAITING_STATE_TYPES = ("SCHEDULED", "PENDING")  # Scheduled, Late, AwaitingConcurrencySlot, Pending
+
+
+async def name_waiting_runs(client: Any, flows_by_deployment: dict[Any, str], zone: Any) -> int:
+    """Give each waiting run of these deployments the name its flow will give it when it starts; how many
+    were renamed.
+
+    The scheduler and the UI's run form create runs under a random name (``poised-manticore``), which the flow
+    replaces only when it starts: until then the UI's list, and an alert about a run that fails before it
+    starts, would name it by that. The names come from ``flows/_names.py``, the functions the flows use.
+    """
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterDeploymentId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    from flows._names import expected_run_name
+
+    runs = await client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(
+            deployment_id=FlowRunFilterDeploymentId(any_=list(flows_by_deployment)),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType(t) for t in WAITING_STATE_TYPES])),
+        ),
+        sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+        limit=200,  # the API's largest page; the scheduler keeps at most 100 runs ahead per deployment
+    )
+    renamed = 0
+    for run in runs:
+        flow_name = flows_by_deployment.get(run.deployment_id)
+        if flow_name is None:
+            continue
+        name = expected_run_name(flow_name, run.parameters, run.expected_start_time, zone)
+        if name and name != run.name:
+            await client.update_flow_run(run.id, name=name)
+            renamed += 1
+    return renamed
+
+
+async def keep_run_names(flows_by_deployment: dict[Any, str], zone: Any, every: float) -> None:
+    """:func:`name_waiting_runs` every ``every`` seconds until cancelled. A failed pass is logged by its error's
+    class (the API's message can quote parameters), once while the same error repeats, and tried again."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    failing: str | None = None  # the error of the last pass, logged once while it repeats
+    async with get_client() as client:
+        while True:
+            try:
+                await name_waiting_runs(client, flows_by_deployment, zone)
+                failing = None
+            except Exception as exc:  # noqa: BLE001  # naming is cosmetic: it must never stop the runner
+                if type(exc).__name__ != failing:
+                    failing = type(exc).__name__
+                    log.warning("naming waiting runs failed (%s); trying again every %s s", failing, every)
+            await asyncio.sleep(every)
+
+
+def serve_until_stopped(deployments: list[Any], zone: Any) -> None:
     """Run a Prefect runner for ``deployments`` until Ctrl-C or SIGTERM; either way it stops the same way.
 
     Prefect's own SIGTERM handler (``Runner.handle_sigterm``) calls ``Runner.stop()`` from inside the running
@@ -459,14 +521,15 @@ def serve_until_stopped(deployments: list[Any]) -> None:
     ("coroutine 'Runner.astop' was never awaited"), then leaves through ``sys.exit`` before this command's own
     shutdown (the local server, the reports server) can run. Here SIGTERM cancels the runner's task, as Ctrl-C
     does: the runner leaves its context (pausing the schedules, stopping its run processes) and returns.
+
+    Beside the runner, the runs waiting to start get their names (:func:`keep_run_names`; dates in ``zone``).
     """
     import asyncio
 
     from prefect.runner import Runner
 
     runner = Runner(pause_on_shutdown=True)
-    for deployment in deployments:
-        runner.add_deployment(deployment)
+    flows_by_deployment = {runner.add_deployment(d): d.flow_name for d in deployments}
     terminated = False
 
     async def run() -> None:
@@ -480,11 +543,15 @@ def serve_until_stopped(deployments: list[Any]) -> None:
             loop.call_soon_threadsafe(task.cancel)
 
         runner.handle_sigterm = on_sigterm  # type: ignore[method-assign] # Runner.start installs this one
+        # In the runner's loop: a waiting run is named within a poll interval of being created.
+        naming = asyncio.create_task(keep_run_names(flows_by_deployment, zone, runner_poll_seconds()))
         try:
             await runner.start()
         except asyncio.CancelledError:
             if not terminated:
                 raise
+        finally:
+            naming.cancel()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())

@@ -32,6 +32,7 @@ from prefect.artifacts import create_table_artifact, update_progress_artifact
 from prefect.states import Failed
 
 from analytics.weeks import iso_week_label
+from flows._names import backfill_run_name, chunk_run_name, named_by
 from flows._ops import (
     RunProgress,
     artifact_key,
@@ -55,16 +56,6 @@ from tasks.metrics import complete_weeks, recompute_metrics, weeks_to_recompute
 from tasks.resume import first_business_day_of, leading_done_days
 
 
-def _run_name() -> str:
-    p = runtime.flow_run.parameters
-    return f"backfill-{p.get('start')}-to-{p.get('end')}"
-
-
-def _chunk_run_name() -> str:
-    p = runtime.flow_run.parameters
-    return f"backfill-chunk-{p.get('start')}-to-{p.get('end')}"
-
-
 def _days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
@@ -75,7 +66,7 @@ def _report_progress(done: int, total: int, artifact_id: str | None, label: str)
     progress.report(done, total, label)
 
 
-@flow(name="backfill-chunk", flow_run_name=_chunk_run_name)
+@flow(name="backfill-chunk", flow_run_name=named_by(chunk_run_name))
 def backfill_chunk(
     start: date,
     end: date,
@@ -137,7 +128,7 @@ def _log_chunk(logger: Any, chunk: list[date], out: dict) -> None:
 
 @flow(
     name="backfill",
-    flow_run_name=_run_name,
+    flow_run_name=named_by(backfill_run_name),
     validate_parameters=True,
     on_cancellation=[on_run_stopped],
     on_crashed=[on_run_stopped],

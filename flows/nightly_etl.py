@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows._names import named_by, nightly_run_name
 from flows._ops import artifact_key, publish_validation, refuse_ignored_job_variables
 from flows._params import Entities, OptionalDay
 from loyalty.db import get_engine
@@ -23,11 +24,6 @@ from tasks.interrupted import on_run_stopped, sweep_interrupted
 from tasks.limits import ensure_source_limit
 from tasks.load import prepare_warehouse
 from tasks.metrics import recompute_metrics, weeks_to_recompute
-
-
-def _run_name() -> str:
-    day = resolve_delivery_day(runtime.flow_run.parameters.get("delivery_day"), get_settings().business_zone)
-    return f"nightly-etl-{day.isoformat()}"
 
 
 @task(name="publish-counts", cache_policy=NO_CACHE)
@@ -51,7 +47,12 @@ def publish_counts(day: date, summaries: list[LoadSummary], failures: dict[str, 
     )
 
 
-@flow(name="nightly-etl", flow_run_name=_run_name, on_cancellation=[on_run_stopped], on_crashed=[on_run_stopped])
+@flow(
+    name="nightly-etl",
+    flow_run_name=named_by(nightly_run_name),
+    on_cancellation=[on_run_stopped],
+    on_crashed=[on_run_stopped],
+)
 def nightly_etl(delivery_day: OptionalDay = None, entities: Entities = None, recompute: bool = True) -> list[dict]:
     """Load one delivery day. Without a date: yesterday in the business time zone, from the scheduled start.
 

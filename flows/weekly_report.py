@@ -6,10 +6,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from prefect import flow, get_run_logger, runtime, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows._names import named_by, weekly_report_run_name
 from flows._ops import refuse_ignored_job_variables, report_link
 from flows._params import OptionalIsoWeek
 from loyalty.rundate import resolve_report_week
@@ -21,13 +22,6 @@ from tasks.published import record_published
 from tasks.render import ReportFiles, region_slug, render_report
 from tasks.report_data import find_weeks_without_metrics, read_report_data
 from tasks.send import send_report
-
-
-def _run_name() -> str:
-    parameters = runtime.flow_run.parameters
-    week = resolve_report_week(parameters.get("week"), get_settings().business_zone)
-    region = parameters.get("region")
-    return f"weekly-report-{week}" + (f"-{region_slug(region)}" if region else "")
 
 
 @task(name="publish-report-artifacts", cache_policy=NO_CACHE)
@@ -60,7 +54,7 @@ def send_edition(settings: Settings, files: ReportFiles, recipients: list[str] |
     )
 
 
-@flow(name="weekly-report", flow_run_name=_run_name)
+@flow(name="weekly-report", flow_run_name=named_by(weekly_report_run_name))
 def weekly_report(
     week: OptionalIsoWeek = None, region: str | None = None, send: bool = True, recipients: list[str] | None = None
 ) -> dict:

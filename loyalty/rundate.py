@@ -24,10 +24,16 @@ def _plain(day: date) -> date:
     return date(day.year, day.month, day.day)
 
 
-def resolve_delivery_day(delivery_day: date | str | None, zone: ZoneInfo) -> date:
-    """The given day, or yesterday in the business zone as of the run's scheduled start time (a plain date)."""
+def resolve_delivery_day(
+    delivery_day: date | str | None, zone: ZoneInfo, scheduled_start: datetime | None = None
+) -> date:
+    """The given day, or yesterday in the business zone as of the run's scheduled start time (a plain date).
+
+    ``scheduled_start`` is that time when the caller knows it (a run not yet started); by default it is read
+    from the running flow run.
+    """
     if delivery_day is None:
-        return _plain(business_yesterday(_scheduled_start(), zone))
+        return _plain(business_yesterday(scheduled_start or _scheduled_start(), zone))
     if isinstance(delivery_day, datetime):
         return _plain(delivery_day.date())
     if isinstance(delivery_day, date):
@@ -43,10 +49,11 @@ def last_complete_week(moment: datetime, zone: ZoneInfo) -> str:
     return iso_week_label(today - timedelta(days=today.isoweekday()))
 
 
-def resolve_report_week(week: str | None, zone: ZoneInfo) -> str:
-    """The given ISO week (checked), or the last complete one as of the run's scheduled start in ``zone``."""
+def resolve_report_week(week: str | None, zone: ZoneInfo, scheduled_start: datetime | None = None) -> str:
+    """The given ISO week (checked), or the last complete one as of the run's scheduled start in ``zone``
+    (``scheduled_start``, or the running flow run's)."""
     if week is None:
-        return last_complete_week(_scheduled_start(), zone)
+        return last_complete_week(scheduled_start or _scheduled_start(), zone)
     from analytics.weeks import parse_iso_week
 
     parse_iso_week(str(week))  # ValueError names the expected form

@@ -14,12 +14,14 @@ import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from prefect.states import Scheduled
 
 from cli.server import read_deployments
 from loyalty.db import get_engine
@@ -32,6 +34,8 @@ from tests.ops.opsdata import RESPONSE_HEADER, days_from, write_small_landing
 pytestmark = pytest.mark.real_server
 
 DAYS = days_from(date(2026, 11, 16), 2)
+# Sunday 23:30 UTC in British summer time: already Monday 00:30 in London, the business zone.
+LATER = datetime(2031, 6, 1, 23, 30, tzinfo=UTC)
 CANARY = "canary-9d41@leak.example.com"
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
@@ -98,18 +102,30 @@ def served(prefect_server: RealServer, tmp_path_factory: pytest.TempPathFactory)
             stdin=subprocess.DEVNULL,
         )
 
-    def nightly_deployment():  # type: ignore[no-untyped-def]
-        with _client(prefect_server) as client:
-            try:
-                return client.read_deployment_by_name("nightly-etl/nightly-etl")
-            except ObjectNotFound:
-                return None
+    def registered(name: str):  # type: ignore[no-untyped-def]
+        def check():  # type: ignore[no-untyped-def]
+            with _client(prefect_server) as client:
+                try:
+                    return client.read_deployment_by_name(f"{name}/{name}")
+                except ObjectNotFound:
+                    return None
+
+        return wait_for(check, 120, f"loyalty serve to register {name}")
 
     try:
-        deployment = wait_for(nightly_deployment, 120, "loyalty serve to register nightly-etl")
+        deployment = registered("nightly-etl")
+        report = registered("weekly-report")
         assert deployment.work_pool_name is None  # served: no work pool
         with _client(prefect_server) as client:
             runs = {
+                # Created as the scheduler and the run form create them (random names), due days from now: the
+                # runner leaves them waiting, so what names them is `loyalty serve`, not the flow.
+                "later_nightly": client.create_flow_run_from_deployment(
+                    deployment.id, state=Scheduled(scheduled_time=LATER)
+                ).id,
+                "later_report": client.create_flow_run_from_deployment(
+                    report.id, parameters={"region": "North"}, state=Scheduled(scheduled_time=LATER)
+                ).id,
                 "with_env": client.create_flow_run_from_deployment(
                     deployment.id,
                     parameters={"delivery_day": DAYS[1].isoformat()},
@@ -165,9 +181,58 @@ def test_a_served_run_shows_its_validation_results_without_row_values(served):
     assert not any(CANARY in t or "mail me" in t or "RW1" in t for t in texts)
 
 
+def test_a_waiting_run_carries_its_days_name_before_it_starts(served):
+    """Runs due in 2031 never start here: the names come from `loyalty serve` while they wait. 2031-06-01 23:30 UTC
+    is Monday 2 June 00:30 in London: the nightly run's day is Sunday 1 June, the report's week is 2031-W22
+    (26 May - 1 June), both in London dates, not UTC ones (UTC would say 31 May and 2031-W21)."""
+
+    def named(run_id: UUID, prefix: str):  # type: ignore[no-untyped-def]
+        def check():  # type: ignore[no-untyped-def]
+            with _client(served.server) as client:
+                run = client.read_flow_run(run_id)
+            return run if run.name.startswith(prefix) else None
+
+        return wait_for(check, 60, f"a run named {prefix}...")
+
+    nightly = named(served.runs["later_nightly"], "nightly-etl-")
+    report = named(served.runs["later_report"], "weekly-report-")
+    assert nightly.name == "nightly-etl-2031-06-01"
+    assert nightly.state.type.value == "SCHEDULED"
+    assert report.name.startswith("weekly-report-2031-W22-north-"), report.name
+    assert report.state.type.value == "SCHEDULED"
+    # Every waiting run of the nightly deployment, the scheduler's own included, is named after its day.
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    def all_named():  # type: ignore[no-untyped-def]
+        with _client(served.server) as client:
+            deployment = client.read_deployment_by_name("nightly-etl/nightly-etl")
+            waiting = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+                ),
+            )
+        london = ZoneInfo("Europe/London")
+        expected = {
+            r.id: f"nightly-etl-{(r.expected_start_time.astimezone(london).date() - timedelta(days=1)).isoformat()}"
+            for r in waiting
+        }
+        return waiting if all(r.name == expected[r.id] for r in waiting) else None
+
+    assert all_named() or wait_for(all_named, 30, "every waiting nightly run to be named")
+
+
 def test_sigterm_stops_serve_cleanly(served):
-    for run_id in served.runs.values():  # no run left for the runner to kill
-        _wait_final(served.server, run_id)
+    for key, run_id in served.runs.items():  # no run left for the runner to kill (the later ones wait for 2031)
+        if not key.startswith("later"):
+            _wait_final(served.server, run_id)
     os.kill(served.process.pid, signal.SIGTERM)
     assert served.process.wait(60) == 0
     output = served.output.read_text(errors="replace")
