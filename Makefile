@@ -32,9 +32,9 @@ serve: $(STAMP)
 deploy: $(STAMP)
 	$(BIN)/loyalty deploy
 
-## A process worker for those deployments; it runs each flow from this directory.
+## A process worker for those deployments (it runs each flow from this directory) that names runs while they wait.
 worker: $(STAMP)
-	LOYALTY_PROJECT_DIR=$(CURDIR) $(BIN)/prefect worker start --pool loyalty-process --type process
+	LOYALTY_PROJECT_DIR=$(CURDIR) $(BIN)/loyalty worker
 
 ## Apply the failure alerts of ops/automations.yaml (needs PREFECT_API_URL and LOYALTY_ALERT_WEBHOOK_URL).
 automations: $(STAMP)

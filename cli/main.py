@@ -231,6 +231,15 @@ def serve() -> None:
 
 
 @app.command()
+def worker() -> None:
+    """A process worker of the loyalty-process pool (make deploy's deployments), naming runs while they wait."""
+    with cli_errors():
+        from cli.server import work
+
+        work(get_settings(), echo=typer.echo)
+
+
+@app.command()
 def deploy() -> None:
     """Deploy prefect.yaml to the server at PREFECT_API_URL, for workers of the loyalty-process pool."""
     with cli_errors():

@@ -454,46 +454,72 @@ def serve(settings: Settings, echo=print) -> None:  # type: ignore[no-untyped-de
 WAITING_STATE_TYPES = ("SCHEDULED", "PENDING")  # Scheduled, Late, AwaitingConcurrencySlot, Pending
 
 
-async def name_waiting_runs(client: Any, flows_by_deployment: dict[Any, str], zone: Any) -> int:
-    """Give each waiting run of these deployments the name its flow will give it when it starts; how many
-    were renamed.
+@dataclass
+class WaitingRuns:
+    """Which waiting runs a naming pass looks at: those of the deployments a runner serves (``deployment_ids``),
+    or those of a work pool's deployments (``work_pool``). Flow names are looked up once per flow."""
+
+    zone: Any
+    deployment_ids: list[Any] | None = None
+    work_pool: str | None = None
+    flow_names: dict[Any, str] = field(default_factory=dict)
+
+    def filters(self) -> dict[str, Any]:
+        from prefect.client.schemas.filters import (
+            FlowRunFilter,
+            FlowRunFilterDeploymentId,
+            FlowRunFilterState,
+            FlowRunFilterStateType,
+            WorkPoolFilter,
+            WorkPoolFilterName,
+        )
+        from prefect.client.schemas.objects import StateType
+
+        deployment = (
+            FlowRunFilterDeploymentId(any_=self.deployment_ids)
+            if self.deployment_ids is not None
+            else FlowRunFilterDeploymentId(is_null_=False)
+        )
+        state = FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType(t) for t in WAITING_STATE_TYPES]))
+        out: dict[str, Any] = {"flow_run_filter": FlowRunFilter(deployment_id=deployment, state=state)}
+        if self.work_pool is not None:
+            out["work_pool_filter"] = WorkPoolFilter(name=WorkPoolFilterName(any_=[self.work_pool]))
+        return out
+
+
+async def name_waiting_runs(client: Any, waiting: WaitingRuns) -> int:
+    """Give each waiting run the name its flow will give it when it starts; how many were renamed.
 
     The scheduler and the UI's run form create runs under a random name (``poised-manticore``), which the flow
     replaces only when it starts: until then the UI's list, and an alert about a run that fails before it
     starts, would name it by that. The names come from ``flows/_names.py``, the functions the flows use.
     """
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterDeploymentId,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterId
     from prefect.client.schemas.sorting import FlowRunSort
 
     from flows._names import expected_run_name
 
     runs = await client.read_flow_runs(
-        flow_run_filter=FlowRunFilter(
-            deployment_id=FlowRunFilterDeploymentId(any_=list(flows_by_deployment)),
-            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType(t) for t in WAITING_STATE_TYPES])),
-        ),
+        **waiting.filters(),
         sort=FlowRunSort.EXPECTED_START_TIME_ASC,
         limit=200,  # the API's largest page; the scheduler keeps at most 100 runs ahead per deployment
     )
+    unknown = {run.flow_id for run in runs} - waiting.flow_names.keys()
+    if unknown:
+        flows = await client.read_flows(flow_filter=FlowFilter(id=FlowFilterId(any_=list(unknown))))
+        waiting.flow_names.update({f.id: f.name for f in flows})
     renamed = 0
     for run in runs:
-        flow_name = flows_by_deployment.get(run.deployment_id)
-        if flow_name is None:
-            continue
-        name = expected_run_name(flow_name, run.parameters, run.expected_start_time, zone)
+        name = expected_run_name(
+            waiting.flow_names.get(run.flow_id, ""), run.parameters, run.expected_start_time, waiting.zone
+        )
         if name and name != run.name:
             await client.update_flow_run(run.id, name=name)
             renamed += 1
     return renamed
 
 
-async def keep_run_names(flows_by_deployment: dict[Any, str], zone: Any, every: float) -> None:
+async def keep_run_names(waiting: WaitingRuns, every: float) -> None:
     """:func:`name_waiting_runs` every ``every`` seconds until cancelled. A failed pass is logged by its error's
     class (the API's message can quote parameters), once while the same error repeats, and tried again."""
     import asyncio
@@ -504,7 +530,7 @@ async def keep_run_names(flows_by_deployment: dict[Any, str], zone: Any, every: 
     async with get_client() as client:
         while True:
             try:
-                await name_waiting_runs(client, flows_by_deployment, zone)
+                await name_waiting_runs(client, waiting)
                 failing = None
             except Exception as exc:  # noqa: BLE001  # naming is cosmetic: it must never stop the runner
                 if type(exc).__name__ != failing:
@@ -513,23 +539,18 @@ async def keep_run_names(flows_by_deployment: dict[Any, str], zone: Any, every: 
             await asyncio.sleep(every)
 
 
-def serve_until_stopped(deployments: list[Any], zone: Any) -> None:
-    """Run a Prefect runner for ``deployments`` until Ctrl-C or SIGTERM; either way it stops the same way.
+def run_until_stopped(main: Any, waiting: WaitingRuns, every: float) -> None:
+    """Run the coroutine function ``main`` (a runner's or a worker's start) beside :func:`keep_run_names`,
+    until Ctrl-C or SIGTERM; either way it stops the same way.
 
     Prefect's own SIGTERM handler (``Runner.handle_sigterm``) calls ``Runner.stop()`` from inside the running
     event loop, where that async-dispatched method only creates the coroutine ``Runner.astop`` and drops it
     ("coroutine 'Runner.astop' was never awaited"), then leaves through ``sys.exit`` before this command's own
-    shutdown (the local server, the reports server) can run. Here SIGTERM cancels the runner's task, as Ctrl-C
-    does: the runner leaves its context (pausing the schedules, stopping its run processes) and returns.
-
-    Beside the runner, the runs waiting to start get their names (:func:`keep_run_names`; dates in ``zone``).
+    shutdown (the local server, the reports server) can run. Here SIGTERM cancels the main task, as Ctrl-C
+    does: a runner or worker leaves its context (a runner pausing its schedules) and returns.
     """
     import asyncio
 
-    from prefect.runner import Runner
-
-    runner = Runner(pause_on_shutdown=True)
-    flows_by_deployment = {runner.add_deployment(d): d.flow_name for d in deployments}
     terminated = False
 
     async def run() -> None:
@@ -542,19 +563,63 @@ def serve_until_stopped(deployments: list[Any], zone: Any) -> None:
             terminated = True
             loop.call_soon_threadsafe(task.cancel)
 
-        runner.handle_sigterm = on_sigterm  # type: ignore[method-assign] # Runner.start installs this one
-        # In the runner's loop: a waiting run is named within a poll interval of being created.
-        naming = asyncio.create_task(keep_run_names(flows_by_deployment, zone, runner_poll_seconds()))
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+        # In the same loop: a waiting run is named within a poll interval of being created.
+        naming = asyncio.create_task(keep_run_names(waiting, every))
         try:
-            await runner.start()
+            await main(on_sigterm)
         except asyncio.CancelledError:
             if not terminated:
                 raise
         finally:
             naming.cancel()
+            signal.signal(signal.SIGTERM, previous)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
+
+
+def serve_until_stopped(deployments: list[Any], zone: Any) -> None:
+    """Run a Prefect runner for ``deployments`` until Ctrl-C or SIGTERM (:func:`run_until_stopped`), naming
+    their waiting runs (dates in ``zone``)."""
+    from prefect.runner import Runner
+
+    runner = Runner(pause_on_shutdown=True)
+    ids = [runner.add_deployment(d) for d in deployments]
+
+    async def start(on_sigterm: Any) -> None:
+        runner.handle_sigterm = on_sigterm  # type: ignore[method-assign] # Runner.start installs its own
+        await runner.start()
+
+    run_until_stopped(start, WaitingRuns(zone, deployment_ids=ids), runner_poll_seconds())
+
+
+def work(settings: Settings, echo=print) -> None:  # type: ignore[no-untyped-def]
+    """A process worker of the ``loyalty-process`` pool, naming the pool's waiting runs as ``loyalty serve`` does.
+
+    The server: PREFECT_API_URL, else a running ``loyalty serve``'s. Each flow runs from the project root
+    (``LOYALTY_PROJECT_DIR``, set here when unset). Stops on Ctrl-C or SIGTERM.
+    """
+    from prefect.workers.process import ProcessWorker
+
+    os.environ.setdefault("LOYALTY_PROJECT_DIR", str(PROJECT_ROOT))
+    os.chdir(PROJECT_ROOT)
+    _warn_about_time_zone(settings, echo)
+    # How often the worker asks for due runs (Prefect's setting, 10 s by default); names are kept at least as often.
+    poll = min(float(os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "10")), 5.0)
+    with running_server_api(settings) as api_url:
+        if api_url is None:
+            raise OpsError("no PREFECT_API_URL is set and no loyalty serve answers: set PREFECT_API_URL")
+        if not api_healthy(api_url):
+            raise OpsError(f"PREFECT_API_URL {api_url} does not answer")
+        echo(f"worker of {WORK_POOL} at {api_url} (flows run from {os.environ['LOYALTY_PROJECT_DIR']})")
+
+        async def start(_on_sigterm: Any) -> None:
+            async with ProcessWorker(work_pool_name=WORK_POOL) as worker:
+                await worker.start(printer=echo)
+
+        run_until_stopped(start, WaitingRuns(settings.business_zone, work_pool=WORK_POOL), poll)
+    echo("stopped")
 
 
 def deploy(settings: Settings, echo=print) -> list[str]:  # type: ignore[no-untyped-def]

@@ -45,20 +45,38 @@ def _existing_artifact(key: str) -> UUID | None:
     return found[0].id if found else None
 
 
-class RunProgress:
-    """The run's progress artifact (``key``) and the CLI's in-process bar, moved together."""
+def percent(done: int, total: int) -> float:
+    return round(100.0 * done / max(total, 1), 1)
 
-    def __init__(self, key: str, description: str, total: int) -> None:
-        self.key, self.total = key, max(total, 1)
+
+def progress_text(what: str, done: int, total: int) -> str:
+    """The progress artifact's description, with the figure in it: the run's Artifacts tab shows each artifact
+    as a card of type, key and description only (Prefect 3.8.8's UI draws the bar on the artifact's own page
+    and on the run graph), so without this the card never says how far the run is."""
+    return f"{what}: {done:,} of {total:,} done ({percent(done, total):g}%)"
+
+
+def move_progress(artifact_id: UUID, what: str, done: int, total: int) -> None:
+    update_progress_artifact(artifact_id, progress=percent(done, total), description=progress_text(what, done, total))
+
+
+class RunProgress:
+    """The run's progress artifact (``key``) and the CLI's in-process bar, moved together. ``what`` names the
+    units counted (``Backfill 2026-11-01 .. 2026-11-28: delivery days``)."""
+
+    def __init__(self, key: str, what: str, total: int) -> None:
+        self.key, self.what, self.total = key, what, max(total, 1)
         existing = _existing_artifact(key)
         if existing is not None:  # a retry of this run: one artifact, back to where the run now starts
-            update_progress_artifact(existing, progress=0.0)
+            move_progress(existing, what, 0, self.total)
             self.artifact_id = existing
         else:
-            self.artifact_id = create_progress_artifact(progress=0.0, key=key, description=description)
+            self.artifact_id = create_progress_artifact(
+                progress=0.0, key=key, description=progress_text(what, 0, self.total)
+            )
 
     def report(self, done: int, label: str) -> None:
-        update_progress_artifact(self.artifact_id, progress=round(100.0 * done / self.total, 1))
+        move_progress(self.artifact_id, self.what, done, self.total)
         progress.report(done, self.total, label)
 
 

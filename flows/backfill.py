@@ -28,7 +28,7 @@ from typing import Any
 from uuid import UUID
 
 from prefect import flow, get_run_logger, runtime
-from prefect.artifacts import create_table_artifact, update_progress_artifact
+from prefect.artifacts import create_table_artifact
 from prefect.states import Failed
 
 from analytics.weeks import iso_week_label
@@ -36,6 +36,7 @@ from flows._names import backfill_run_name, chunk_run_name, named_by
 from flows._ops import (
     RunProgress,
     artifact_key,
+    move_progress,
     publish_failures,
     publish_validation,
     refuse_ignored_job_variables,
@@ -60,9 +61,13 @@ def _days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def _report_progress(done: int, total: int, artifact_id: str | None, label: str) -> None:
+def _progress_what(start: date, end: date) -> str:
+    return f"Backfill {start} .. {end}: delivery days"
+
+
+def _report_progress(done: int, total: int, artifact_id: str | None, what: str, label: str) -> None:
     if artifact_id:
-        update_progress_artifact(UUID(artifact_id), progress=round(100.0 * done / max(total, 1), 1))
+        move_progress(UUID(artifact_id), what, done, total)
     progress.report(done, total, label)
 
 
@@ -76,6 +81,7 @@ def backfill_chunk(
     done_before: int = 0,
     total_days: int = 0,
     progress_artifact_id: str | None = None,
+    progress_what: str = "delivery days",
 ) -> dict:
     """Load the delivery days start..end (one intake per entity); with ``parallel``, entities side by side.
 
@@ -86,7 +92,9 @@ def backfill_chunk(
     settings = get_settings()
     days = _days(start, end)
     outcome = intake_chunk(settings, days, run_id, entities, parallel=parallel, logger=logger)
-    _report_progress(done_before + len(days), total_days or len(days), progress_artifact_id, end.isoformat())
+    _report_progress(
+        done_before + len(days), total_days or len(days), progress_artifact_id, progress_what, end.isoformat()
+    )
     out = {
         "days": outcome.day_rows(),
         "touched": outcome.touched_days,
@@ -164,7 +172,7 @@ def backfill(
     days = _days(start, end)
     # First, so the UI shows the run's progress from its first second.
     run_progress = RunProgress(
-        artifact_key("backfill-progress", start, "to", end), f"Backfill {start} .. {end}: delivery days done", len(days)
+        artifact_key("backfill-progress", start, "to", end), _progress_what(start, end), len(days)
     )
     size = chunk_days or settings.backfill_chunk_days
     if size < 1:
@@ -208,6 +216,7 @@ def backfill(
                 done_before=len(skipped) + first,
                 total_days=len(days),
                 progress_artifact_id=artifact_id,
+                progress_what=run_progress.what,
                 return_state=True,
             )
             out = state.result(raise_on_failure=False)

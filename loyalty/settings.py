@@ -7,6 +7,7 @@ root; ``.env.example`` lists them all. Everything else in the project reads :fun
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from datetime import date
@@ -217,6 +218,10 @@ def configure_runtime(settings: Settings | None = None, *, quiet: bool = False) 
     """
     settings = settings or get_settings()
     os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home))
+    # Prefect creates its home one level deep only: on a fresh clone (no state/ yet) every command warned
+    # "Failed to create the Prefect home directory".
+    with contextlib.suppress(OSError):
+        Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     # No telemetry: these machines reach no network beyond package registries, and the attempt is logged.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

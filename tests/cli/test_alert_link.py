@@ -24,7 +24,8 @@ def _body(ui_url: str | None, server_ui_url: str | None) -> tuple[str, str]:
     register_user_template_filters(all_filters)
     run = FlowRun(id=uuid4(), flow_id=uuid4(), name="backfill-2026-11-20-to-2026-11-19")
     # the server's settings: PREFECT_UI_URL as given, and no PREFECT_API_URL to derive one from
-    with temporary_settings(updates={PREFECT_UI_URL: server_ui_url}, set_defaults={PREFECT_API_URL: None}):
+    # restore_defaults: an earlier test in this process may have pointed PREFECT_API_URL at its own server
+    with temporary_settings(updates={PREFECT_UI_URL: server_ui_url}, restore_defaults={PREFECT_API_URL}):
         return render_user_template_sync(action["body"], {"flow_run": run, "flow": None}), str(run.id)
 
 

@@ -2,7 +2,7 @@
 worker, and see a failure alert arrive at a webhook.
 
 REAL SERVER: these tests start ``prefect server start`` (session fixture ``prefect_server``) and a
-``prefect worker`` of the ``loyalty-process`` pool as subprocesses: 1.5-2.5 minutes on this 2-core machine
+``loyalty worker`` (Prefect's process worker of the ``loyalty-process`` pool) as subprocesses: 1.5-2.5 minutes on this 2-core machine
 (the server's start-up, ``prefect deploy`` importing every flow, and each flow run's own interpreter start-up).
 """
 
@@ -124,9 +124,13 @@ def deployed(prefect_server: RealServer, tmp_path_factory: pytest.TempPathFactor
         runs["weekly"] = _run_deployment(
             server, "weekly-report/weekly-report", {}, datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
         )
+    # Due in 2031, so the worker leaves it waiting: what names it is `loyalty worker`, not the flow.
+    runs["later_backfill"] = _run_deployment(
+        server, "backfill/backfill", {"start": "2026-11-01", "end": "2026-11-28"}, datetime(2031, 6, 1, tzinfo=UTC)
+    )
     log = (root / "worker.log").open("wb")
     worker = subprocess.Popen(  # noqa: S603
-        [str(BIN / "prefect"), "worker", "start", "--pool", "loyalty-process", "--type", "process"],
+        [str(BIN / "loyalty"), "worker"],
         env=env,
         cwd=PROJECT_ROOT,
         stdout=log,
@@ -135,8 +139,9 @@ def deployed(prefect_server: RealServer, tmp_path_factory: pytest.TempPathFactor
     )
     try:
         yield Deployed(server, warehouse_url, runs, _Hook.received)
-        for run_id in runs.values():  # no run left behind for the worker to abandon
-            _wait_final(server, run_id)
+        for key, run_id in runs.items():  # no run left behind for the worker to abandon
+            if not key.startswith("later"):
+                _wait_final(server, run_id)
     finally:
         worker.terminate()
         try:
@@ -163,6 +168,17 @@ def test_deploy_all_creates_the_deployments_with_their_schedules(deployed):
         pytest.skip("weekly-report: flows/weekly_report.py is not there yet; the other deployments are checked")
     weekly = [(s.schedule.cron, s.schedule.timezone) for s in found["weekly-report"].schedules]
     assert weekly == [("0 6 * * 1", "Europe/London")]
+
+
+def test_the_worker_names_a_run_waiting_for_its_time(deployed):
+    def named():  # type: ignore[no-untyped-def]
+        with _client(deployed.server) as client:
+            run = client.read_flow_run(deployed.runs["later_backfill"])
+        return run if run.name.startswith("backfill-") else None
+
+    run = wait_for(named, 60, "loyalty worker to name the waiting backfill run")
+    assert run.name == "backfill-2026-11-01-to-2026-11-28"
+    assert run.state.type.value == "SCHEDULED"
 
 
 def test_backfill_deployment_run_through_the_api(deployed):
