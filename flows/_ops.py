@@ -52,8 +52,9 @@ def percent(done: int, total: int) -> float:
 def progress_text(what: str, done: int, total: int) -> str:
     """The progress artifact's description, with the figure in it: the run's Artifacts tab shows each artifact
     as a card of type, key and description only (Prefect 3.8.8's UI draws the bar on the artifact's own page
-    and on the run graph), so without this the card never says how far the run is."""
-    return f"{what}: {done:,} of {total:,} done ({percent(done, total):g}%)"
+    and on the run graph), so without this the card never says how far the run is. The figure comes first: the
+    card cuts the description to one line."""
+    return f"{percent(done, total):g}% done: {done:,} of {total:,} {what}"
 
 
 def move_progress(artifact_id: UUID, what: str, done: int, total: int) -> None:
@@ -62,7 +63,7 @@ def move_progress(artifact_id: UUID, what: str, done: int, total: int) -> None:
 
 class RunProgress:
     """The run's progress artifact (``key``) and the CLI's in-process bar, moved together. ``what`` names the
-    units counted (``Backfill 2026-11-01 .. 2026-11-28: delivery days``)."""
+    units counted (``delivery days of backfill 2026-11-01 .. 2026-11-28``)."""
 
     def __init__(self, key: str, what: str, total: int) -> None:
         self.key, self.what, self.total = key, what, max(total, 1)

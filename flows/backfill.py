@@ -62,7 +62,7 @@ def _days(start: date, end: date) -> list[date]:
 
 
 def _progress_what(start: date, end: date) -> str:
-    return f"Backfill {start} .. {end}: delivery days"
+    return f"delivery days of backfill {start} .. {end}"
 
 
 def _report_progress(done: int, total: int, artifact_id: str | None, what: str, label: str) -> None:

@@ -160,7 +160,7 @@ def test_a_cli_backfill_shows_its_logs_tags_and_progress_in_the_ui(prefect_serve
     progress = [a for a in artifacts if a.type == "progress"]
     assert [(a.key, float(a.data)) for a in progress] == [("backfill-progress-2026-11-16-to-2026-11-18", 100.0)]
     # the figure is in the description too: the run's Artifacts tab shows a card of type, key and description
-    assert progress[0].description == "Backfill 2026-11-16 .. 2026-11-18: delivery days: 3 of 3 done (100%)"
+    assert progress[0].description == "100% done: 3 of 3 delivery days of backfill 2026-11-16 .. 2026-11-18"
     # the validation table: per day and entity the rules rows failed, with counts and codes (no row values)
     validation = next(a for a in artifacts if a.key == "backfill-validation-2026-11-16-to-2026-11-18")
     rows = json.loads(validation.data) if isinstance(validation.data, str) else validation.data
