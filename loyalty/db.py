@@ -136,10 +136,19 @@ def describe_db_error(exc: BaseException, url: str | None = None) -> str:
 
 def _is_connection_error(exc: BaseException) -> bool:
     """An error of the connection, not of the statement: PostgreSQL's SQLSTATE classes 08 (connection), 53
-    (resources), 57 (operator intervention), or a driver error with no SQLSTATE at all (SQLite's I/O errors)."""
-    if not isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+    (resources), 57 (operator intervention), or a driver error with no SQLSTATE at all (SQLite's I/O errors).
+    ``exc`` is SQLAlchemy's wrapper or the driver's own error (the fast paths use the driver directly)."""
+    import sqlite3
+
+    import psycopg
+
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        orig = getattr(exc, "orig", None)
+    elif isinstance(exc, sqlite3.OperationalError | sqlite3.InterfaceError | psycopg.OperationalError):
+        orig = exc
+    else:
         return False
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    sqlstate = getattr(orig, "sqlstate", None)
     return sqlstate is None or str(sqlstate).startswith(("08", "53", "57"))
 
 
@@ -155,7 +164,9 @@ def is_raw_driver_error(exc: BaseException) -> bool:
 
 
 def masked_driver_errors(entity: str, day: date | str):  # type: ignore[no-untyped-def]
-    """Context manager: a driver or encoding error inside becomes :class:`WarehouseWriteError` (no row values)."""
+    """Context manager: a database or encoding error inside becomes :class:`WarehouseWriteError` (no row values),
+    :class:`DatabaseBusy` or :class:`DatabaseUnavailable`, whether SQLAlchemy wrapped it or the driver raised it
+    itself (``COPY``, a cursor's ``executemany``: their text can quote the row)."""
     return _MaskedDriverErrors(entity, day)
 
 
@@ -169,7 +180,7 @@ class _MaskedDriverErrors:
     def __exit__(self, exc_type, exc, tb) -> Literal[False]:  # type: ignore[no-untyped-def]
         if exc is None:
             return False
-        if isinstance(exc, sa.exc.DBAPIError | sa.exc.StatementError | UnicodeError):
+        if isinstance(exc, sa.exc.DBAPIError | sa.exc.StatementError | UnicodeError) or is_raw_driver_error(exc):
             if is_busy_error(exc):
                 raise DatabaseBusy(f"{self.entity} {self.day}: {describe_db_error(exc)}") from None
             orig = getattr(exc, "orig", None)

@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 from prefect.states import Failed
 
-from loyalty.db import WarehouseWriteError, check_connection, get_engine, is_raw_driver_error, masked_driver_errors
+from loyalty.db import check_connection, get_engine, masked_driver_errors
 from loyalty.delivery import CheckedDelivery, LoadSummary
 from loyalty.schema import migrate, run_ledger
 from loyalty.settings import Settings
@@ -88,9 +88,7 @@ def load_checked(checked: list[CheckedDelivery], settings: Settings, run_id: str
                 summary = write_partition(engine, item, run_id, settings.business_tz, finish)
         except TRANSIENT:
             raise
-        except Exception as exc:
-            if is_raw_driver_error(exc):  # from COPY / executemany: its text may quote the row
-                exc = WarehouseWriteError(delivery.entity, delivery.delivery_day, type(exc).__name__)
+        except Exception as exc:  # masked above: a driver's text (COPY, executemany) never gets here
             message = error_text(exc)
             record_run_end(engine, run_id, delivery.entity, delivery.delivery_day, error=message)
             out.failures[delivery.delivery_day] = message

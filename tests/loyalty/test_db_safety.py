@@ -90,6 +90,30 @@ def test_encoding_errors_are_masked():
     assert CANARY not in str(wrapped.value) and "UnicodeEncodeError" in str(wrapped.value)
 
 
+def test_the_drivers_own_errors_are_masked_and_sorted_like_wrapped_ones():
+    """The fast write path (COPY, a cursor's executemany) raises the driver's errors, which SQLAlchemy never
+    wraps: a refused row, a lock wait and a lost connection each come out as the wrapped ones do."""
+    import sqlite3
+
+    import psycopg
+
+    day = date(2026, 11, 30)
+    with pytest.raises(WarehouseWriteError) as refused, masked_driver_errors("customers", day):
+        raise sqlite3.IntegrityError(f"CHECK constraint failed: {CANARY}")
+    assert str(refused.value) == "customers 2026-11-30: the warehouse refused the write (IntegrityError)"
+    with pytest.raises(WarehouseWriteError) as refused_pg, masked_driver_errors("customers", day):
+        raise psycopg.errors.CheckViolation(f"Failing row contains ({CANARY})")
+    assert CANARY not in str(refused_pg.value) and "(CheckViolation)" in str(refused_pg.value)
+    with pytest.raises(DatabaseBusy) as busy, masked_driver_errors("customers", day):
+        raise sqlite3.OperationalError("database is locked")
+    assert "busy" in str(busy.value)
+    with pytest.raises(DatabaseUnavailable) as lost, masked_driver_errors("customers", day):
+        raise psycopg.OperationalError(f"server closed the connection unexpectedly {CANARY}")
+    assert CANARY not in str(lost.value) and "connection failed (OperationalError)" in str(lost.value)
+    for raised in (refused, refused_pg, busy, lost):
+        assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
 # --- finding 7: passwords --------------------------------------------------------------------------------------
 
 
