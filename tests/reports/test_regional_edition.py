@@ -89,7 +89,7 @@ def _segment_names(html: str, title: str) -> list[str]:
     """The first column of the segment table headed ``title``."""
     match = re.search(rf"<h3>{re.escape(title)}</h3>\s*<table>(.*?)</table>", html, flags=re.S)
     assert match, f"no {title} table"
-    return re.findall(r'<tr[^>]*>\s*<td class="text">(.*?)</td>', match.group(1), flags=re.S)
+    return re.findall(r'<tr[^>]*>\s*<td class="text[^"]*">(.*?)</td>', match.group(1), flags=re.S)
 
 
 def _retain_regions(html: str) -> list[str]:
