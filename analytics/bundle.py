@@ -8,9 +8,6 @@ has a ``week`` column and holds rows of the requested weeks only, except ``weekl
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import pandas as pd
 
 from analytics.cases import build_case_ledger, compute_weekly_cases, compute_weekly_followup, list_issued_at
@@ -26,76 +23,16 @@ from analytics.keywords import (
 from analytics.kpis import compute_kpi_tiles
 from analytics.metric_alerts import build_alerts
 from analytics.outreach_effect import effect_sample, estimate_outreach_effect
+from analytics.parameters import (  # defined there, light; the names stay importable from here
+    LISTING_COLUMNS,
+    METRIC_FRAMES,
+    MetricParameters,
+)
 from analytics.repurchase import compute_repurchase_cohorts, compute_time_to_repurchase
 from analytics.retain_list import build_retain_list
 from analytics.retention import compute_cohort_retention, compute_weekly_retention
 from analytics.satisfaction import compute_weekly_satisfaction
 from analytics.weeks import parse_iso_week, previous_iso_weeks, shift_iso_week
-
-METRIC_FRAMES = (
-    "weekly_satisfaction",
-    "key_drivers",
-    "weekly_retention",
-    "cohort_retention",
-    "repurchase_by_nps_group",
-    "repurchase_tests",
-    "repurchase_survival",
-    "repurchase_cohorts",
-    "retain_list",
-    "trending_terms",
-    "persisting_terms",
-    "terms_by_nps_group",
-    "term_verbatims",
-    "alerts",
-    "weekly_kpi_tiles",
-    "response_completeness",
-    "restatements",
-    "weekly_cases",
-    "weekly_followup",
-    "outreach_effect",
-    "outreach_survival",
-)
-CASE_FRAMES = ("weekly_cases", "weekly_followup", "outreach_effect", "outreach_survival")
-LISTING_COLUMNS = ["week", "customer_id", "reason", "value_at_risk", "region", "email_masked", "is_detractor"]
-
-
-@dataclass(frozen=True)
-class MetricParameters:
-    churn_days: int = 90
-    baseline_weeks: int = 8
-    baseline_gap_weeks: int = 2
-    persisting_lookback_weeks: int = 13
-    min_term_count: int = 5
-    driver_window_weeks: int = 4
-    driver_bootstrap_samples: int = 200
-    group_window_weeks: int = 4
-    repurchase_window_days: int = 90
-    survival_response_weeks: int = 13
-    repurchase_cohort_weeks: int = 13
-    completeness_reference_weeks: int = 8
-    retain_top_n: int = 50
-    highlighted_terms: int = 8
-    trend_weeks: int = 0
-    # RETAIN, closed (analytics/cases.py, analytics/outreach_effect.py).
-    business_tz: str = "Europe/London"
-    retain_case_expiry_weeks: int = 8
-    retain_sla_business_days: int = 2
-    retain_control_share: float = 0.1
-    min_cases_per_arm: int = 20
-
-    @property
-    def history_weeks(self) -> int:
-        """Weeks of responses before the first computed week that some frame reads."""
-        cohort_reach = math.ceil(self.repurchase_window_days / 7) + self.repurchase_cohort_weeks
-        return 1 + max(
-            self.baseline_weeks + self.baseline_gap_weeks + self.persisting_lookback_weeks,
-            self.survival_response_weeks,
-            cohort_reach,
-            self.completeness_reference_weeks + 2,
-            self.driver_window_weeks,
-            self.group_window_weeks,
-            self.trend_weeks,
-        )
 
 
 def convert_currency(transactions: pd.DataFrame, rates: dict[str, float], to: str) -> pd.DataFrame:

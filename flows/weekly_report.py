@@ -17,7 +17,6 @@ from loyalty.rundate import resolve_report_week
 from loyalty.settings import Settings, get_settings
 from reports.summaries import kpi_markdown, text_summary
 from tasks.load import prepare_warehouse
-from tasks.metrics import recompute_metrics
 from tasks.published import record_published
 from tasks.render import ReportFiles, region_slug, render_report
 from tasks.report_data import find_weeks_without_metrics, read_report_data
@@ -97,6 +96,8 @@ def _report_steps(
     call(prepare_warehouse, settings)
     if region is None and (missing := call(find_weeks_without_metrics, settings, [week])):
         log.info("no stored metrics for %s: computing them", week)
+        from tasks.metrics import recompute_metrics  # the statistics libraries: only when computing
+
         call(recompute_metrics, settings, missing)
     data = call(read_report_data, settings, week, region)
     files = call(render_report, settings, data)

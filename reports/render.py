@@ -116,8 +116,18 @@ def html_to_pdf(html: str, *, fetcher: AssetFetcher | None = None) -> bytes:
 
 
 def html_to_pdf_with_pages(html: str, *, fetcher: AssetFetcher | None = None) -> tuple[bytes, int]:
-    """The PDF of ``html`` and its page count, from one layout."""
+    """The PDF of ``html`` and its page count, from one layout.
+
+    Byte for byte the same in every process: WeasyPrint embeds font subsets made by fontTools, which stamps
+    each subset's ``head.modified`` with the current time unless SOURCE_DATE_EPOCH is set, so two renders of
+    one week a second apart differed (same text, different bytes and sha256). It is set here when the caller
+    has not set it: the time is not a fact of the report.
+    """
+    import os
+
     from weasyprint import HTML
+
+    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
 
     fetcher = fetcher or AssetFetcher()
     # base_url is an asset: URL so that a relative link, too, can only resolve to a project asset.

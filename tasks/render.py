@@ -20,7 +20,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from analytics.bundle import MetricParameters
+from analytics.parameters import MetricParameters
 from loyalty.settings import Settings
 from reports.context import ReportOptions, build_report_context
 from reports.render import AssetFetcher, html_to_pdf_with_pages, render_email_html, render_html

@@ -16,14 +16,12 @@ import pandas as pd
 import sqlalchemy as sa
 from prefect.cache_policies import NO_CACHE
 
-from analytics.bundle import CASE_FRAMES
+from analytics.parameters import CASE_FRAMES, METRIC_FRAMES
 from analytics.weeks import parse_iso_week
 from loyalty.db import get_engine, load_sql
-from loyalty.schema import METRIC_TABLES
 from loyalty.settings import Settings
 from loyalty.stored import TREND_WEEKS, read_previous_published, read_stored_frames
 from loyalty.textsafe import display_line
-from tasks.metrics import compute_weeks
 from tasks.retry import retrying_task
 
 log = logging.getLogger(__name__)
@@ -125,6 +123,8 @@ def read_report_data(settings: Settings, week: str, region: str | None = None) -
     engine = get_engine(settings.warehouse_url)
     if region is not None:
         check_region(engine, region)
+        from tasks.metrics import compute_weeks  # computing imports the statistics libraries; reading does not
+
         frames = compute_weeks(engine, [week], settings, region=region, trend_weeks=TREND_WEEKS)
         frames["published_previous"] = read_previous_published(engine, week, region)
         frames.update(read_stored_case_frames(engine, week, region))
@@ -132,6 +132,7 @@ def read_report_data(settings: Settings, week: str, region: str | None = None) -
         return ReportData(week=week, region=region, frames=frames, data_quality={})
     if week not in stored_weeks(engine, [week]):
         raise ReportInputError(f"no stored metrics for {week}: compute them first (loyalty backfill, or the flow)")
-    frames = read_stored_frames(engine, week, tuple(METRIC_TABLES))
+    # The names only: building loyalty.schema.METRIC_TABLES would import every analytics module
+    frames = read_stored_frames(engine, week, METRIC_FRAMES)
     frames["published_previous"] = read_previous_published(engine, week, None)
     return ReportData(week=week, region=None, frames=frames, data_quality=read_data_quality(engine, week))

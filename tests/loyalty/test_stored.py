@@ -61,3 +61,38 @@ def test_metrics_json_imports_neither_the_analytics_libraries_nor_prefect(settin
     assert done.returncode == 0, done.stderr[-2000:]
     assert math.isclose(json.loads(done.stdout)["nps"], 100 * (3 - 2) / 6, abs_tol=0.05)
     assert json.loads(done.stderr.strip().splitlines()[-1]) == []
+
+
+def test_a_plain_render_of_stored_metrics_imports_no_statistics_library(settings) -> None:
+    """`loyalty report render` with no server runs the report's steps as plain functions; when the week's metrics
+    are stored it reads them and renders, and needs none of the libraries that computed them."""
+    load_six_answers(settings)
+    recompute_metrics.fn(settings, [BEFORE, WEEK])
+    computing_only = ["sklearn", "scipy.stats", "statsmodels", "vaderSentiment", "great_expectations"]
+    script = (
+        "import json, sys\n"
+        "from cli.main import app\n"
+        f"app(['report', 'render', '--week', '{WEEK}'], standalone_mode=False)\n"
+        f"print(json.dumps([m for m in {computing_only!r} if m in sys.modules]), file=sys.stderr)\n"
+    )
+    env = {
+        "LOYALTY_WAREHOUSE_URL": settings.warehouse_url,
+        "LOYALTY_REPORTS_DIR": str(settings.reports_dir),
+        "LOYALTY_PREFECT_HOME": str(settings.reports_dir / "prefect"),
+        "LOYALTY_PREFECT_SERVER_PORT": "9",  # no `loyalty serve` answers there: the plain path
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(settings.reports_dir),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "rendering without a flow run" in done.stderr
+    assert (settings.reports_dir / WEEK / "weekly-report.pdf").stat().st_size > 10_000
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []
+
+
+def test_the_metric_frame_names_are_the_metric_tables() -> None:
+    from analytics.parameters import METRIC_FRAMES
+
+    assert sorted(METRIC_FRAMES) == sorted(METRIC_TABLES)
