@@ -352,15 +352,24 @@ def quarantine_rows(
             "day": chosen_day or date(2000, 1, 1),
             "is_any_entity": entity is None,
             "entity": entity or "",
+            "is_any_reason": reason is None,
+            "reason_like": f"%{reason or ''}%",  # a LIKE wildcard in it only loosens the match checked below
         }
+
+        def wanted(r: sa.Row) -> bool:
+            return reason is None or any(c == reason or c.split(":")[0] == reason for c in reason_codes(r.reasons))
+
+        # Streamed: a year of quarantine is counted without holding it; only the rows shown are kept.
+        rows, total = [], 0
         with engine.connect() as conn:
-            rows = conn.execute(load_sql("quarantine/quarantined_rows"), params).all()
-        if reason is not None:
-            rows = [
-                r
-                for r in rows
-                if any(code == reason or code.split(":")[0] == reason for code in reason_codes(r.reasons))
-            ]
+            result = conn.execution_options(stream_results=True).execute(
+                load_sql("quarantine/quarantined_rows"), params
+            )
+            for r in result:
+                if wanted(r):
+                    total += 1
+                    if len(rows) < limit:
+                        rows.append(r)
         scope = ", ".join(
             part
             for part in (
@@ -370,14 +379,14 @@ def quarantine_rows(
             )
             if part
         )
-        typer.echo(f"quarantined rows{f' ({scope})' if scope else ''}: {len(rows):,}")
-        for r in rows[:limit]:
+        typer.echo(f"quarantined rows{f' ({scope})' if scope else ''}: {total:,}")
+        for r in rows:
             where = f"{display_line(r.source)}:{r.source_row}" if r.source_row is not None else display_line(r.source)
             key = _safe(r.source_key, 24) if r.source_key else "-"
             typer.echo(f"  {r.delivery_day!s:<10}  {r.entity:<16}  {where}  id {key}  {display_line(r.reasons)}")
             typer.echo(f"      {masked_record(r.entity, r.raw_record)}")
-        if len(rows) > limit:
-            typer.echo(f"  ... {len(rows) - limit:,} more (--limit, or narrow with --day, --entity, --reason)")
+        if total > limit:
+            typer.echo(f"  ... {total - limit:,} more (--limit, or narrow with --day, --entity, --reason)")
 
 
 @app.command()
