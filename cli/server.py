@@ -81,16 +81,17 @@ def read_deployments(path: Path = PREFECT_YAML) -> list[DeploymentSpec]:
 
 
 def runner_schedules(spec: DeploymentSpec) -> list[Any]:
-    """The deployment's schedules as Prefect schedule objects (cron or interval, with their time zone)."""
+    """The deployment's schedules as Prefect schedule objects (cron or interval, with their time zone and the
+    parameters their runs get)."""
     from prefect.schedules import Cron, Interval
 
     out = []
     for s in spec.schedules:
-        active = s.get("active", True)
+        active, parameters = s.get("active", True), s.get("parameters") or {}
         if "cron" in s:
-            out.append(Cron(s["cron"], timezone=s.get("timezone"), active=active))
+            out.append(Cron(s["cron"], timezone=s.get("timezone"), active=active, parameters=parameters))
         elif "interval" in s:
-            out.append(Interval(s["interval"], timezone=s.get("timezone"), active=active))
+            out.append(Interval(s["interval"], timezone=s.get("timezone"), active=active, parameters=parameters))
         else:
             raise OpsError(f"deployment {spec.name}: only cron and interval schedules are supported, got {s}")
     return out

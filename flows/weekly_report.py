@@ -55,7 +55,7 @@ def send_edition(settings: Settings, files: ReportFiles, recipients: list[str] |
 
 @flow(name="weekly-report", flow_run_name=named_by(weekly_report_run_name))
 def weekly_report(
-    week: OptionalIsoWeek = None, region: str | None = None, send: bool = True, recipients: list[str] | None = None
+    week: OptionalIsoWeek = None, region: str | None = None, send: bool = False, recipients: list[str] | None = None
 ) -> dict:
     """Render the weekly report (the last complete ISO week in the business time zone without ``week``).
 
@@ -65,7 +65,7 @@ def weekly_report(
         week: ISO week to report, e.g. 2026-W47. Empty: the last complete week in the business time zone.
         region: A regional manager's edition, holding only that region's data. Empty: the company-wide edition.
         send: Email the PDF to LOYALTY_REPORT_RECIPIENTS (or to the recipients below) when some are set. Off:
-            render only.
+            render only. The Monday schedule turns it on; a run from this form sends only if you turn it on.
         recipients: Email addresses to send to instead of LOYALTY_REPORT_RECIPIENTS.
     """
     refuse_ignored_job_variables()

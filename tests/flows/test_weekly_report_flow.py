@@ -54,7 +54,7 @@ def test_the_weekly_flow_renders_publishes_and_emails_the_pdf(prefect_harness, p
     _mail_env(monkeypatch, smtp.port, f"{ANN}, {BOB}")
     from flows.weekly_report import weekly_report
 
-    state = weekly_report(week=WEEK, return_state=True)
+    state = weekly_report(week=WEEK, send=True, return_state=True)
     assert state.is_completed(), state.message
     result = state.result()
     assert result["sent"] == [ANN, BOB]
@@ -101,7 +101,7 @@ def test_a_failed_send_fails_the_run_and_names_who_did_not_get_it(
     _mail_env(monkeypatch, smtp.port, f"{ANN},{BOB}")
     from flows.weekly_report import weekly_report
 
-    state = weekly_report(week=WEEK, return_state=True)
+    state = weekly_report(week=WEEK, send=True, return_state=True)
     assert state.is_failed()
     assert BOB in state.message and "550" in state.message
     assert [r.rcpt_tos for r in smtp.handler.received] == [[ANN]]

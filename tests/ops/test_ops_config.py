@@ -21,7 +21,10 @@ def test_prefect_yaml_writes_the_three_deployments_and_their_schedules():
     specs = {s.name: s for s in read_deployments()}
     assert list(specs) == ["nightly-etl", "weekly-report", "backfill"]
     assert specs["nightly-etl"].schedules == [{"cron": "0 2 * * *", "timezone": "Europe/London"}]
-    assert specs["weekly-report"].schedules == [{"cron": "0 6 * * 1", "timezone": "Europe/London"}]
+    # the schedule emails the report; the flow's own default (the UI form's) renders only
+    assert specs["weekly-report"].schedules == [
+        {"cron": "0 6 * * 1", "timezone": "Europe/London", "parameters": {"send": True}}
+    ]
     assert specs["backfill"].schedules == []
     assert {s.work_pool for s in specs.values()} == {"loyalty-process"}
     # the schedules run in the business time zone the settings default to
@@ -36,8 +39,8 @@ def test_serve_builds_its_deployments_from_prefect_yaml(monkeypatch):
     for spec in specs:
         deployment = built[spec.name]
         assert deployment.entrypoint == spec.entrypoint
-        assert [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules] == [
-            (s["cron"], s["timezone"]) for s in spec.schedules
+        assert [(s.schedule.cron, s.schedule.timezone, s.parameters) for s in deployment.schedules] == [
+            (s["cron"], s["timezone"], s.get("parameters", {})) for s in spec.schedules
         ]
         assert set(spec.tags) <= set(deployment.tags)
     backfill = built["backfill"]

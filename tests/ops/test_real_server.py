@@ -166,8 +166,10 @@ def test_deploy_all_creates_the_deployments_with_their_schedules(deployed):
     )
     if not WEEKLY_FLOW.is_file():
         pytest.skip("weekly-report: flows/weekly_report.py is not there yet; the other deployments are checked")
-    weekly = [(s.schedule.cron, s.schedule.timezone) for s in found["weekly-report"].schedules]
-    assert weekly == [("0 6 * * 1", "Europe/London")]
+    weekly = [(s.schedule.cron, s.schedule.timezone, s.parameters) for s in found["weekly-report"].schedules]
+    assert weekly == [("0 6 * * 1", "Europe/London", {"send": True})]  # the schedule emails the report
+    # the run form's default renders only: a re-render from the UI emails nobody unless asked to
+    assert found["weekly-report"].parameter_openapi_schema["properties"]["send"]["default"] is False
 
 
 def test_the_worker_names_a_run_waiting_for_its_time(deployed):
