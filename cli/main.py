@@ -477,7 +477,12 @@ def _run_weekly_report(week: str | None, region: str | None, *, send: bool, reci
             if api is None and not send:
                 typer.echo("no Prefect server: rendering without a flow run", err=True)
                 return render_without_a_flow_run(week, region)
-            return weekly_report(week=week, region=region, send=send, recipients=recipients)
+            from prefect import tags
+
+            from cli.server import deployment_tags
+
+            with tags(*deployment_tags("weekly-report")):  # the tags its deployment runs carry
+                return weekly_report(week=week, region=region, send=send, recipients=recipients)
     except ReportInputError as exc:
         raise UserError(str(exc)) from None
 

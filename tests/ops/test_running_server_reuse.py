@@ -15,12 +15,12 @@ from tests.ops.conftest import BIN
 WEEK = "2026-W47"
 
 
-def _flow_run_names(api_url: str) -> list[str]:
+def _flow_run_tags(api_url: str) -> dict[str, list[str]]:
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
-        return [r.name for r in client.read_flow_runs()]
+        return {r.name: r.tags for r in client.read_flow_runs()}
 
 
 def test_report_render_uses_the_running_local_server(prefect_server, tmp_path):
@@ -42,4 +42,6 @@ def test_report_render_uses_the_running_local_server(prefect_server, tmp_path):
     assert f"runs report to the Prefect server at {prefect_server.api_url}" in done.stderr
     assert "temporary server" not in done.stderr + done.stdout
     assert (tmp_path / "reports" / WEEK / "weekly-report.pdf").is_file()
-    assert f"weekly-report-{WEEK}" in _flow_run_names(prefect_server.api_url)
+    runs = _flow_run_tags(prefect_server.api_url)
+    # named as its deployment's runs are, and with their tags (prefect.yaml: loyalty, report)
+    assert {"loyalty", "report"} <= set(runs[f"weekly-report-{WEEK}"])
