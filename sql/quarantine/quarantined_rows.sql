@@ -1,6 +1,6 @@
--- Quarantined rows, oldest delivery day first, optionally of one delivery day, one entity, and reasons LIKE a
--- pattern (a loose match: the caller checks the codes exactly). One row per rejected source row. The flags say
--- whether a filter applies (a null parameter has no type on PostgreSQL).
+-- Quarantined rows, oldest delivery day first, optionally of one delivery day, one entity, and reasons
+-- LIKE a pattern (a loose match: the caller checks the codes exactly). One row per rejected source row. The
+-- flags say whether a filter applies (a null parameter has no type on PostgreSQL).
 with final as (
     select
         delivery_day,
