@@ -415,8 +415,12 @@ def ensure_work_pool(name: str = WORK_POOL) -> bool:
 
 
 def runner_poll_seconds() -> int:
-    """How often ``loyalty serve`` looks for runs to start: PREFECT_RUNNER_POLL_FREQUENCY if set, else 2 s."""
-    return int(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY", "2"))
+    """How often ``loyalty serve`` looks for runs to start: PREFECT_RUNNER_POLL_FREQUENCY if set, else 2 s (at
+    least 1: the runs' names are kept as often)."""
+    try:
+        return max(int(os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY", "2")), 1)
+    except ValueError:
+        raise OpsError("PREFECT_RUNNER_POLL_FREQUENCY must be a whole number of seconds") from None
 
 
 def serve(settings: Settings, echo=print) -> None:  # type: ignore[no-untyped-def]
@@ -500,11 +504,14 @@ async def name_waiting_runs(client: Any, waiting: WaitingRuns) -> int:
 
     from flows._names import expected_run_name
 
-    runs = await client.read_flow_runs(
-        **waiting.filters(),
-        sort=FlowRunSort.EXPECTED_START_TIME_ASC,
-        limit=200,  # the API's largest page; the scheduler keeps at most 100 runs ahead per deployment
-    )
+    runs: list[Any] = []
+    while True:  # pages of 200, the API's largest
+        page = await client.read_flow_runs(
+            **waiting.filters(), sort=FlowRunSort.EXPECTED_START_TIME_ASC, limit=200, offset=len(runs)
+        )
+        runs.extend(page)
+        if len(page) < 200:
+            break
     unknown = {run.flow_id for run in runs} - waiting.flow_names.keys()
     if unknown:
         flows = await client.read_flows(flow_filter=FlowFilter(id=FlowFilterId(any_=list(unknown))))
@@ -601,13 +608,14 @@ def work(settings: Settings, echo=print) -> None:  # type: ignore[no-untyped-def
     The server: PREFECT_API_URL, else a running ``loyalty serve``'s. Each flow runs from the project root
     (``LOYALTY_PROJECT_DIR``, set here when unset). Stops on Ctrl-C or SIGTERM.
     """
+    from prefect.settings import PREFECT_WORKER_QUERY_SECONDS
     from prefect.workers.process import ProcessWorker
 
     os.environ.setdefault("LOYALTY_PROJECT_DIR", str(PROJECT_ROOT))
     os.chdir(PROJECT_ROOT)
     _warn_about_time_zone(settings, echo)
     # How often the worker asks for due runs (Prefect's setting, 10 s by default); names are kept at least as often.
-    poll = min(float(os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "10")), 5.0)
+    poll = min(max(PREFECT_WORKER_QUERY_SECONDS.value(), 1.0), 5.0)
     with running_server_api(settings) as api_url:
         if api_url is None:
             raise OpsError("no PREFECT_API_URL is set and no loyalty serve answers: set PREFECT_API_URL")

@@ -3,25 +3,39 @@
 A run's name is what the UI lists, what an alert names and what an operator searches for, so it says which day,
 week or range the run is about: ``nightly-etl-2026-11-30``, ``weekly-report-2026-W48``,
 ``backfill-2026-11-01-to-2026-11-28``. The same functions name a run twice: when its flow starts (the flows'
-``flow_run_name``) and, before that, as soon as ``loyalty serve`` sees it scheduled (``cli/server.py``), so a run
-the scheduler or the UI's run form created never shows Prefect's random name (``poised-manticore``) while it
-waits. They read nothing but their arguments: given the same parameters and scheduled start, both give the same
-name.
+``flow_run_name``) and, before that, as soon as ``loyalty serve`` or ``loyalty worker`` sees it waiting
+(``cli/server.py``), so a run the scheduler or the UI's run form created never shows Prefect's random name
+(``poised-manticore``) while it waits. A name typed in the run form is replaced too, as Prefect itself replaces
+it when the flow starts. They read nothing but their arguments: given the same parameters and scheduled start,
+both give the same name.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from loyalty.rundate import resolve_delivery_day, resolve_report_week
 from tasks.render import region_slug
 
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _day(value: Any) -> date | None:
+    """A day parameter as the flows accept it (a date, or YYYY-MM-DD exactly), else ValueError: a run created
+    with schema checks switched off must not carry whatever it was given in its name."""
+    if value is None or isinstance(value, date):
+        return value
+    if isinstance(value, str) and _ISO_DAY.fullmatch(value):
+        return date.fromisoformat(value)
+    raise ValueError("not a YYYY-MM-DD day")
+
 
 def nightly_run_name(parameters: Mapping[str, Any], scheduled_start: datetime | None, zone: ZoneInfo) -> str:
-    day = resolve_delivery_day(parameters.get("delivery_day"), zone, scheduled_start)
+    day = resolve_delivery_day(_day(parameters.get("delivery_day")), zone, scheduled_start)
     return f"nightly-etl-{day.isoformat()}"
 
 
@@ -31,12 +45,19 @@ def weekly_report_run_name(parameters: Mapping[str, Any], scheduled_start: datet
     return f"weekly-report-{week}" + (f"-{region_slug(region)}" if region else "")
 
 
+def _range(parameters: Mapping[str, Any]) -> str:
+    start, end = _day(parameters.get("start")), _day(parameters.get("end"))
+    if start is None or end is None:
+        raise ValueError("a backfill names its start and end days")
+    return f"{start.isoformat()}-to-{end.isoformat()}"
+
+
 def backfill_run_name(parameters: Mapping[str, Any], scheduled_start: datetime | None, zone: ZoneInfo) -> str:
-    return f"backfill-{parameters.get('start')}-to-{parameters.get('end')}"
+    return f"backfill-{_range(parameters)}"
 
 
 def chunk_run_name(parameters: Mapping[str, Any], scheduled_start: datetime | None, zone: ZoneInfo) -> str:
-    return f"backfill-chunk-{parameters.get('start')}-to-{parameters.get('end')}"
+    return f"backfill-chunk-{_range(parameters)}"
 
 
 RUN_NAMES: dict[str, Callable[[Mapping[str, Any], datetime | None, ZoneInfo], str]] = {
@@ -50,8 +71,9 @@ RUN_NAMES: dict[str, Callable[[Mapping[str, Any], datetime | None, ZoneInfo], st
 def expected_run_name(
     flow_name: str, parameters: Mapping[str, Any], scheduled_start: datetime | None, zone: ZoneInfo
 ) -> str | None:
-    """The name a run of ``flow_name`` gets when it starts, or None when its parameters do not name one (the
-    run then fails on them when it starts, under the name it has)."""
+    """The name a run of ``flow_name`` gets when it starts, or None for another flow or when its parameters are
+    not what the flow takes (a day not YYYY-MM-DD, a week not YYYY-Www, a backfill without both days): such a
+    run fails on them when it starts, under the name it has."""
     naming = RUN_NAMES.get(flow_name)
     if naming is None:
         return None

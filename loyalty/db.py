@@ -134,17 +134,27 @@ def describe_db_error(exc: BaseException, url: str | None = None) -> str:
     return f"database error{target} ({type(orig or exc).__name__})"
 
 
+# SQLite's result codes of the file and the disk, not of a statement (a raw sqlite3 error carries its name).
+_SQLITE_CONNECTION_ERRORS = ("SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_FULL", "SQLITE_NOTADB", "SQLITE_CORRUPT")
+
+
 def _is_connection_error(exc: BaseException) -> bool:
     """An error of the connection, not of the statement: PostgreSQL's SQLSTATE classes 08 (connection), 53
     (resources), 57 (operator intervention), or a driver error with no SQLSTATE at all (SQLite's I/O errors).
-    ``exc`` is SQLAlchemy's wrapper or the driver's own error (the fast paths use the driver directly)."""
+
+    ``exc`` is SQLAlchemy's wrapper or the driver's own error (the fast paths use the driver directly). For a
+    raw sqlite3 error its result code decides (an I/O, open, full-disk or not-a-database error), so a refused
+    statement there ("no such table") stays a refused write of that day.
+    """
     import sqlite3
 
     import psycopg
 
     if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
         orig = getattr(exc, "orig", None)
-    elif isinstance(exc, sqlite3.OperationalError | sqlite3.InterfaceError | psycopg.OperationalError):
+    elif isinstance(exc, sqlite3.Error):
+        return str(getattr(exc, "sqlite_errorname", "")).startswith(_SQLITE_CONNECTION_ERRORS)
+    elif isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
         orig = exc
     else:
         return False

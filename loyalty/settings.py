@@ -221,7 +221,7 @@ def configure_runtime(settings: Settings | None = None, *, quiet: bool = False) 
     # Prefect creates its home one level deep only: on a fresh clone (no state/ yet) every command warned
     # "Failed to create the Prefect home directory".
     with contextlib.suppress(OSError):
-        Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+        Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     # No telemetry: these machines reach no network beyond package registries, and the attempt is logged.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -63,7 +63,18 @@ def make_environment() -> Environment:
         keep_trailing_newline=True,
         finalize=_shown,
     )
+    env.tests["short_label"] = is_short_label
     return env
+
+
+_SHORT_LABEL = re.compile(r"[A-Za-z0-9_ .-]{1,16}")
+
+
+def is_short_label(value: object) -> bool:
+    """A label that may be kept on one line (``td.label``): at most 16 plain ASCII letters, digits, spaces, dots,
+    dashes or underscores. Anything else (wide or unusual characters, long names: region and channel names are
+    data) keeps the untrusted-text rule and wraps anywhere, so no name can push a table off the page."""
+    return isinstance(value, str) and _SHORT_LABEL.fullmatch(value) is not None
 
 
 def _shown(value: Any) -> Any:
@@ -120,14 +131,15 @@ def html_to_pdf_with_pages(html: str, *, fetcher: AssetFetcher | None = None) ->
 
     Byte for byte the same in every process: WeasyPrint embeds font subsets made by fontTools, which stamps
     each subset's ``head.modified`` with the current time unless SOURCE_DATE_EPOCH is set, so two renders of
-    one week a second apart differed (same text, different bytes and sha256). It is set here when the caller
-    has not set it: the time is not a fact of the report.
+    one week a second apart differed (same text, different bytes and sha256). It is set here (for this process
+    and its children) unless the caller set a valid one: the time is not a fact of the report.
     """
     import os
 
     from weasyprint import HTML
 
-    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
+    if not os.environ.get("SOURCE_DATE_EPOCH", "").isdigit():  # unset, or a value fontTools could not read
+        os.environ["SOURCE_DATE_EPOCH"] = "0"
 
     fetcher = fetcher or AssetFetcher()
     # base_url is an asset: URL so that a relative link, too, can only resolve to a project asset.

@@ -58,7 +58,10 @@ def test_a_backfill_is_named_after_its_range():
     ("flow_name", "parameters"),
     [
         ("nightly-etl", {"delivery_day": "2026-13-01"}),
+        ("nightly-etl", {"delivery_day": "20261130"}),  # date.fromisoformat takes it; the flows do not
         ("weekly-report", {"week": "2026-W60"}),
+        ("backfill", {"start": "x\ny", "end": [1]}),  # schema checks can be switched off for one run
+        ("backfill", {"start": "2026-11-01"}),
         ("some-other-flow", {}),
     ],
 )

@@ -90,7 +90,7 @@ def test_encoding_errors_are_masked():
     assert CANARY not in str(wrapped.value) and "UnicodeEncodeError" in str(wrapped.value)
 
 
-def test_the_drivers_own_errors_are_masked_and_sorted_like_wrapped_ones():
+def test_the_drivers_own_errors_are_masked_and_sorted_like_wrapped_ones(tmp_path):
     """The fast write path (COPY, a cursor's executemany) raises the driver's errors, which SQLAlchemy never
     wraps: a refused row, a lock wait and a lost connection each come out as the wrapped ones do."""
     import sqlite3
@@ -110,7 +110,21 @@ def test_the_drivers_own_errors_are_masked_and_sorted_like_wrapped_ones():
     with pytest.raises(DatabaseUnavailable) as lost, masked_driver_errors("customers", day):
         raise psycopg.OperationalError(f"server closed the connection unexpectedly {CANARY}")
     assert CANARY not in str(lost.value) and "connection failed (OperationalError)" in str(lost.value)
-    for raised in (refused, refused_pg, busy, lost):
+    with pytest.raises(DatabaseUnavailable) as closed, masked_driver_errors("customers", day):
+        raise psycopg.InterfaceError("the connection is closed")
+    # SQLite: the result code decides. A statement it refuses is that day's refused write (no retry of the
+    # whole entity); a file that is not a database is the connection's fault.
+    memory = sqlite3.connect(":memory:")
+    memory.execute("create table t (a)")
+    with pytest.raises(WarehouseWriteError) as no_column, masked_driver_errors("customers", day):
+        memory.executemany("insert into t (b) values (?)", [(CANARY,)])
+    assert "(OperationalError)" in str(no_column.value)
+    not_a_database = tmp_path / "not-a-database.db"
+    not_a_database.write_bytes(b"x" * 4096)
+    with pytest.raises(DatabaseUnavailable) as broken_file, masked_driver_errors("customers", day):
+        sqlite3.connect(not_a_database).execute("select count(*) from sqlite_master")
+    for raised in (refused, refused_pg, busy, lost, closed, no_column, broken_file):
+        assert CANARY not in str(raised.value)
         assert raised.value.__cause__ is None and raised.value.__suppress_context__
 
 

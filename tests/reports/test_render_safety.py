@@ -262,3 +262,26 @@ def test_the_real_report_pdf_fetches_its_stylesheet_and_nothing_else():
     assert fetcher.refused == []
     assert _image_xobjects(pdf) == []
     assert "Weekly loyalty report" in _pdf_text(pdf)
+
+
+@pytest.mark.parametrize(
+    ("name", "short"),
+    [
+        ("comment_card", True),
+        ("in_store", True),
+        ("North West", True),
+        ("W" * 16, True),
+        ("W" * 17, False),  # long: wraps anywhere, as untrusted text does
+        ("\u2031" * 5, False),  # one of the widest glyphs: never kept on one line
+        ("São Paulo", False),
+        ("North\u202e", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_only_short_plain_labels_are_kept_on_one_line(name, short):
+    from reports.render import is_short_label, make_environment
+
+    assert is_short_label(name) is short
+    cell = make_environment().from_string('<td class="text{% if n is short_label %} label{% endif %}">')
+    assert ("label" in cell.render(n=name)) is short
