@@ -12,16 +12,14 @@ both give the same name.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from loyalty.arguments import parse_day_argument
 from loyalty.rundate import resolve_delivery_day, resolve_report_week
-from tasks.render import region_slug
-
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+from loyalty.textsafe import region_slug
 
 
 def _day(value: Any) -> date | None:
@@ -29,9 +27,7 @@ def _day(value: Any) -> date | None:
     with schema checks switched off must not carry whatever it was given in its name."""
     if value is None or isinstance(value, date):
         return value
-    if isinstance(value, str) and _ISO_DAY.fullmatch(value):
-        return date.fromisoformat(value)
-    raise ValueError("not a YYYY-MM-DD day")
+    return parse_day_argument(value, "day")
 
 
 def nightly_run_name(parameters: Mapping[str, Any], scheduled_start: datetime | None, zone: ZoneInfo) -> str:

@@ -11,11 +11,13 @@ greppable, and never a character a terminal, a log viewer or a text layout engin
 
 Also here: :func:`has_forbidden_chars`, the contract's rule that a text value holds no NUL and no lone
 surrogate (PostgreSQL refuses the first, UTF-8 cannot encode the second), and :func:`json_text`, JSON that
-every driver can store even when it carries such characters.
+every driver can store even when it carries such characters; and :func:`region_slug`, the file-name part of a
+region's report (light on purpose: run names use it in every flow's process, which must not import the renderer).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -149,3 +151,16 @@ def install_log_filter() -> None:
 
 
 _ROOTS = frozenset(p for p in _LOGGER_PREFIXES if "." not in p)
+
+
+def region_slug(region: str) -> str:
+    """A file-name-safe slug of a region name (which is data, so never trusted as a path), unique per name.
+
+    Readable part: the name folded to lowercase ASCII. Unique part: always a digest of the exact name, because
+    many names share a folded form ("North", "north", "NORTH"; "São Paulo", "Sao Paulo"), and a name could be
+    chosen to look like another's slug. Lowercase only, so case-insensitive file systems keep them apart too.
+    """
+    ascii_name = unicodedata.normalize("NFKD", region).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:40] or "region"
+    digest = hashlib.sha256(region.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{slug}-{digest}"

@@ -10,10 +10,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import tempfile
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 
 from analytics.parameters import MetricParameters
 from loyalty.settings import Settings
+from loyalty.textsafe import region_slug
 from reports.context import ReportOptions, build_report_context
 from reports.render import AssetFetcher, html_to_pdf_with_pages, render_email_html, render_html
 from tasks.report_data import ReportData
@@ -48,19 +47,6 @@ class ReportFiles:
     @property
     def attachment_name(self) -> str:
         return f"{self.pdf_path.stem}-{self.week}.pdf"
-
-
-def region_slug(region: str) -> str:
-    """A file-name-safe slug of a region name (which is data, so never trusted as a path), unique per name.
-
-    Readable part: the name folded to lowercase ASCII. Unique part: always a digest of the exact name, because
-    many names share a folded form ("North", "north", "NORTH"; "São Paulo", "Sao Paulo"), and a name could be
-    chosen to look like another's slug. Lowercase only, so case-insensitive file systems keep them apart too.
-    """
-    ascii_name = unicodedata.normalize("NFKD", region).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:40] or "region"
-    digest = hashlib.sha256(region.encode("utf-8", "surrogatepass")).hexdigest()[:12]
-    return f"{slug}-{digest}"
 
 
 def report_paths(settings: Settings, week: str, region: str | None) -> tuple[Path, Path]:

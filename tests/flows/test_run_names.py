@@ -67,3 +67,22 @@ def test_a_backfill_is_named_after_its_range():
 )
 def test_parameters_that_name_nothing_leave_the_name_alone(flow_name, parameters):
     assert expected_run_name(flow_name, parameters, NIGHTLY_START, LONDON) is None
+
+
+def test_the_loading_flows_name_their_runs_without_importing_the_report_renderer():
+    """Every nightly run's process imports its flow; the names must not pull WeasyPrint and matplotlib in (4-5 s
+    of start-up on this machine when the names came from tasks/render.py)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import json, sys\n"
+        "import flows.nightly_etl, flows.backfill\n"
+        "print(json.dumps([m for m in ('weasyprint', 'matplotlib', 'tasks.render') if m in sys.modules]))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
