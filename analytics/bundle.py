@@ -8,11 +8,14 @@ has a ``week`` column and holds rows of the requested weeks only, except ``weekl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 
 from analytics.cases import build_case_ledger, compute_weekly_cases, compute_weekly_followup, list_issued_at
 from analytics.completeness import compute_response_completeness, compute_restatements
 from analytics.drivers import compute_key_drivers
+from analytics.history import PurchaseHistory, history_from_frames, window_start
 from analytics.keywords import (
     compare_terms_by_nps_group,
     count_weekly_terms,
@@ -66,6 +69,8 @@ def compute_metric_frames(
     params: MetricParameters | None = None,
     outreach: pd.DataFrame | None = None,
     earlier_retain_lists: pd.DataFrame | None = None,
+    history: PurchaseHistory | None = None,
+    purchases_of: Callable[[set[str]], pd.DataFrame] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The metric frames of ``weeks`` (see METRIC_FRAMES), in one reporting currency.
 
@@ -76,16 +81,32 @@ def compute_metric_frames(
     on the customer's earlier cases: ``earlier_retain_lists`` holds the stored lists of the weeks before
     (rows of ``weeks`` in it are ignored; this call's own lists are used), ``outreach`` every contact attempt.
     Without ``outreach`` the case frames are empty (a regional edition reads the stored, company-wide cases).
+
+    Transactions: either every one up to the last week (``history`` None), or, with ``history``
+    (analytics.history), those from ``history.start`` (at most :func:`analytics.history.window_start`) and
+    ``purchases_of``, which gives every transaction of the customers asked for (the cases follow a listed
+    customer's purchases since the listing). Both give the same frames: all history is cut into the same
+    window and history here.
     """
     params = params or MetricParameters()
     weeks = sorted(set(weeks))
     if not weeks:
         return {name: pd.DataFrame() for name in METRIC_FRAMES}
+    if history is None:
+        history = history_from_frames(transactions, customers, window_start(weeks, params))
+        everything = transactions
+        purchases_of = lambda ids: everything.loc[everything["customer_id"].astype("str").isin(ids)]  # noqa: E731
+        in_window = pd.to_datetime(transactions["business_day"]).dt.date >= history.start
+        transactions = transactions.loc[in_window].reset_index(drop=True)
+    elif purchases_of is None:
+        raise ValueError("with a history, purchases_of must give the listed customers' transactions")
     keep = set(weeks) | {w for week in weeks for w in previous_iso_weeks(week, params.trend_weeks)}
     last_sunday = parse_iso_week(weeks[-1])[1]
 
     satisfaction = compute_weekly_satisfaction(responses)
-    retention = compute_weekly_retention(transactions, as_of=last_sunday, churn_days=params.churn_days)
+    retention = compute_weekly_retention(
+        transactions, as_of=last_sunday, churn_days=params.churn_days, nrr_weeks=params.nrr_weeks, history=history
+    )
     weekly_terms = count_weekly_terms(responses)
     drivers = compute_key_drivers(
         responses,
@@ -133,13 +154,26 @@ def compute_metric_frames(
         )
         last_week = shift_iso_week(week, -1)
         previous = build_retain_list(
-            responses, transactions, customers, week=last_week, as_of=parse_iso_week(last_week)[1]
+            responses,
+            transactions,
+            customers,
+            week=last_week,
+            as_of=parse_iso_week(last_week)[1],
+            value_window_days=params.value_window_days,
+            history=history,
         )
         previous_ids = set(previous.loc[previous["rank"] <= params.retain_top_n, "customer_id"])
         retain = build_retain_list(
-            responses, transactions, customers, week=week, as_of=sunday, previous_list=previous_ids
+            responses,
+            transactions,
+            customers,
+            week=week,
+            as_of=sunday,
+            previous_list=previous_ids,
+            value_window_days=params.value_window_days,
+            history=history,
         )
-        cohort_retention = compute_cohort_retention(transactions, as_of=sunday, customers=customers)
+        cohort_retention = compute_cohort_retention(transactions, as_of=sunday, customers=customers, history=history)
         out["cohort_retention"].append(_with_week(cohort_retention, week))
         for name in ("repurchase_by_nps_group", "repurchase_tests", "repurchase_survival"):
             out[name].append(_with_week(survival[name], week))
@@ -159,7 +193,7 @@ def compute_metric_frames(
             out["restatements"].append(_with_week(compute_restatements(responses, week=week), week))
 
     if outreach is not None:
-        out.update(_case_frames(out["retain_list"], earlier_retain_lists, outreach, transactions, weeks, params))
+        out.update(_case_frames(out["retain_list"], earlier_retain_lists, outreach, purchases_of, weeks, params))
     frames = {name: _concat(parts) for name, parts in out.items() if name not in {"weekly_satisfaction"}}
     frames["weekly_satisfaction"] = satisfaction.loc[satisfaction["week"].isin(keep)].reset_index(drop=True)
     frames["weekly_retention"] = retention.loc[retention["week"].isin(keep)].reset_index(drop=True)
@@ -171,7 +205,7 @@ def _case_frames(
     retain_lists: list[pd.DataFrame],
     earlier: pd.DataFrame | None,
     outreach: pd.DataFrame,
-    transactions: pd.DataFrame,
+    purchases_of: Callable[[set[str]], pd.DataFrame],
     weeks: list[str],
     params: MetricParameters,
 ) -> dict[str, list[pd.DataFrame]]:
@@ -180,6 +214,7 @@ def _case_frames(
         earlier = earlier.loc[(earlier["week"] < weeks[-1]) & ~earlier["week"].isin(weeks), LISTING_COLUMNS]
         current = [earlier, *current]
     listings = pd.concat(current, ignore_index=True) if current else pd.DataFrame(columns=LISTING_COLUMNS)
+    transactions = purchases_of(set(listings["customer_id"].astype("str")))
     tz = params.business_tz
     ledger = build_case_ledger(
         listings,

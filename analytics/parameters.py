@@ -36,6 +36,9 @@ LISTING_COLUMNS = ["week", "customer_id", "reason", "value_at_risk", "region", "
 @dataclass(frozen=True)
 class MetricParameters:
     churn_days: int = 90
+    nrr_weeks: int = 13  # net revenue retention's period, in weeks
+    # RFM scores, the value at risk and a customer's purchase rhythm look back this many days (the RETAIN list).
+    value_window_days: int = 365
     baseline_weeks: int = 8
     baseline_gap_weeks: int = 2
     persisting_lookback_weeks: int = 13

@@ -232,8 +232,13 @@ def _log_rank_tests(time: np.ndarray, status: np.ndarray, groups: np.ndarray, *,
         present = sorted(set(groups[mask]))
         statistic, p_value, dof = np.nan, np.nan, np.nan
         if len(present) == len(members) and status[mask].sum() > 0:
-            statistic, p_value = survdiff(time[mask], status[mask], groups[mask])
-            dof = float(len(present) - 1)
+            try:
+                statistic, p_value = survdiff(time[mask], status[mask], groups[mask])
+                dof = float(len(present) - 1)
+            except np.linalg.LinAlgError:
+                # A singular variance matrix (e.g. every purchase at times when only one group was still
+                # followed): the test is undefined here, so it is reported as missing, never as a p-value.
+                statistic, p_value = np.nan, np.nan
         rows.append(
             {
                 "comparison": comparison,

@@ -6,8 +6,9 @@ leaves this module only as customer_id and a masked email.
 Who is on the list
 - Detractors: customers with a customer_id who gave NPS 0-6 in the week (anonymous cards cannot be called).
 - Overdue valuable customers: monetary RFM score >= min_monetary_score as of `as_of` (top two quintiles
-  by default), at least `min_purchases` distinct purchase days, and days since their last purchase
-  > overdue_factor x their median gap between purchase days (their own rhythm, not a global rule).
+  by default), at least `min_purchases` distinct purchase days in the value window, and days since their
+  last purchase > overdue_factor x their median gap between those purchase days (their own rhythm over the
+  last `value_window_days` days, not a global rule and not how they bought years ago).
 value_at_risk = the customer's net spend in the `value_window_days` days up to as_of (trailing 12 months).
 
 Order: the list is reserved for the week's detractors first (every identified detractor, highest value at
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from analytics._frames import is_detractor, require_columns, scores, transaction_ledger
+from analytics.history import PurchaseHistory
 from analytics.retention import compute_rfm_segments
 from analytics.weeks import day_number, day_numbers_of, parse_iso_week
 
@@ -77,6 +79,7 @@ def build_retain_list(
     min_monetary_score: int = 4,
     value_window_days: int = 365,
     previous_list: set[str] | None = None,
+    history: PurchaseHistory | None = None,
 ) -> pd.DataFrame:
     """Return retain_list: one row per customer to contact for `week` ("YYYY-Www").
 
@@ -87,6 +90,8 @@ def build_retain_list(
     "Detractor (NPS 3) on 2026-11-18 via phone; Overdue: 64 days since last purchase vs usual 21".
     Sorted detractors first, then by value_at_risk (highest first), then customer_id; rank starts at 1.
     is_on_previous_list: the customer_id is in `previous_list` (last week's list; all False without it).
+    With `history` (analytics.history), `transactions` may start at ``history.start``, a year or more before
+    as_of: the list is the same as over all history.
     """
     monday, sunday = parse_iso_week(week)
     as_of = as_of or sunday
@@ -100,8 +105,8 @@ def build_retain_list(
         raise ValueError("overdue_factor must be > 0 and min_purchases >= 2 (a rhythm needs a gap)")
 
     detractors = _detractors(responses, monday=monday, sunday=sunday)
-    rhythm = _purchase_rhythm(transactions, as_of=as_of, value_window_days=value_window_days)
-    rfm = compute_rfm_segments(transactions, as_of=as_of)
+    rhythm = _purchase_rhythm(transactions, as_of=as_of, value_window_days=value_window_days, history=history)
+    rfm = compute_rfm_segments(transactions, as_of=as_of, lookback_days=value_window_days)
     valuable = set(rfm.loc[rfm["m_score"] >= min_monetary_score, "customer_id"])
     rhythm["is_overdue"] = (
         rhythm.index.isin(valuable)
@@ -163,25 +168,35 @@ def _detractors(responses: pd.DataFrame, *, monday: dt.date, sunday: dt.date) ->
     return pd.DataFrame({"nps": grouped["nps"].min(), "detractor_reason": grouped["reason"].agg("; ".join)})
 
 
-def _purchase_rhythm(transactions: pd.DataFrame, *, as_of: dt.date, value_window_days: int) -> pd.DataFrame:
-    """One row per customer with purchase history up to as_of: rhythm and value at risk."""
+def _purchase_rhythm(
+    transactions: pd.DataFrame, *, as_of: dt.date, value_window_days: int, history: PurchaseHistory | None
+) -> pd.DataFrame:
+    """One row per customer with purchase history up to as_of: rhythm and value at risk.
+
+    The rhythm (purchase_days, usual_gap_days) is the customer's over the value window, as the value at risk
+    is: how they buy now, not years ago. days_since_last_purchase counts from their last purchase ever (from
+    ``history`` when it came before the transactions given).
+    """
     ledger, customer_ids, as_of_day = transaction_ledger(transactions, as_of)
-    days = ledger.loc[ledger["amount"] > 0, ["customer", "day"]].drop_duplicates()
-    days = days.sort_values(["customer", "day"], kind="stable")
+    ids = pd.Index(customer_ids.astype(str), dtype="str")
+    bought = ledger.loc[ledger["amount"] > 0, ["customer", "day"]].drop_duplicates()
+    last = bought.groupby("customer")["day"].max()
+    last = pd.Series(last.to_numpy(np.float64), index=ids[last.index.to_numpy()])
+    if history is not None:  # a purchase in the transactions given is later than any before them
+        last = last.combine_first(history.customers["last_purchase_before"].dropna())
+    days = bought.loc[bought["day"] > as_of_day - value_window_days].sort_values(["customer", "day"], kind="stable")
     gaps = days["day"].diff()
     gaps[days["customer"].ne(days["customer"].shift())] = np.nan  # no gap across customers
-    grouped = gaps.groupby(days["customer"])
     rhythm = pd.DataFrame(
-        {
-            "purchase_days": days.groupby("customer").size(),
-            "days_since_last_purchase": as_of_day - days.groupby("customer")["day"].max(),
-            "usual_gap_days": grouped.median(),
-        }
+        {"purchase_days": days.groupby("customer").size(), "usual_gap_days": gaps.groupby(days["customer"]).median()}
     )
+    rhythm.index = ids[rhythm.index.to_numpy()]
+    rhythm = rhythm.join((as_of_day - last).rename("days_since_last_purchase"), how="outer")
     recent = ledger.loc[ledger["day"] > as_of_day - value_window_days]
-    value = recent.groupby("customer")["amount"].sum().rename("value_at_risk")
+    value = recent.groupby("customer")["amount"].sum()
+    value = pd.Series(value.to_numpy(), index=ids[value.index.to_numpy()], name="value_at_risk")
     rhythm = rhythm.join(value, how="outer")
-    rhythm.index = pd.Index(customer_ids[rhythm.index.to_numpy()], name="customer_id", dtype="str")
+    rhythm.index = pd.Index(rhythm.index, name="customer_id", dtype="str")
     return rhythm
 
 

@@ -24,7 +24,14 @@ import pandas as pd
 from scipy import sparse
 
 from analytics._frames import transaction_ledger
-from analytics.weeks import date_of, day_numbers_of, iso_week_label, monday_of
+from analytics.history import (
+    COHORT_CELL_COLUMNS,
+    PurchaseHistory,
+    existing_customers,
+    history_from_frames,
+    month_number,
+)
+from analytics.weeks import date_of, day_number, iso_week_label, monday_of
 
 __all__ = [
     "COHORT_RETENTION_COLUMNS",
@@ -82,10 +89,6 @@ RFM_COLUMNS = [
 ]
 
 
-def _month_numbers(days: np.ndarray) -> np.ndarray:
-    return days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-
-
 def _month_label(month_number: np.ndarray) -> np.ndarray:
     return np.datetime_as_string(month_number.astype("datetime64[M]"), unit="M")
 
@@ -94,7 +97,11 @@ def _month_label(month_number: np.ndarray) -> np.ndarray:
 
 
 def compute_cohort_retention(
-    transactions: pd.DataFrame, *, as_of: dt.date | None = None, customers: pd.DataFrame | None = None
+    transactions: pd.DataFrame,
+    *,
+    as_of: dt.date | None = None,
+    customers: pd.DataFrame | None = None,
+    history: PurchaseHistory | None = None,
 ) -> pd.DataFrame:
     """Return cohort_retention: one row per cohort x months since its start.
 
@@ -102,45 +109,54 @@ def compute_cohort_retention(
     as_of month, every cell present (zeros included) so the matrix is complete. customer_share =
     active_customers / cohort_size, where active means at least one purchase that month. revenue is the
     cohort's net revenue that month and revenue_retained = revenue / the cohort's month-0 revenue
-    (NaN when month-0 revenue is not positive). Refunds dated before a customer's first purchase are
+    (NaN when month-0 revenue is not positive). Refunds dated before a customer's first purchase month are
     ignored. `as_of` defaults to the last business day in `transactions`.
 
     With `customers` (customer_id, created_at), customers created before the first transaction in the data
     are not a new-customer cohort (their first purchase in the data is not their first purchase): they
     form one row labelled "existing before <first day>" (is_existing_customers True), counted from the
-    first month of the data. is_partial_month marks cells of the as_of month when as_of is not its last
-    day (the month is still running). Rows: the existing customers first, then by cohort_month, months_since.
+    first month of the data; their refunds dated before their first purchase in the data are ignored.
+    is_partial_month marks cells of the as_of month when as_of is not its last day (the month is still
+    running). Rows: the existing customers first, then by cohort_month, months_since.
+
+    With `history` (see analytics.history), `transactions` holds only the rows from ``history.start`` on and
+    the months before come from its cells; the figures are the same as over all history.
     """
     ledger, customer_ids, as_of_day = transaction_ledger(transactions, as_of)
-    purchases = ledger.loc[ledger["amount"] > 0]
-    if purchases.empty:
+    if history is None:
+        start = date_of(int(ledger["day"].min())).replace(day=1) if len(ledger) else dt.date(1970, 1, 1)
+        history = history_from_frames(transactions, customers, start)
+    first_purchase = history.customers["first_purchase_day"]
+    first_purchase = first_purchase.loc[first_purchase <= as_of_day]
+    if first_purchase.empty or history.data_start is None:
         return _empty(COHORT_RETENTION_COLUMNS)
-    ledger = ledger.assign(month=_month_numbers(ledger["day"].to_numpy()))
-    first_month = ledger.loc[ledger["amount"] > 0].groupby("customer")["month"].min()
-    last_month = int(_month_numbers(np.array([as_of_day]))[0])
-    existing = pd.Series(False, index=first_month.index)
-    label_existing = ""
-    if customers is not None and len(customers):
-        data_start = int(day_numbers_of(transactions["business_day"]).min())
-        created = pd.to_datetime(customers["created_at"], utc=True).dt.tz_localize(None).dt.normalize()
-        created_day = day_numbers_of(created)
-        before = set(customers.loc[created_day < data_start, "customer_id"].astype("str"))
-        existing = pd.Series(np.isin(customer_ids[first_month.index.to_numpy()], list(before)), index=first_month.index)
-        label_existing = f"existing before {date_of(data_start).isoformat()}"
-        data_start_month = int(_month_numbers(np.array([data_start]))[0])
+    data_start_month = int(month_number(np.array([day_number(history.data_start)]))[0])
+    last_month = int(month_number(np.array([as_of_day]))[0])
+    is_existing = first_purchase.index.isin(list(existing_customers(customers, history.data_start)))
+    members = pd.DataFrame(
+        {
+            "is_existing": is_existing,
+            "cohort": np.where(is_existing, data_start_month, month_number(first_purchase.to_numpy(np.int64))),
+            "first_purchase_day": first_purchase.to_numpy(np.int64),
+        },
+        index=first_purchase.index,
+    )
+    cells = _window_cells(ledger, customer_ids, members)
+    old = history.cohort_cells
+    if len(old):
+        cells = pd.concat([old.loc[old["month"] <= last_month, COHORT_CELL_COLUMNS], cells], ignore_index=True)
     parts = []
-    if (~existing).any():
-        grid = _cohort_grid(ledger, first_month[~existing], last_month)
-        grid["cohort_month"] = _month_label(grid["cohort"].to_numpy())
-        grid["is_existing_customers"] = False
+    for existing in (True, False):
+        chosen = members.loc[members["is_existing"] == existing]
+        if chosen.empty:
+            continue
+        grid = _cohort_grid(chosen["cohort"], cells.loc[cells["is_existing"] == existing], last_month)
+        if existing:
+            grid["cohort_month"] = f"existing before {history.data_start.isoformat()}"
+        else:
+            grid["cohort_month"] = _month_label(grid["cohort"].to_numpy())
+        grid["is_existing_customers"] = existing
         parts.append(grid)
-    if existing.any():
-        grid = _cohort_grid(
-            ledger, pd.Series(data_start_month, index=first_month.index[existing.to_numpy()]), last_month
-        )
-        grid["cohort_month"] = label_existing
-        grid["is_existing_customers"] = True
-        parts.insert(0, grid)
     grid = pd.concat(parts, ignore_index=True)
     as_of_date = date_of(as_of_day)
     month_running = (as_of_date + dt.timedelta(days=1)).month == as_of_date.month
@@ -148,20 +164,33 @@ def compute_cohort_retention(
     return grid[COHORT_RETENTION_COLUMNS].reset_index(drop=True)
 
 
-def _cohort_grid(ledger: pd.DataFrame, first_month: pd.Series, last_month: int) -> pd.DataFrame:
-    """The complete cohort x months-since grid for the customers of ``first_month`` (customer -> cohort)."""
-    ledger = ledger.join(first_month.rename("cohort"), on="customer", how="inner")
-    ledger["months_since"] = ledger["month"] - ledger["cohort"]
-    ledger = ledger.loc[ledger["months_since"] >= 0]
-    cohort_size = first_month.value_counts().rename("cohort_size")
-    active = (
-        ledger.loc[ledger["amount"] > 0, ["cohort", "months_since", "customer"]]
-        .drop_duplicates()
-        .groupby(["cohort", "months_since"])
-        .size()
-        .rename("active_customers")
+def _window_cells(ledger: pd.DataFrame, customer_ids: np.ndarray, members: pd.DataFrame) -> pd.DataFrame:
+    """Cohort cells (COHORT_CELL_COLUMNS) of the ledger's rows, grouped as over all history, so a cell's
+    revenue adds up the same rows in the same order."""
+    position = members.index.get_indexer(customer_ids.astype(str))[ledger["customer"].to_numpy()]
+    ledger = ledger.loc[position >= 0]
+    position = position[position >= 0]
+    ledger = ledger.assign(
+        month=month_number(ledger["day"].to_numpy()),
+        cohort=members["cohort"].to_numpy()[position],
+        is_existing=members["is_existing"].to_numpy()[position],
+        first_purchase_day=members["first_purchase_day"].to_numpy()[position],
     )
-    revenue = ledger.groupby(["cohort", "months_since"])["amount"].sum().rename("revenue")
+    from_first_day = ledger["day"] >= ledger["first_purchase_day"]
+    counted = np.where(ledger["is_existing"], from_first_day, ledger["month"] >= ledger["cohort"])
+    ledger = ledger.loc[counted]
+    keys = ["is_existing", "cohort", "month"]
+    active = ledger.loc[ledger["amount"] > 0, [*keys, "customer"]].drop_duplicates().groupby(keys).size()
+    revenue = ledger.groupby(keys)["amount"].sum()
+    cells = revenue.rename("revenue").to_frame().join(active.rename("active_customers")).reset_index()
+    cells["active_customers"] = cells["active_customers"].fillna(0).astype(np.int64)
+    return cells[COHORT_CELL_COLUMNS]
+
+
+def _cohort_grid(cohort_of: pd.Series, cells: pd.DataFrame, last_month: int) -> pd.DataFrame:
+    """The complete cohort x months-since grid of the customers of ``cohort_of`` (customer -> cohort month)."""
+    cohort_size = cohort_of.value_counts().rename("cohort_size")
+    cells = cells.assign(months_since=cells["month"] - cells["cohort"]).set_index(["cohort", "months_since"])
     cohorts = np.sort(cohort_size.index.to_numpy())
     spans = last_month - cohorts + 1
     grid = pd.DataFrame(
@@ -170,8 +199,8 @@ def _cohort_grid(ledger: pd.DataFrame, first_month: pd.Series, last_month: int) 
             "months_since": np.concatenate([np.arange(span) for span in spans]),
         }
     )
-    grid = grid.join(cohort_size, on="cohort").join(active, on=["cohort", "months_since"])
-    grid = grid.join(revenue, on=["cohort", "months_since"])
+    grid = grid.join(cohort_size, on="cohort")
+    grid = grid.join(cells[["active_customers", "revenue"]], on=["cohort", "months_since"])
     grid["active_customers"] = grid["active_customers"].fillna(0).astype(np.int64)
     grid["revenue"] = grid["revenue"].fillna(0.0)
     grid["customer_share"] = grid["active_customers"] / grid["cohort_size"]
@@ -191,6 +220,7 @@ def compute_weekly_retention(
     as_of: dt.date | None = None,
     churn_days: int = 90,
     nrr_weeks: int = 13,
+    history: PurchaseHistory | None = None,
 ) -> pd.DataFrame:
     """Return weekly_retention: one row per ISO week from the first transaction's week to as_of's week.
 
@@ -218,35 +248,58 @@ def compute_weekly_retention(
       purchase falls in the current period); returning + new = period_revenue.
     - is_partial_week: the week runs past as_of, so its counts are incomplete.
     `as_of` defaults to the last business day in `transactions`. Rows sorted by week.
+
+    With `history` (see analytics.history), `transactions` holds only the rows from ``history.start`` on:
+    rows start at the week of that day (or of the first transaction, if later), and a customer's first
+    purchase comes from the history. The rows of every week at least 2 x nrr_weeks weeks and churn_days
+    after ``history.start`` are the same as over all history; earlier ones are incomplete.
     """
     if churn_days < 7:
         raise ValueError(f"churn_days must be >= 7 for a weekly churn rate, got {churn_days}")
     if nrr_weeks < 1:
         raise ValueError(f"nrr_weeks must be >= 1, got {nrr_weeks}")
-    ledger, _, as_of_day = transaction_ledger(transactions, as_of)
+    ledger, customer_ids, as_of_day = transaction_ledger(transactions, as_of)
     if ledger.empty:
         return _empty(WEEKLY_RETENTION_COLUMNS)
-    first_monday = int(monday_of(np.array([ledger["day"].min()]))[0])
+    purchases = ledger.loc[ledger["amount"] > 0]
+    first_purchase = np.full(len(customer_ids), np.nan)
+    if history is None:
+        first_day = int(ledger["day"].min())
+        first = purchases.groupby("customer")["day"].min()
+        first_purchase[first.index.to_numpy()] = first.to_numpy()
+    else:
+        first_day = max(history.start_day, int(ledger["day"].min()))
+        if len(history.customers):
+            first_day = max(history.start_day, min(first_day, int(history.customers["first_day"].min())))
+        position = history.customers.index.get_indexer(customer_ids.astype(str))
+        known = position >= 0
+        first_purchase[known] = history.customers["first_purchase_day"].to_numpy()[position[known]]
+    first_monday = int(monday_of(np.array([first_day]))[0])
     mondays = np.arange(first_monday, int(monday_of(np.array([as_of_day]))[0]) + 1, 7)
     ledger["week_index"] = (monday_of(ledger["day"].to_numpy()) - first_monday) // 7
 
     weekly = pd.DataFrame({"week_start": mondays})
     weekly["week"] = [iso_week_label(date_of(monday)) for monday in mondays]
     weekly["is_partial_week"] = mondays + 6 > as_of_day
-    weekly = weekly.join(_activity_by_week(ledger, mondays))
+    weekly = weekly.join(_activity_by_week(ledger, mondays, first_purchase))
     weekly = weekly.join(_churn_by_week(ledger, mondays, as_of_day=as_of_day, churn_days=churn_days))
     weekly["revenue"] = np.bincount(ledger["week_index"], weights=ledger["amount"], minlength=len(mondays))
-    weekly = weekly.join(_net_revenue_retention(ledger, len(mondays), nrr_weeks=nrr_weeks))
+    first_week = np.where(
+        np.isnan(first_purchase),
+        len(mondays),  # no purchase: never "new" (refunds only)
+        (monday_of(np.nan_to_num(first_purchase).astype(np.int64)) - first_monday) // 7,
+    )
+    weekly = weekly.join(_net_revenue_retention(ledger, len(mondays), first_week, nrr_weeks=nrr_weeks))
     weekly["week_end"] = [date_of(monday + 6) for monday in mondays]
     weekly["week_start"] = [date_of(monday) for monday in mondays]
     return weekly[WEEKLY_RETENTION_COLUMNS]
 
 
-def _activity_by_week(ledger: pd.DataFrame, mondays: np.ndarray) -> pd.DataFrame:
+def _activity_by_week(ledger: pd.DataFrame, mondays: np.ndarray, first_purchase: np.ndarray) -> pd.DataFrame:
+    """Active, new and repeat customers per week; ``first_purchase``: each customer code's first purchase day."""
     purchases = ledger.loc[ledger["amount"] > 0]
-    first_day = purchases.groupby("customer")["day"].min()
     active = purchases[["customer", "week_index"]].drop_duplicates()
-    is_repeat = first_day.reindex(active["customer"]).to_numpy() < mondays[active["week_index"].to_numpy()]
+    is_repeat = first_purchase[active["customer"].to_numpy()] < mondays[active["week_index"].to_numpy()]
     counts = pd.DataFrame(
         {
             "active_customers": np.bincount(active["week_index"], minlength=len(mondays)),
@@ -288,8 +341,17 @@ def _churn_by_week(ledger: pd.DataFrame, mondays: np.ndarray, *, as_of_day: int,
     return pd.DataFrame({"at_risk_customers": at_risk, "churned_customers": churned, "churn_rate": rate})
 
 
-def _net_revenue_retention(ledger: pd.DataFrame, week_count: int, *, nrr_weeks: int) -> pd.DataFrame:
-    customers = int(ledger["customer"].max()) + 1
+def _nonzero_sum(values: np.ndarray) -> float:
+    """The sum of the non-zero values, in order: customers without revenue in a period do not change it, so
+    a window that holds fewer of them (analytics.history) adds up exactly the same numbers."""
+    return float(values[values != 0].sum())
+
+
+def _net_revenue_retention(
+    ledger: pd.DataFrame, week_count: int, first_week: np.ndarray, *, nrr_weeks: int
+) -> pd.DataFrame:
+    """``first_week``: each customer code's first purchase week index (week_count when it has none)."""
+    customers = len(first_week)
     shape = (customers, week_count)
     rows, columns = ledger["customer"].to_numpy(), ledger["week_index"].to_numpy()
     revenue = sparse.csc_matrix((ledger["amount"].to_numpy(), (rows, columns)), shape=shape)
@@ -301,24 +363,20 @@ def _net_revenue_retention(ledger: pd.DataFrame, week_count: int, *, nrr_weeks: 
     prior_revenue = np.full(week_count, np.nan)
     returning_revenue = np.full(week_count, np.nan)
     new_revenue = np.full(week_count, np.nan)
-    purchases = ledger.loc[ledger["amount"] > 0]
-    first_week = np.full(customers, week_count, dtype=np.int64)  # no purchase: never "new" (refunds only)
-    first = purchases.groupby("customer")["week_index"].min()
-    first_week[first.index.to_numpy()] = first.to_numpy()
     # One pass per week over a sparse column slice: weeks are few (52 a year), customers many.
     for week in range(2 * nrr_weeks - 1, week_count):
         prior = slice(week - 2 * nrr_weeks + 1, week - nrr_weeks + 1)
         current = slice(week - nrr_weeks + 1, week + 1)
         in_base = np.asarray(bought[:, prior].sum(axis=1)).ravel() > 0
         base_customers[week] = int(in_base.sum())
-        base_revenue[week] = float(np.asarray(revenue[:, prior].sum(axis=1)).ravel()[in_base].sum())
+        base_revenue[week] = _nonzero_sum(np.asarray(revenue[:, prior].sum(axis=1)).ravel()[in_base])
         current_by_customer = np.asarray(revenue[:, current].sum(axis=1)).ravel()
-        current_revenue[week] = float(current_by_customer[in_base].sum())
+        current_revenue[week] = _nonzero_sum(current_by_customer[in_base])
         is_new = first_week >= week - nrr_weeks + 1
-        period_revenue[week] = float(current_by_customer.sum())
-        prior_revenue[week] = float(np.asarray(revenue[:, prior].sum()).ravel()[0])
-        new_revenue[week] = float(current_by_customer[is_new].sum())
-        returning_revenue[week] = float(current_by_customer[~is_new].sum())
+        period_revenue[week] = _nonzero_sum(current_by_customer)
+        prior_revenue[week] = _nonzero_sum(revenue[:, prior].tocsc().data)
+        new_revenue[week] = _nonzero_sum(current_by_customer[is_new])
+        returning_revenue[week] = _nonzero_sum(current_by_customer[~is_new])
     with np.errstate(invalid="ignore", divide="ignore"):
         nrr = np.where(base_revenue > 0, current_revenue / base_revenue, np.nan)
     reported_base = pd.array(base_customers, dtype="Int64")

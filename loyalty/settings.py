@@ -63,6 +63,9 @@ class Settings(BaseSettings):
 
     # Retention: a customer is churned after this many days without a purchase.
     churn_days: int = 90
+    # The RETAIN list's RFM scores, value at risk and purchase rhythm look back this many days; the metrics
+    # read transactions from about this long before the first week they compute (analytics/history.py).
+    value_window_days: int = Field(default=365, ge=28)
     # Metrics add money up in one currency. The rates are the value of one unit in the reporting currency;
     # a fixed table stands in for a rates feed. Transactions in a currency without a rate are left out of
     # money metrics and counted in the log.

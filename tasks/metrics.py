@@ -16,7 +16,14 @@ import sqlalchemy as sa
 from prefect.cache_policies import NO_CACHE
 
 from analytics.bundle import MetricParameters, compute_metric_frames, convert_currency
-from analytics.weeks import iso_week_label, parse_iso_week
+from analytics.history import (
+    COHORT_CELL_COLUMNS,
+    CUSTOMER_HISTORY_COLUMNS,
+    PurchaseHistory,
+    month_number,
+    window_start,
+)
+from analytics.weeks import day_number, day_numbers_of, iso_week_label, parse_iso_week
 from loyalty.contract import ANSWER_COLUMNS
 from loyalty.db import get_engine, load_sql
 from loyalty.schema import METRIC_TABLES
@@ -29,6 +36,7 @@ log = logging.getLogger(__name__)
 def metric_parameters(settings: Settings, *, trend_weeks: int = 0) -> MetricParameters:
     return MetricParameters(
         churn_days=settings.churn_days,
+        value_window_days=settings.value_window_days,
         baseline_weeks=settings.baseline_weeks,
         retain_top_n=settings.retain_top_n,
         trend_weeks=trend_weeks,
@@ -55,7 +63,11 @@ def read_query_frame(conn: sa.Connection, name: str, params: dict) -> pd.DataFra
     and about 3 GiB. Chunks of plain driver tuples, each turned into a compact frame at once, take 10 s and
     under 1 GiB (measured on the benchmark's year warehouse, SQLite). Values are converted by the caller.
     """
-    compiled = load_sql(name).bindparams(**params).compile(dialect=conn.dialect)
+    statement = load_sql(name)
+    lists = [key for key, value in params.items() if isinstance(value, list | tuple)]
+    if lists:  # an IN list: one bound value per item (``in :name`` in the file)
+        statement = statement.bindparams(*(sa.bindparam(key, expanding=True) for key in lists))
+    compiled = statement.bindparams(**params).compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     if compiled.positional:
         args: tuple | dict = tuple(compiled.params[key] for key in compiled.positiontup or [])
     else:
@@ -78,9 +90,16 @@ def read_query_frame(conn: sa.Connection, name: str, params: dict) -> pd.DataFra
 
 
 def read_warehouse_frames(
-    engine: sa.Engine, first_day: dt.date, last_day: dt.date, settings: Settings, region: str | None = None
+    engine: sa.Engine,
+    first_day: dt.date,
+    last_day: dt.date,
+    settings: Settings,
+    region: str | None = None,
+    *,
+    transactions_from: dt.date = RESPONSES_FROM,
 ) -> dict[str, pd.DataFrame]:
-    """responses (business days in range, with segment), transactions (up to last_day) and customers.
+    """responses (business days in range, with segment), transactions (from ``transactions_from`` up to
+    last_day) and customers.
 
     With ``region``, only that region's rows: responses and transactions by their own region, customers by
     theirs. Amounts come back in the reporting currency.
@@ -88,40 +107,171 @@ def read_warehouse_frames(
     params = {"first_day": first_day, "last_day": last_day}
     with engine.connect() as conn:
         responses = read_query_frame(conn, "metrics/survey_responses", params)
-        transactions = read_query_frame(conn, "metrics/transactions", {"last_day": last_day})
+        transactions = read_query_frame(
+            conn, "metrics/transactions", {"first_day": transactions_from, "last_day": last_day}
+        )
         customers = read_query_frame(conn, "metrics/customers", {})
     responses["submitted_at"] = _utc(responses["submitted_at"])
     responses["business_day"] = pd.to_datetime(responses["business_day"]).dt.date
     responses["delivery_day"] = pd.to_datetime(responses["delivery_day"]).dt.date
     for column in ANSWER_COLUMNS:
         responses[column] = pd.to_numeric(responses[column]).astype("Float64")
-    transactions["occurred_at"] = _utc(transactions["occurred_at"])
-    transactions["business_day"] = pd.to_datetime(transactions["business_day"]).dt.date
-    transactions["amount"] = pd.to_numeric(transactions["amount"].astype("object")).astype(float)
     customers["created_at"] = _utc(customers["created_at"])
     if region is not None:
         responses = responses.loc[responses["region"] == region].reset_index(drop=True)
-        transactions = transactions.loc[transactions["region"] == region].reset_index(drop=True)
         customers = customers.loc[customers["region"] == region].reset_index(drop=True)
+    return {
+        "responses": responses,
+        "transactions": _converted_transactions(transactions, settings, region),
+        "customers": customers,
+    }
+
+
+def _converted_transactions(transactions: pd.DataFrame, settings: Settings, region: str | None) -> pd.DataFrame:
+    """The transactions of ``region`` (all without one), with typed columns, in the reporting currency."""
+    transactions["occurred_at"] = _utc(transactions["occurred_at"])
+    transactions["business_day"] = pd.to_datetime(transactions["business_day"]).dt.date
+    transactions["amount"] = pd.to_numeric(transactions["amount"].astype("object")).astype(float)
+    if region is not None:
+        transactions = transactions.loc[transactions["region"] == region].reset_index(drop=True)
     converted = convert_currency(transactions, settings.fx_rates, settings.reporting_currency)
     if converted.attrs.get("dropped_currencies"):
         log.warning("left out of money metrics, no exchange rate: %s", converted.attrs["dropped_currencies"])
-    return {"responses": responses, "transactions": converted.reset_index(drop=True), "customers": customers}
+    return converted.reset_index(drop=True)
+
+
+def _rated(settings: Settings) -> list[str]:
+    """The currencies the money metrics can convert (convert_currency keeps exactly these)."""
+    return sorted({*settings.fx_rates, settings.reporting_currency})
+
+
+def _day_numbers(values: pd.Series) -> pd.Series:
+    """Dates (date objects or ISO text, missing as None) as float day numbers with NaN for missing."""
+    days = pd.to_datetime(values.astype("object"), errors="raise")
+    out = pd.Series(np.nan, index=values.index, dtype="float64")
+    known = days.notna()
+    out[known] = day_numbers_of(days[known]).astype("float64")
+    return out
+
+
+def read_purchase_history(
+    conn: sa.Connection, start: dt.date, last_day: dt.date, settings: Settings, region: str | None
+) -> PurchaseHistory:
+    """The PurchaseHistory before ``start`` (analytics.history), computed by the warehouse: the same as
+    :func:`analytics.history.history_from_frames` over all transactions, with each cohort cell's revenue
+    added up by the database (its last digits may differ from a pandas sum's)."""
+    rated = _rated(settings)
+
+    def ours(frame: pd.DataFrame) -> pd.DataFrame:
+        keep = frame["currency"].isin(rated)
+        if region is not None:
+            keep &= frame["region"] == region
+        return frame.loc[keep]
+
+    starts = ours(read_query_frame(conn, "metrics/data_start", {"last_day": last_day}))
+    data_start = min(pd.to_datetime(starts["first_day"]).dt.date) if len(starts) else None
+    per_customer = ours(
+        read_query_frame(conn, "metrics/customer_history", {"window_start": start, "last_day": last_day})
+    )
+    columns = {c: _day_numbers(per_customer[c]) for c in CUSTOMER_HISTORY_COLUMNS}
+    grouped = pd.DataFrame(columns).groupby(per_customer["customer_id"].astype("str").to_numpy())
+    customers = pd.DataFrame(
+        {
+            "first_day": grouped["first_day"].min(),
+            "first_purchase_day": grouped["first_purchase_day"].min(),
+            "last_purchase_before": grouped["last_purchase_before"].max(),
+        }
+    )
+    customers.index = pd.Index(customers.index, name="customer_id", dtype="str")
+    cells = pd.DataFrame({c: pd.Series(dtype="int64") for c in COHORT_CELL_COLUMNS}).astype(
+        {"is_existing": bool, "revenue": "float64"}
+    )
+    if data_start is not None and len(customers):
+        raw = read_query_frame(
+            conn,
+            "metrics/cohort_cells",
+            {
+                "window_start": start,
+                "last_day": last_day,
+                "data_start": data_start,
+                "currencies": rated,
+                "all_regions": int(region is None),
+                "region": region or "",
+            },
+        )
+        cells = _cohort_cells_of(raw, settings, data_start) if len(raw) else cells
+    return PurchaseHistory(start=start, data_start=data_start, customers=customers, cohort_cells=cells)
+
+
+def _cohort_cells_of(raw: pd.DataFrame, settings: Settings, data_start: dt.date) -> pd.DataFrame:
+    """cohort_cells.sql's rows as COHORT_CELL_COLUMNS: revenue converted per currency, then added up."""
+    for text in (raw["activity_month"], raw["cohort_month"]):
+        if not text.astype("str").str.fullmatch(r"(\d{4}-\d{2})?").all():
+            raise ValueError("the warehouse returned months that are not YYYY-MM (is PostgreSQL's DateStyle ISO?)")
+    raw = raw.assign(is_existing=raw["is_existing"].astype(bool))
+    existing_month = month_number(np.array([day_number(data_start)]))[0]
+
+    def months(text: pd.Series) -> np.ndarray:
+        return pd.to_datetime(text + "-01").to_numpy().astype("datetime64[M]").astype(np.int64)
+
+    raw["month"] = months(raw["activity_month"])
+    raw["cohort"] = existing_month
+    new = ~raw["is_existing"]
+    raw.loc[new, "cohort"] = months(raw.loc[new, "cohort_month"])
+    keys = ["is_existing", "cohort", "month"]
+    counts = raw.loc[raw["currency"].isna()]
+    active = counts.set_index(keys)["active_customers"].astype(np.int64)
+    money = raw.loc[raw["currency"].notna()]
+    rates = {**settings.fx_rates, settings.reporting_currency: 1.0}
+    converted = pd.to_numeric(money["revenue"].astype("object")).astype(float) * money["currency"].map(rates)
+    revenue = converted.groupby([money[k] for k in keys]).sum()
+    cells = revenue.rename("revenue").to_frame().join(active.rename("active_customers"), how="outer")
+    cells["revenue"] = cells["revenue"].fillna(0.0)
+    cells["active_customers"] = cells["active_customers"].fillna(0).astype(np.int64)
+    return cells.reset_index()[COHORT_CELL_COLUMNS]
+
+
+def read_purchases_of(engine: sa.Engine, customer_ids: set[str], last_day: dt.date, settings: Settings) -> pd.DataFrame:
+    """Every transaction up to last_day of ``customer_ids``, in the reporting currency, in transactions.sql's
+    order (read in batches of 500 ids: an IN list stays well under every driver's parameter limit)."""
+    ids = sorted(customer_ids)
+    parts = []
+    with engine.connect() as conn:
+        for i in range(0, max(len(ids), 1), 500):
+            params = {"customer_ids": ids[i : i + 500] or [""], "last_day": last_day}
+            parts.append(read_query_frame(conn, "metrics/transactions_of_customers", params))
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    frame = frame.sort_values(["business_day", "transaction_id"], kind="stable").drop(columns="transaction_id")
+    return _converted_transactions(frame.reset_index(drop=True), settings, None)
 
 
 def compute_weeks(
-    engine: sa.Engine, weeks: list[str], settings: Settings, *, region: str | None = None, trend_weeks: int = 0
+    engine: sa.Engine,
+    weeks: list[str],
+    settings: Settings,
+    *,
+    region: str | None = None,
+    trend_weeks: int = 0,
+    params: MetricParameters | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Every metric frame of ``weeks``, computed from the warehouse."""
+    """Every metric frame of ``weeks``, computed from the warehouse.
+
+    Transactions are read from :func:`analytics.history.window_start` on (about a year before the first
+    week); what the metrics need from before comes from the warehouse's aggregates (read_purchase_history)
+    and, for the RETAIN cases, the listed customers' own transactions (read_purchases_of).
+    """
     weeks = sorted(set(weeks))
-    params = metric_parameters(settings, trend_weeks=trend_weeks)
+    params = params or metric_parameters(settings, trend_weeks=trend_weeks)
     # Every response up to the last week, not only the trailing weeks the windows need (baselines, persisting-
     # term walks, survival and repurchase cohorts, trends: ``params.history_weeks``): reading everything keeps a
     # week's rows independent of the batch it is computed in whatever a window reaches back to. Responses are
-    # the smallest entity; transactions are read in full as well.
+    # the smallest entity (about a tenth of the transactions).
     first_day = RESPONSES_FROM
     last_day = parse_iso_week(weeks[-1])[1]
-    frames = read_warehouse_frames(engine, first_day, last_day, settings, region=region)
+    start = window_start(weeks, params)
+    frames = read_warehouse_frames(engine, first_day, last_day, settings, region=region, transactions_from=start)
+    with engine.connect() as conn:
+        history = read_purchase_history(conn, start, last_day, settings, region)
     if region is None:  # cases are company-wide; a regional edition reads the stored ones
         frames.update(read_case_inputs(engine, weeks[-1], last_day))
     return compute_metric_frames(
@@ -132,6 +282,8 @@ def compute_weeks(
         params=params,
         outreach=frames.get("outreach"),
         earlier_retain_lists=frames.get("earlier_retain_lists"),
+        history=history,
+        purchases_of=lambda ids: read_purchases_of(engine, ids, last_day, settings),
     )
 
 

@@ -1,5 +1,6 @@
--- Purchases and refunds on business days up to last_day, with the columns the metrics use. One row per
--- transaction, in a stable order (sums of amounts then add up in the same order every run).
+-- Purchases and refunds on business days from first_day to last_day, with the columns the metrics use. One
+-- row per transaction, in a stable order (sums of amounts then add up in the same order every run). The
+-- metrics read a window (analytics/history.py); what they need from before it is customer_history.sql's.
 with final as (
     select
         transaction_id,
@@ -10,7 +11,7 @@ with final as (
         currency,
         region
     from transactions
-    where business_day <= :last_day
+    where business_day between :first_day and :last_day
 )
 
 select

@@ -146,3 +146,20 @@ def test_nps_group_boundaries(score: int, group: str) -> None:
 
 def test_nps_group_keeps_missing_missing() -> None:
     assert nps_group(pd.Series([np.nan, 7.0])).isna().tolist() == [True, False]
+
+
+def test_a_log_rank_test_with_a_singular_variance_is_missing_not_an_error():
+    from analytics.repurchase import _log_rank_tests
+
+    # The detractor buys on day 2, the other promoter on day 3; the passive and a promoter left follow-up on
+    # day 1. At every event time the passive group is no longer at risk, so the three-group variance matrix
+    # is singular (statsmodels raises); detractor vs promoter has people at risk in both groups on day 2.
+    time = np.array([2.0, 1.0, 1.0, 3.0])
+    status = np.array([1, 0, 0, 1])
+    groups = np.array(["detractor", "passive", "promoter", "promoter"], dtype=object)
+    tests = _log_rank_tests(time, status, groups, alpha=0.05).set_index("comparison")
+    assert np.isnan(tests.loc["all_groups", "p_value"]) and np.isnan(tests.loc["all_groups", "statistic"])
+    assert not tests.loc["all_groups", "is_significant"]
+    # Detractor vs promoter alone is defined. By hand: on day 2 one detractor and one promoter are at risk and
+    # one buys, so O - E = 1 - 1/2 and V = 1/4 (the day-3 event has only the promoter at risk): chi2 = 1.
+    assert tests.loc["detractor_vs_promoter", "statistic"] == pytest.approx(1.0)
