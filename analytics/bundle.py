@@ -121,6 +121,7 @@ def compute_metric_frames(
         "min_count": params.min_term_count,
     }
     trending_by_week: dict[str, pd.DataFrame] = {}  # shared by the weeks' persisting-term walks
+    retain_by_week: dict[str, pd.DataFrame] = {}
 
     out: dict[str, list[pd.DataFrame]] = {name: [] for name in METRIC_FRAMES}
     for week in weeks:
@@ -153,15 +154,19 @@ def compute_metric_frames(
             window_days=params.repurchase_window_days,
         )
         last_week = shift_iso_week(week, -1)
-        previous = build_retain_list(
-            responses,
-            transactions,
-            customers,
-            week=last_week,
-            as_of=parse_iso_week(last_week)[1],
-            value_window_days=params.value_window_days,
-            history=history,
-        )
+        # Last week's top N (is_on_previous_list): its list from this batch when it is in it (a list's
+        # order does not depend on the list before it), else built as of its Sunday.
+        previous = retain_by_week.get(last_week)
+        if previous is None:
+            previous = build_retain_list(
+                responses,
+                transactions,
+                customers,
+                week=last_week,
+                as_of=parse_iso_week(last_week)[1],
+                value_window_days=params.value_window_days,
+                history=history,
+            )
         previous_ids = set(previous.loc[previous["rank"] <= params.retain_top_n, "customer_id"])
         retain = build_retain_list(
             responses,
@@ -178,6 +183,7 @@ def compute_metric_frames(
         for name in ("repurchase_by_nps_group", "repurchase_tests", "repurchase_survival"):
             out[name].append(_with_week(survival[name], week))
         out["repurchase_cohorts"].append(_with_week(cohorts, week))
+        retain_by_week[week] = retain
         out["retain_list"].append(retain.loc[retain["rank"] <= params.retain_top_n])
         out["trending_terms"].append(trending)
         out["persisting_terms"].append(persisting)

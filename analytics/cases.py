@@ -220,19 +220,22 @@ def build_case_ledger(
     expiry = pd.Timedelta(weeks=expiry_weeks)
 
     cases: list[dict] = []
-    for customer_id, listed in rows.groupby("customer_id", sort=True):
-        contact_times, contact_outcomes, contact_teams = attempts.get(customer_id, (np.array([]), [], []))
-        buy_times = purchases.get(customer_id, np.array([], dtype="datetime64[ns]"))
-        current: dict | None = None
-        for row in listed.itertuples(index=False):
-            opened_at = issued[row.week]
-            if current is not None and current["closed_at"] > opened_at:
-                current["times_listed"] += 1
-                current["last_listed_week"] = row.week
-                current["listed_weeks"] += (row.week,)
-                continue
-            current = _open_case(row, opened_at, expiry, contact_times, contact_outcomes, contact_teams, buy_times)
-            cases.append(current)
+    customer_id, current = None, None
+    # One pass over the rows, sorted by customer then week (a groupby with itertuples per customer cost
+    # about 0.25 ms per customer in making tuple classes: a second at a year and a half of lists).
+    for row in rows.itertuples(index=False):
+        if row.customer_id != customer_id:
+            customer_id, current = row.customer_id, None
+            contact_times, contact_outcomes, contact_teams = attempts.get(customer_id, (np.array([]), [], []))
+            buy_times = purchases.get(customer_id, np.array([], dtype="datetime64[ns]"))
+        opened_at = issued[row.week]
+        if current is not None and current["closed_at"] > opened_at:
+            current["times_listed"] += 1
+            current["last_listed_week"] = row.week
+            current["listed_weeks"] += (row.week,)
+            continue
+        current = _open_case(row, opened_at, expiry, contact_times, contact_outcomes, contact_teams, buy_times)
+        cases.append(current)
     ledger = pd.DataFrame(cases)
     ledger["is_control"] = assign_control(ledger["customer_id"], ledger["list_week"], control_share)
     ledger["sla_due_at"] = [sla_deadline(t, sla_business_days, business_tz) for t in ledger["opened_at"]]

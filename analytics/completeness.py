@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analytics._frames import labels_or_unknown, require_columns
-from analytics.satisfaction import compute_weekly_satisfaction
+from analytics.satisfaction import overall_cells
 from analytics.weeks import (
     day_number,
     day_numbers_of,
@@ -181,6 +181,6 @@ def compute_restatements(responses: pd.DataFrame, *, week: str) -> pd.DataFrame:
 def _overall(rows: pd.DataFrame) -> dict:
     if rows.empty:
         return {"responses": 0}
-    cells = compute_weekly_satisfaction(rows)
+    cells = overall_cells(rows)  # the overall figures only: no breakdowns, no week-over-week changes
     overall = cells.loc[cells["dimension"] == "overall"]
     return overall.iloc[0].to_dict() if len(overall) else {"responses": 0}

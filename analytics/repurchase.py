@@ -90,8 +90,9 @@ REPURCHASE_COHORT_COLUMNS = [
 ]
 
 
-def _respondents(responses: pd.DataFrame, weeks: list[str]) -> pd.DataFrame:
-    """The latest NPS response of each identified customer within ``weeks``."""
+def _respondents(responses: pd.DataFrame, weeks: list[str], *, per_week: bool = False) -> pd.DataFrame:
+    """The latest NPS response of each identified customer within ``weeks`` (``per_week``: within each of
+    them, one row per customer and week, in the same order within a week)."""
     require_columns(responses, ["response_id", "customer_id", "submitted_at", "business_day", "nps"], "responses")
     nps = scores(responses, "nps", 0, 10)
     week = iso_week_labels(responses["business_day"])
@@ -106,7 +107,8 @@ def _respondents(responses: pd.DataFrame, weeks: list[str]) -> pd.DataFrame:
         }
     )
     picked = picked.sort_values(["customer_id", "submitted_at", "response_id"], kind="stable")
-    return picked.drop_duplicates("customer_id", keep="last").reset_index(drop=True)
+    key = ["customer_id", "response_week"] if per_week else "customer_id"
+    return picked.drop_duplicates(key, keep="last").reset_index(drop=True)
 
 
 def compute_time_to_repurchase(
@@ -274,10 +276,11 @@ def compute_repurchase_cohorts(
     cohort_labels = [*previous_iso_weeks(last, cohort_weeks - 1), last]
     parts = []
     known = transactions.loc[pd.to_datetime(transactions["business_day"]).dt.date <= sunday]
+    # Every cohort's respondents and purchases at once: each response's next purchase is its own.
+    everyone = _respondents(responses, cohort_labels, per_week=True)
+    everyone = everyone.assign(repurchased=_repurchased(everyone, known, window_days=window_days))
     for label in cohort_labels:
-        respondents = _respondents(responses, [label])
-        bought = _repurchased(respondents, known, window_days=window_days)
-        frame = respondents.assign(repurchased=bought)
+        frame = everyone.loc[everyone["response_week"] == label]
         counts = frame.groupby("nps_group")["repurchased"].agg(respondents="size", repurchasers="sum")
         counts = counts.reindex(list(NPS_GROUPS), fill_value=0)
         counts.loc["all"] = counts.sum()

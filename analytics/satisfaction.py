@@ -153,7 +153,15 @@ def _prepare(responses: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, index=responses.index)
 
 
-def _summarise_cells(responses: pd.DataFrame, *, min_n: int, small_n: int, alpha: float) -> pd.DataFrame:
+def overall_cells(responses: pd.DataFrame, *, min_n: int = 5, small_n: int = 30, alpha: float = 0.05) -> pd.DataFrame:
+    """The "overall" cells of weekly_satisfaction (the cell columns, without week-over-week changes): what
+    compute_weekly_satisfaction gives for them, for a caller that needs no breakdown (restatements)."""
+    return _summarise_cells(responses, min_n=min_n, small_n=small_n, alpha=alpha, breakdowns=("overall",))
+
+
+def _summarise_cells(
+    responses: pd.DataFrame, *, min_n: int, small_n: int, alpha: float, breakdowns: tuple[str, ...] = BREAKDOWNS
+) -> pd.DataFrame:
     prepared = _prepare(responses)
     sums = [
         "comments",
@@ -165,7 +173,7 @@ def _summarise_cells(responses: pd.DataFrame, *, min_n: int, small_n: int, alpha
         *[f"{name}_{stat}" for name in SERVICE_DIMENSIONS for stat in ("sum", "n", "top2")],
     ]
     parts = []
-    for dimension in BREAKDOWNS:
+    for dimension in breakdowns:
         grouped = prepared.groupby(["week", dimension], sort=False, observed=True)
         part = grouped[sums].sum()
         part["responses"] = grouped.size()

@@ -186,7 +186,7 @@ def read_purchase_history(
     cells = pd.DataFrame({c: pd.Series(dtype="int64") for c in COHORT_CELL_COLUMNS}).astype(
         {"is_existing": bool, "revenue": "float64"}
     )
-    if data_start is not None and len(customers):
+    if data_start is not None and data_start < start and len(customers):  # else nothing came before
         raw = read_query_frame(
             conn,
             "metrics/cohort_cells",

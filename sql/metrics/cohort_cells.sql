@@ -6,61 +6,56 @@
 -- cell (currency null), and net revenue per cell and currency (active_customers null). Months are
 -- 'YYYY-MM': the ISO text of a date (SQLite stores it so; PostgreSQL's DateStyle ISO casts it so).
 with rated as (
+    -- Rows before the window only: a customer whose first purchase comes later counts in none of these
+    -- months, so the first purchase among them is the one that matters.
     select
         customer_id,
         business_day,
         amount,
-        currency
+        currency,
+        min(case when amount > 0 then business_day end) over (partition by customer_id) as first_purchase_day
     from transactions
     where
         customer_id is not null
+        and business_day < :window_start
         and business_day <= :last_day
         and currency in :currencies
         and (:all_regions = 1 or region = :region)
 ),
 
-first_purchases as (
-    select
-        customer_id,
-        min(business_day) as first_purchase_day
-    from rated
-    where amount > 0
-    group by customer_id
-),
-
 members as (
     select
-        first_purchases.customer_id,
-        first_purchases.first_purchase_day,
+        rated.customer_id,
+        rated.business_day,
+        rated.amount,
+        rated.currency,
+        rated.first_purchase_day,
         coalesce(
             customers.created_at < :data_start and (:all_regions = 1 or customers.region = :region), false
         ) as is_existing
-    from first_purchases
-    left join customers on first_purchases.customer_id = customers.customer_id
+    from rated
+    left join customers on rated.customer_id = customers.customer_id
+    where rated.first_purchase_day is not null
 ),
 
 counted as (
     select
-        members.is_existing,
-        rated.customer_id,
-        rated.amount,
-        rated.currency,
+        is_existing,
+        customer_id,
+        amount,
+        currency,
         case
-            when members.is_existing then ''
-            else substr(cast(members.first_purchase_day as varchar(10)), 1, 7)
+            when is_existing then ''
+            else substr(cast(first_purchase_day as varchar(10)), 1, 7)
         end as cohort_month,
-        substr(cast(rated.business_day as varchar(10)), 1, 7) as activity_month
-    from rated
-    inner join members on rated.customer_id = members.customer_id
+        substr(cast(business_day as varchar(10)), 1, 7) as activity_month
+    from members
     where
-        rated.business_day < :window_start
-        and (
-            (members.is_existing and rated.business_day >= members.first_purchase_day)
-            or (
-                not members.is_existing
-                and substr(cast(rated.business_day as varchar(10)), 1, 7)
-                >= substr(cast(members.first_purchase_day as varchar(10)), 1, 7)
-            )
+        (is_existing and business_day >= first_purchase_day)
+        or (
+            not is_existing
+            and substr(cast(business_day as varchar(10)), 1, 7)
+            >= substr(cast(first_purchase_day as varchar(10)), 1, 7)
         )
 ),
 
