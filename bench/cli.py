@@ -33,7 +33,17 @@ from bench.runner import BenchServer, ForkedChild, import_libraries, prefect_env
 from bench.targets import DEFAULT_POSTGRES_URL, ENGINES, install_search_path_hook, pg_conninfo, postgres_problem
 
 #: Measures run by default, in this order (floor first: it runs before the heavy libraries are imported).
-DEFAULT_MEASURES = ("floor", "naive", "project", "nightly-full", "metrics-week", "report", "nightly-week")
+DEFAULT_MEASURES = (
+    "floor",
+    "naive",
+    "project",
+    "nightly-full",
+    "metrics-week",
+    "report",
+    "cli-metrics",
+    "cli-status",
+    "nightly-week",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -16,6 +16,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from bench.data import BENCH_DIR, Scale
@@ -225,6 +226,36 @@ def measure_report(ctx: MeasureContext) -> dict:
     return {"seconds": seconds, "rows": {"week": ctx.last_week, "files": len(outputs)}}
 
 
+def _cli_runs(ctx: MeasureContext, *args: str) -> dict:
+    """``loyalty <args>`` in a new process each time, on the project measure's warehouse: what a user waits
+    for at the prompt, the interpreter's start and the imports included."""
+    import resource
+    import subprocess
+    import sys
+
+    if ctx.engine != "sqlite":
+        why = "PostgreSQL: the bench picks its schema with a hook in its own process, which `loyalty` lacks"
+        return {"status": "unavailable", "notes": [why]}
+    target = ctx.target("project")
+    env = {**os.environ, "LOYALTY_WAREHOUSE_URL": target.url, "LOYALTY_LANDING_DIR": str(ctx.scale.landing)}
+    command = [str(Path(sys.executable).with_name("loyalty")), *args]
+    seconds = []
+    for _ in range(ctx.repeat):
+        started = time.perf_counter()
+        subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
+        seconds.append(time.perf_counter() - started)
+    child_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"seconds": seconds, "rows": {"command": " ".join(args)}, "notes": [f"command peak RSS {child_mib:.0f} MiB"]}
+
+
+def measure_cli_metrics(ctx: MeasureContext) -> dict:
+    return _cli_runs(ctx, "metrics", "--week", ctx.last_week, "--json")
+
+
+def measure_cli_status(ctx: MeasureContext) -> dict:
+    return _cli_runs(ctx, "status")
+
+
 @dataclass(frozen=True)
 class Measure:
     key: str
@@ -246,6 +277,8 @@ MEASURES: dict[str, Measure] = {
         Measure("metrics-week", "metrics, one week (full history)", measure_metrics_week, needs=("project",)),
         Measure("report", "weekly report: metrics + PDF + HTML", measure_report, needs=("project",)),
         Measure("nightly-week", "nightly: 1 day on 1 week", measure_nightly_week),
+        Measure("cli-metrics", "loyalty metrics --json (new process)", measure_cli_metrics, needs=("project",)),
+        Measure("cli-status", "loyalty status (new process)", measure_cli_status, needs=("project",)),
     )
 }
 

@@ -229,6 +229,23 @@ def test_goal_verdicts_when_goals_are_missed_or_not_measured() -> None:
     assert verdicts["naive / project"].met is None and "failed" in verdicts["naive / project"].detail
     assert verdicts["nightly on full history / on 1 week"].met is False
     assert verdicts["weekly report"].value == pytest.approx(21.0) and verdicts["weekly report"].met is False
+    assert verdicts["metrics of one week"].met is None and verdicts["metrics of one week"].detail == "not run"
+
+
+def test_goal_verdicts_of_the_metrics_and_the_command_line() -> None:
+    results = [
+        _result("metrics-week", [2.5, 1.5, 1.9]),  # median 1.9
+        _result("cli-metrics", [1.2, 0.9, 1.1]),  # median 1.1
+        _result("cli-status", [0.4, 0.5, 0.6]),  # median 0.5
+        _result("project", [40.0], rss=1100.0),  # over 1 GiB
+        _result("floor", [1.0], rss=1000.0),
+    ]
+    verdicts = {v.goal: v for v in evaluate_goals(results)}
+    assert verdicts["metrics of one week"].value == pytest.approx(1.9) and verdicts["metrics of one week"].met
+    assert verdicts["loyalty metrics --json"].value == pytest.approx(1.1)
+    assert verdicts["loyalty metrics --json"].met is False
+    assert verdicts["loyalty status"].met is True
+    assert verdicts["peak RSS: project"].met is False and verdicts["peak RSS: floor"].met is True
 
 
 def test_results_json_has_the_machine_facts_and_the_tables_print(tmp_path: Path) -> None:
