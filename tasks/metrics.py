@@ -52,7 +52,7 @@ def _utc(series: pd.Series) -> pd.Series:
 
 
 _CHUNK_ROWS = 200_000
-RESPONSES_FROM = dt.date(1, 1, 1)
+ALL_HISTORY = dt.date(1, 1, 1)  # a first day before any data: read everything
 
 
 def read_query_frame(conn: sa.Connection, name: str, params: dict) -> pd.DataFrame:
@@ -96,7 +96,7 @@ def read_warehouse_frames(
     settings: Settings,
     region: str | None = None,
     *,
-    transactions_from: dt.date = RESPONSES_FROM,
+    transactions_from: dt.date = ALL_HISTORY,
 ) -> dict[str, pd.DataFrame]:
     """responses (business days in range, with segment), transactions (from ``transactions_from`` up to
     last_day) and customers.
@@ -262,11 +262,11 @@ def compute_weeks(
     """
     weeks = sorted(set(weeks))
     params = params or metric_parameters(settings, trend_weeks=trend_weeks)
-    # Every response up to the last week, not only the trailing weeks the windows need (baselines, persisting-
-    # term walks, survival and repurchase cohorts, trends: ``params.history_weeks``): reading everything keeps a
-    # week's rows independent of the batch it is computed in whatever a window reaches back to. Responses are
-    # the smallest entity (about a tenth of the transactions).
-    first_day = RESPONSES_FROM
+    # Responses from the earliest week any figure reaches back to (baselines, persisting-term walks, survival
+    # and repurchase cohorts, completeness, trends: ``params.history_weeks``): a week's rows are the same
+    # whichever batch computes it (tests/tasks/test_week_is_a_function_of_its_inputs.py) and the same as
+    # from every response (tests/tasks/test_metric_window.py).
+    first_day = parse_iso_week(weeks[0])[0] - dt.timedelta(weeks=params.history_weeks)
     last_day = parse_iso_week(weeks[-1])[1]
     start = window_start(weeks, params)
     frames = read_warehouse_frames(engine, first_day, last_day, settings, region=region, transactions_from=start)

@@ -1,5 +1,6 @@
 """The metrics read transactions from a window (about a year before the first week) and the warehouse's
-aggregates of the rest (analytics/history.py). They give the same frames as pandas over all history.
+aggregates of the rest (analytics/history.py), and responses from the earliest week a figure reaches back
+to (MetricParameters.history_weeks). They give the same frames as pandas over all history.
 
 The warehouse holds 38 weeks of the demo's generator. Small windows (a 28- or 56-day value window, 2-week
 net revenue retention, 14 churn days) put the window's start months inside the data, so the cohort cells
@@ -24,7 +25,7 @@ from loyalty.db import get_engine
 from loyalty.schema import drop_all, migrate
 from loyalty.settings import Settings
 from tasks.chunk import intake_chunk
-from tasks.metrics import RESPONSES_FROM, compute_weeks, read_case_inputs, read_warehouse_frames, recompute_metrics
+from tasks.metrics import ALL_HISTORY, compute_weeks, read_case_inputs, read_warehouse_frames, recompute_metrics
 from tests.databases import make_warehouse_url
 
 START = date(2026, 3, 2)  # a Monday: 2026-W10
@@ -64,7 +65,7 @@ def warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 def _full_history(settings: Settings, weeks: list[str], params: MetricParameters) -> dict[str, pd.DataFrame]:
     engine = get_engine(settings.warehouse_url)
     last_day = parse_iso_week(weeks[-1])[1]
-    frames = read_warehouse_frames(engine, RESPONSES_FROM, last_day, settings)
+    frames = read_warehouse_frames(engine, ALL_HISTORY, last_day, settings)
     frames.update(read_case_inputs(engine, weeks[-1], last_day))
     return compute_metric_frames(
         frames["responses"],
@@ -94,7 +95,10 @@ def _rows(frame: pd.DataFrame) -> list[tuple]:
 )
 def test_a_window_and_the_warehouse_history_give_the_frames_of_all_history(warehouse, weeks, params):
     start = window_start(weeks, params)
-    assert START < start < parse_iso_week(weeks[0])[0]  # the window cuts the data: the test means something
+    first_monday = parse_iso_week(weeks[0])[0]
+    # Both windows cut the data, so the comparison means something: transactions and responses.
+    assert START < start < first_monday
+    assert START < first_monday - timedelta(weeks=params.history_weeks)
     windowed = compute_weeks(get_engine(warehouse.warehouse_url), weeks, warehouse, params=params)
     full = _full_history(warehouse, weeks, params)
     assert set(windowed) == set(full) == set(METRIC_FRAMES)
