@@ -311,10 +311,13 @@ def _purchase_times(transactions: pd.DataFrame, customer_ids: pd.Series) -> dict
     bought = purchases_only(transactions)
     frame = pd.DataFrame({"customer_id": bought["customer_id"].astype("str"), "at": _utc(bought["occurred_at"])})
     frame = frame.loc[frame["customer_id"].isin(set(customer_ids))].sort_values(["customer_id", "at"])
-    return {
-        customer_id: part["at"].dt.tz_localize(None).to_numpy("datetime64[ns]")
-        for customer_id, part in frame.groupby("customer_id", sort=False)
-    }
+    # One array split by customer (a groupby with a datetime conversion per customer cost 0.3 s a week).
+    times = frame["at"].dt.tz_localize(None).to_numpy("datetime64[ns]")
+    ids = frame["customer_id"].to_numpy()
+    if not len(ids):
+        return {}
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    return {ids[a]: times[a:b] for a, b in zip(starts, [*starts[1:], len(ids)], strict=True)}
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
