@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -170,6 +171,12 @@ def read_purchase_history(
 
     starts = ours(read_query_frame(conn, "metrics/data_start", {"last_day": last_day}))
     data_start = min(pd.to_datetime(starts["first_day"]).dt.date) if len(starts) else None
+    cells = pd.DataFrame({c: pd.Series(dtype="int64") for c in COHORT_CELL_COLUMNS}).astype(
+        {"is_existing": bool, "revenue": "float64"}
+    )
+    if data_start is None or data_start >= start:  # nothing before the window: the caller needs no history
+        empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in CUSTOMER_HISTORY_COLUMNS})
+        return PurchaseHistory(start=start, data_start=data_start, customers=empty, cohort_cells=cells)
     per_customer = ours(
         read_query_frame(conn, "metrics/customer_history", {"window_start": start, "last_day": last_day})
     )
@@ -183,9 +190,6 @@ def read_purchase_history(
         }
     )
     customers.index = pd.Index(customers.index, name="customer_id", dtype="str")
-    cells = pd.DataFrame({c: pd.Series(dtype="int64") for c in COHORT_CELL_COLUMNS}).astype(
-        {"is_existing": bool, "revenue": "float64"}
-    )
     if data_start is not None and data_start < start and len(customers):  # else nothing came before
         raw = read_query_frame(
             conn,
@@ -271,7 +275,13 @@ def compute_weeks(
     start = window_start(weeks, params)
     frames = read_warehouse_frames(engine, first_day, last_day, settings, region=region, transactions_from=start)
     with engine.connect() as conn:
-        history = read_purchase_history(conn, start, last_day, settings, region)
+        history: PurchaseHistory | None = read_purchase_history(conn, start, last_day, settings, region)
+    purchases_of: Callable[[set[str]], pd.DataFrame] | None = lambda ids: read_purchases_of(  # noqa: E731
+        engine, ids, last_day, settings
+    )
+    if history is not None and (history.data_start is None or history.data_start >= start):
+        # Nothing came before the window: the frame is all history, and pandas derives the rest from it.
+        history, purchases_of = None, None
     if region is None:  # cases are company-wide; a regional edition reads the stored ones
         frames.update(read_case_inputs(engine, weeks[-1], last_day))
     return compute_metric_frames(
@@ -283,7 +293,7 @@ def compute_weeks(
         outreach=frames.get("outreach"),
         earlier_retain_lists=frames.get("earlier_retain_lists"),
         history=history,
-        purchases_of=lambda ids: read_purchases_of(engine, ids, last_day, settings),
+        purchases_of=purchases_of,
     )
 
 
