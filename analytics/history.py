@@ -35,6 +35,8 @@ __all__ = [
     "COHORT_CELL_COLUMNS",
     "CUSTOMER_HISTORY_COLUMNS",
     "PurchaseHistory",
+    "cohort_cells",
+    "empty_cohort_cells",
     "history_from_frames",
     "month_number",
     "window_start",
@@ -129,22 +131,40 @@ def _cohort_cells(
     old = ledger.loc[ledger["day"] < start_day]
     first = per_customer["first_purchase_day"].to_numpy()
     if old.empty or data_start is None:
-        return pd.DataFrame({c: pd.Series(dtype="int64") for c in COHORT_CELL_COLUMNS}).astype(
-            {"is_existing": bool, "revenue": "float64"}
-        )
+        return empty_cohort_cells()
     existing = np.isin(customer_ids.astype(str), list(existing_customers(customers, data_start)))
     has_first = ~np.isnan(first)
     cohort = np.where(has_first, month_number(np.nan_to_num(first).astype(np.int64)), -1)
     cohort[existing] = int(month_number(np.array([day_number(data_start)]))[0])
+    old = old.loc[has_first[old["customer"].to_numpy()]]
     code = old["customer"].to_numpy()
-    old = old.assign(month=month_number(old["day"].to_numpy()), cohort=cohort[code], is_existing=existing[code])
-    # Counted from the first purchase: its month for a new customer, its day for an existing one.
-    from_first_day = old["day"].to_numpy() >= np.nan_to_num(first[code])
-    counted = np.where(existing[code], from_first_day, old["month"] >= old["cohort"])
-    old = old.loc[has_first[code] & counted]
+    return cohort_cells(
+        old.assign(
+            month=month_number(old["day"].to_numpy()),
+            cohort=cohort[code],
+            is_existing=existing[code],
+            first_purchase_day=first[code],
+        )
+    )
+
+
+def empty_cohort_cells() -> pd.DataFrame:
+    """No cohort cells: COHORT_CELL_COLUMNS with their dtypes and no rows."""
+    return pd.DataFrame({c: pd.Series(dtype="int64") for c in COHORT_CELL_COLUMNS}).astype(
+        {"is_existing": bool, "revenue": "float64"}
+    )
+
+
+def cohort_cells(rows: pd.DataFrame) -> pd.DataFrame:
+    """Cohort cells (COHORT_CELL_COLUMNS) of ledger rows carrying their customer's cohort, is_existing and
+    first_purchase_day. A row counts from the first purchase: its month for a new customer, its day for an
+    existing one. Grouped the same way over any slice of history, so a cell's revenue adds up the same rows in
+    the same order (the window's cells and the earlier ones never share a month)."""
+    from_first_day = rows["day"].to_numpy() >= rows["first_purchase_day"].to_numpy()
+    rows = rows.loc[np.where(rows["is_existing"], from_first_day, rows["month"] >= rows["cohort"])]
     keys = ["is_existing", "cohort", "month"]
-    active = old.loc[old["amount"] > 0, [*keys, "customer"]].drop_duplicates().groupby(keys).size()
-    revenue = old.groupby(keys)["amount"].sum()
+    active = rows.loc[rows["amount"] > 0, [*keys, "customer"]].drop_duplicates().groupby(keys).size()
+    revenue = rows.groupby(keys)["amount"].sum()
     cells = revenue.rename("revenue").to_frame().join(active.rename("active_customers")).reset_index()
     cells["active_customers"] = cells["active_customers"].fillna(0).astype(np.int64)
     return cells[COHORT_CELL_COLUMNS]

@@ -27,6 +27,7 @@ from analytics._frames import transaction_ledger
 from analytics.history import (
     COHORT_CELL_COLUMNS,
     PurchaseHistory,
+    cohort_cells,
     existing_customers,
     history_from_frames,
     month_number,
@@ -165,26 +166,18 @@ def compute_cohort_retention(
 
 
 def _window_cells(ledger: pd.DataFrame, customer_ids: np.ndarray, members: pd.DataFrame) -> pd.DataFrame:
-    """Cohort cells (COHORT_CELL_COLUMNS) of the ledger's rows, grouped as over all history, so a cell's
-    revenue adds up the same rows in the same order."""
+    """Cohort cells of the ledger's rows (analytics.history.cohort_cells) for the customers in ``members``."""
     position = members.index.get_indexer(customer_ids.astype(str))[ledger["customer"].to_numpy()]
     ledger = ledger.loc[position >= 0]
     position = position[position >= 0]
-    ledger = ledger.assign(
-        month=month_number(ledger["day"].to_numpy()),
-        cohort=members["cohort"].to_numpy()[position],
-        is_existing=members["is_existing"].to_numpy()[position],
-        first_purchase_day=members["first_purchase_day"].to_numpy()[position],
+    return cohort_cells(
+        ledger.assign(
+            month=month_number(ledger["day"].to_numpy()),
+            cohort=members["cohort"].to_numpy()[position],
+            is_existing=members["is_existing"].to_numpy()[position],
+            first_purchase_day=members["first_purchase_day"].to_numpy()[position],
+        )
     )
-    from_first_day = ledger["day"] >= ledger["first_purchase_day"]
-    counted = np.where(ledger["is_existing"], from_first_day, ledger["month"] >= ledger["cohort"])
-    ledger = ledger.loc[counted]
-    keys = ["is_existing", "cohort", "month"]
-    active = ledger.loc[ledger["amount"] > 0, [*keys, "customer"]].drop_duplicates().groupby(keys).size()
-    revenue = ledger.groupby(keys)["amount"].sum()
-    cells = revenue.rename("revenue").to_frame().join(active.rename("active_customers")).reset_index()
-    cells["active_customers"] = cells["active_customers"].fillna(0).astype(np.int64)
-    return cells[COHORT_CELL_COLUMNS]
 
 
 def _cohort_grid(cohort_of: pd.Series, cells: pd.DataFrame, last_month: int) -> pd.DataFrame:
@@ -259,7 +252,8 @@ def compute_weekly_retention(
     if nrr_weeks < 1:
         raise ValueError(f"nrr_weeks must be >= 1, got {nrr_weeks}")
     ledger, customer_ids, as_of_day = transaction_ledger(transactions, as_of)
-    if ledger.empty:
+    earlier = history is not None and bool((history.customers["first_day"] <= as_of_day).any())
+    if ledger.empty and not earlier:  # no transaction up to as_of, in the window or before it
         return _empty(WEEKLY_RETENTION_COLUMNS)
     purchases = ledger.loc[ledger["amount"] > 0]
     first_purchase = np.full(len(customer_ids), np.nan)
@@ -268,7 +262,7 @@ def compute_weekly_retention(
         first = purchases.groupby("customer")["day"].min()
         first_purchase[first.index.to_numpy()] = first.to_numpy()
     else:
-        first_day = max(history.start_day, int(ledger["day"].min()))
+        first_day = max(history.start_day, int(ledger["day"].min()) if len(ledger) else as_of_day)
         if len(history.customers):
             first_day = max(history.start_day, min(first_day, int(history.customers["first_day"].min())))
         position = history.customers.index.get_indexer(customer_ids.astype(str))
@@ -283,7 +277,9 @@ def compute_weekly_retention(
     weekly["is_partial_week"] = mondays + 6 > as_of_day
     weekly = weekly.join(_activity_by_week(ledger, mondays, first_purchase))
     weekly = weekly.join(_churn_by_week(ledger, mondays, as_of_day=as_of_day, churn_days=churn_days))
-    weekly["revenue"] = np.bincount(ledger["week_index"], weights=ledger["amount"], minlength=len(mondays))
+    weekly["revenue"] = np.bincount(ledger["week_index"], weights=ledger["amount"], minlength=len(mondays)).astype(
+        np.float64
+    )  # float even when the window holds no transaction
     first_week = np.where(
         np.isnan(first_purchase),
         len(mondays),  # no purchase: never "new" (refunds only)

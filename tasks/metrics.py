@@ -21,6 +21,7 @@ from analytics.history import (
     COHORT_CELL_COLUMNS,
     CUSTOMER_HISTORY_COLUMNS,
     PurchaseHistory,
+    empty_cohort_cells,
     month_number,
     window_start,
 )
@@ -171,9 +172,7 @@ def read_purchase_history(
 
     starts = ours(read_query_frame(conn, "metrics/data_start", {"last_day": last_day}))
     data_start = min(pd.to_datetime(starts["first_day"]).dt.date) if len(starts) else None
-    cells = pd.DataFrame({c: pd.Series(dtype="int64") for c in COHORT_CELL_COLUMNS}).astype(
-        {"is_existing": bool, "revenue": "float64"}
-    )
+    cells = empty_cohort_cells()
     if data_start is None or data_start >= start:  # nothing before the window: the caller needs no history
         empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in CUSTOMER_HISTORY_COLUMNS})
         return PurchaseHistory(start=start, data_start=data_start, customers=empty, cohort_cells=cells)
