@@ -31,38 +31,13 @@ import math
 import numpy as np
 import pandas as pd
 
+from analytics.parameters import KPI_COLUMNS, KPI_ORDER
 from analytics.weeks import shift_iso_week
 
-# scipy and statsmodels are imported inside the functions that run the tests: `loyalty metrics --json` reads
-# the stored tiles with this module's column names, and importing the libraries would cost it about a second.
+# scipy and statsmodels are imported inside the functions that run the tests, so that importing this module
+# (the report's KPI tiles) stays light.
 
 __all__ = ["KPI_COLUMNS", "KPI_ORDER", "compute_kpi_tiles"]
-
-KPI_COLUMNS = [
-    "kpi",
-    "label",
-    "value",
-    "previous",
-    "change",
-    "p_value",
-    "q_value",
-    "is_significant",
-    "test",
-    "n",
-    "direction",
-    "unit",
-    "mde",
-]
-# (kpi, label, better direction, unit)
-KPI_ORDER = (
-    ("nps", "NPS", "higher", "points"),
-    ("csat", "CSAT", "higher", "share"),
-    ("ces", "CES", "higher", "score"),
-    ("responses", "Responses", "higher", "count"),
-    ("active_customers", "Active customers", "higher", "count"),
-    ("repeat_rate", "Repeat rate", "higher", "share"),
-    ("churn_rate", "Churn rate", "lower", "share"),
-)
 
 
 def _row(frame: pd.DataFrame | None, week: str, **match: str) -> dict:

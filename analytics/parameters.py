@@ -31,6 +31,33 @@ METRIC_FRAMES = (
 )
 CASE_FRAMES = ("weekly_cases", "weekly_followup", "outreach_effect", "outreach_survival")
 LISTING_COLUMNS = ["week", "customer_id", "reason", "value_at_risk", "region", "email_masked", "is_detractor"]
+# The stored KPI tiles' columns, and the tiles in the report's order (here, not in analytics/kpis.py, so that
+# `loyalty metrics --json` orders them without importing pandas).
+KPI_COLUMNS = [
+    "kpi",
+    "label",
+    "value",
+    "previous",
+    "change",
+    "p_value",
+    "q_value",
+    "is_significant",
+    "test",
+    "n",
+    "direction",
+    "unit",
+    "mde",
+]
+# (kpi, label, better direction, unit)
+KPI_ORDER = (
+    ("nps", "NPS", "higher", "points"),
+    ("csat", "CSAT", "higher", "share"),
+    ("ces", "CES", "higher", "score"),
+    ("responses", "Responses", "higher", "count"),
+    ("active_customers", "Active customers", "higher", "count"),
+    ("repeat_rate", "Repeat rate", "higher", "share"),
+    ("churn_rate", "Churn rate", "lower", "share"),
+)
 
 
 @dataclass(frozen=True)

@@ -694,7 +694,7 @@ def cases_export(
 
 
 def iso_week_of(day: date) -> str:
-    from analytics.weeks import iso_week_label
+    from analytics.week_labels import iso_week_label
 
     return iso_week_label(day)
 
@@ -708,7 +708,7 @@ def read_headline(week: str) -> dict:
 
     from analytics.headline import summarise_cases, summarise_week
     from loyalty.db import get_read_engine
-    from loyalty.stored import read_previous_published, read_stored_frames
+    from loyalty.stored import read_previous_published_rows, read_stored_rows
 
     engine = get_read_engine(get_settings().warehouse_url)
     if not sa.inspect(engine).has_table("weekly_satisfaction"):
@@ -727,9 +727,9 @@ def read_headline(week: str) -> dict:
         "cohort_retention",
         *_CASE_HEADLINE_TABLES,
     )
-    frames = read_stored_frames(engine, week, names, history_weeks=1)
+    frames = read_stored_rows(engine, week, names, history_weeks=1)
     satisfaction = frames.pop("weekly_satisfaction")
-    if satisfaction.loc[satisfaction["week"] == week].empty:
+    if not any(row["week"] == week for row in satisfaction):
         raise UserError(f"no metrics for {week}: the week is unknown or had no survey responses")
     has_published = sa.inspect(engine).has_table("published_figures")
     case_frames = {name: frames.pop(name) for name in _CASE_HEADLINE_TABLES}
@@ -737,7 +737,7 @@ def read_headline(week: str) -> dict:
         week,
         satisfaction,
         kpi_tiles=frames.pop("weekly_kpi_tiles"),
-        published_previous=read_previous_published(engine, week, None) if has_published else None,
+        published_previous=read_previous_published_rows(engine, week, None) if has_published else None,
         **frames,
     )
     return {**headline, **summarise_cases(week, case_frames["weekly_followup"], case_frames["outreach_effect"])}

@@ -33,7 +33,7 @@ def parse_day_argument(value: str, option: str = "date") -> date:
 
 def parse_week_argument(value: str, option: str = "week") -> str:
     """An ISO week label written exactly ``YYYY-Www`` in ASCII digits, that exists; returned unchanged."""
-    from analytics.weeks import parse_iso_week
+    from analytics.week_labels import parse_iso_week
 
     if not isinstance(value, str) or WEEK_PATTERN.fullmatch(value) is None:
         raise ValueError(f"{option}: must be an ISO week like 2026-W47, got {_shown(value)}")

@@ -43,7 +43,7 @@ def resolve_delivery_day(
 
 def last_complete_week(moment: datetime, zone: ZoneInfo) -> str:
     """The ISO week that ended on the last Sunday before ``moment``'s day in ``zone`` (never the running week)."""
-    from analytics.weeks import iso_week_label
+    from analytics.week_labels import iso_week_label
 
     today = moment.astimezone(zone).date()
     return iso_week_label(today - timedelta(days=today.isoweekday()))
@@ -54,7 +54,7 @@ def resolve_report_week(week: str | None, zone: ZoneInfo, scheduled_start: datet
     (``scheduled_start``, or the running flow run's)."""
     if week is None:
         return last_complete_week(scheduled_start or _scheduled_start(), zone)
-    from analytics.weeks import parse_iso_week
+    from analytics.week_labels import parse_iso_week
 
     parse_iso_week(str(week))  # ValueError names the expected form
     return str(week)
