@@ -163,6 +163,7 @@ def read_purchase_history(
     :func:`analytics.history.history_from_frames` over all transactions, with each cohort cell's revenue
     added up by the database (its last digits may differ from a pandas sum's)."""
     rated = _rated(settings)
+    ours_only = {"currencies": rated, "all_regions": int(region is None), "region": region or ""}
 
     def ours(frame: pd.DataFrame) -> pd.DataFrame:
         keep = frame["currency"].isin(rated)
@@ -170,8 +171,8 @@ def read_purchase_history(
             keep &= frame["region"] == region
         return frame.loc[keep]
 
-    starts = ours(read_query_frame(conn, "metrics/data_start", {"last_day": last_day}))
-    data_start = min(pd.to_datetime(starts["first_day"]).dt.date) if len(starts) else None
+    starts = read_query_frame(conn, "metrics/data_start", {"last_day": last_day, **ours_only})
+    data_start = pd.to_datetime(starts["first_day"]).dt.date.iloc[0] if len(starts) else None
     cells = empty_cohort_cells()
     if data_start is None or data_start >= start:  # nothing before the window: the caller needs no history
         empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in CUSTOMER_HISTORY_COLUMNS})
@@ -193,14 +194,7 @@ def read_purchase_history(
         raw = read_query_frame(
             conn,
             "metrics/cohort_cells",
-            {
-                "window_start": start,
-                "last_day": last_day,
-                "data_start": data_start,
-                "currencies": rated,
-                "all_regions": int(region is None),
-                "region": region or "",
-            },
+            {"window_start": start, "last_day": last_day, "data_start": data_start, **ours_only},
         )
         cells = _cohort_cells_of(raw, settings, data_start) if len(raw) else cells
     return PurchaseHistory(start=start, data_start=data_start, customers=customers, cohort_cells=cells)
