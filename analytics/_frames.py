@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -92,12 +95,41 @@ def as_float_array(values: pd.Series | np.ndarray) -> np.ndarray:
     return pd.Series(values).astype("float64").to_numpy()
 
 
-def transaction_ledger(transactions: pd.DataFrame, as_of: dt.date | None) -> tuple[pd.DataFrame, np.ndarray, int]:
-    """Return (ledger, customer_ids, as_of_day) for transactions on or before as_of (default: the last day).
+T = TypeVar("T")
+# What one_batch has derived from its input frames: (kind, id(frame)) -> (frame, derived value). The frame is
+# kept so that its id cannot be reused by another frame while the batch runs.
+_BATCH: ContextVar[dict[tuple[str, int], tuple[Any, Any]] | None] = ContextVar("analytics_batch", default=None)
 
-    ledger has int `customer` codes (positions in the sorted customer_ids array), int `day` (days since
-    1970-01-01) and float `amount`; rows without a customer_id are dropped (they cannot be attributed).
+
+@contextmanager
+def one_batch() -> Iterator[None]:
+    """Within it, what the analytics derive from an input frame that does not depend on the week (the
+    transaction ledger's customer codes and day numbers, the purchases in time order) is derived once per frame
+    and reused by every week's figures, instead of once per figure per week: at a year's history that was 2 s
+    of each week. The frames given to the analytics must not change while it is open (they never do: the
+    analytics are pure).
     """
+    token = _BATCH.set({})
+    try:
+        yield
+    finally:
+        _BATCH.reset(token)
+
+
+def once_per_batch(kind: str, frame: pd.DataFrame, build: Callable[[], T]) -> T:
+    """``build()``, or inside one_batch the value it gave for this very frame and kind."""
+    memo = _BATCH.get()
+    if memo is None:
+        return build()
+    hit = memo.get((kind, id(frame)))
+    if hit is not None and hit[0] is frame:
+        return hit[1]
+    value = build()
+    memo[(kind, id(frame))] = (frame, value)
+    return value
+
+
+def _full_ledger(transactions: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     require_columns(transactions, ["customer_id", "business_day", "amount"], "transactions")
     require_single_currency(transactions)
     known = transactions.loc[transactions["customer_id"].notna()]
@@ -109,6 +141,17 @@ def transaction_ledger(transactions: pd.DataFrame, as_of: dt.date | None) -> tup
             "amount": known["amount"].astype("float64").to_numpy(),
         }
     )
-    as_of_day = day_number(as_of) if as_of is not None else int(ledger["day"].max()) if len(ledger) else 0
-    ledger = ledger.loc[ledger["day"] <= as_of_day].reset_index(drop=True)
-    return ledger, np.asarray(customer_ids, dtype=object), as_of_day
+    return ledger, np.asarray(customer_ids, dtype=object)
+
+
+def transaction_ledger(transactions: pd.DataFrame, as_of: dt.date | None) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """Return (ledger, customer_ids, as_of_day) for transactions on or before as_of (default: the last day).
+
+    ledger has int `customer` codes (positions in the sorted customer_ids array), int `day` (days since
+    1970-01-01) and float `amount`; rows without a customer_id are dropped (they cannot be attributed).
+    The codes and day numbers are computed once per frame inside one_batch.
+    """
+    full, customer_ids = once_per_batch("ledger", transactions, lambda: _full_ledger(transactions))
+    as_of_day = day_number(as_of) if as_of is not None else int(full["day"].max()) if len(full) else 0
+    ledger = full.loc[full["day"] <= as_of_day].reset_index(drop=True)
+    return ledger, customer_ids.copy(), as_of_day

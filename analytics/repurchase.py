@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from analytics._frames import NPS_GROUPS, nps_group, purchases_only, require_columns, scores
+from analytics._frames import NPS_GROUPS, nps_group, once_per_batch, purchases_only, require_columns, scores
 from analytics.stats import wilson_interval
 from analytics.weeks import iso_week_labels, parse_iso_week, previous_iso_weeks, shift_iso_week
 
@@ -300,15 +300,9 @@ def _next_purchase_at(respondents: pd.DataFrame, transactions: pd.DataFrame) -> 
     """Each respondent's first purchase strictly after their response (NaT when none), same order."""
     if respondents.empty:
         return pd.Series(pd.NaT, index=respondents.index, dtype="datetime64[ns, UTC]")
-    purchases = purchases_only(transactions)
-    purchases = pd.DataFrame(
-        {
-            "customer_id": purchases["customer_id"].astype("str"),
-            "next_purchase_at": pd.to_datetime(purchases["occurred_at"], utc=True).dt.as_unit("ns"),
-        }
-    )
+    purchases = once_per_batch("purchases_in_time_order", transactions, lambda: _purchases_in_time_order(transactions))
+    # A stable sort then a filter keeps the same rows in the same order as the filter then the sort.
     purchases = purchases.loc[purchases["customer_id"].isin(respondents["customer_id"])]
-    purchases = purchases.sort_values("next_purchase_at", kind="stable")
     ordered = respondents.reset_index().sort_values("submitted_at", kind="stable")
     matched = pd.merge_asof(
         ordered,
@@ -320,6 +314,17 @@ def _next_purchase_at(respondents: pd.DataFrame, transactions: pd.DataFrame) -> 
         allow_exact_matches=False,
     )
     return matched.set_index("index")["next_purchase_at"].reindex(respondents.index)
+
+
+def _purchases_in_time_order(transactions: pd.DataFrame) -> pd.DataFrame:
+    purchases = purchases_only(transactions)
+    purchases = pd.DataFrame(
+        {
+            "customer_id": purchases["customer_id"].astype("str"),
+            "next_purchase_at": pd.to_datetime(purchases["occurred_at"], utc=True).dt.as_unit("ns"),
+        }
+    )
+    return purchases.sort_values("next_purchase_at", kind="stable")
 
 
 def _repurchased(respondents: pd.DataFrame, transactions: pd.DataFrame, *, window_days: int) -> np.ndarray:
