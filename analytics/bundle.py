@@ -47,10 +47,12 @@ def convert_currency(transactions: pd.DataFrame, rates: dict[str, float], to: st
     """
     rates = {**rates, to: 1.0}
     factor = transactions["currency"].map(rates)
-    kept = transactions.loc[factor.notna()].copy()
-    kept["amount"] = kept["amount"].astype(float) * factor[factor.notna()].astype(float)
+    rated = factor.notna()
+    # A frame of its own either way (copy-on-write): the rows are copied only when some must go.
+    kept = transactions.copy(deep=False) if rated.all() else transactions.loc[rated]
+    kept["amount"] = kept["amount"].astype(float) * factor[rated].astype(float)
     kept["currency"] = to
-    dropped = transactions.loc[factor.isna(), "currency"].value_counts().to_dict()
+    dropped = transactions.loc[~rated, "currency"].value_counts().to_dict()
     kept.attrs["dropped_currencies"] = {str(k): int(v) for k, v in dropped.items()}
     return kept
 

@@ -300,31 +300,40 @@ def _next_purchase_at(respondents: pd.DataFrame, transactions: pd.DataFrame) -> 
     """Each respondent's first purchase strictly after their response (NaT when none), same order."""
     if respondents.empty:
         return pd.Series(pd.NaT, index=respondents.index, dtype="datetime64[ns, UTC]")
-    purchases = once_per_batch("purchases_in_time_order", transactions, lambda: _purchases_in_time_order(transactions))
+    purchases, buyers = once_per_batch(
+        "purchases_in_time_order", transactions, lambda: _purchases_in_time_order(transactions)
+    )
+    respondent = buyers.get_indexer(respondents["customer_id"])  # -1: never bought
     # A stable sort then a filter keeps the same rows in the same order as the filter then the sort.
-    purchases = purchases.loc[purchases["customer_id"].isin(respondents["customer_id"])]
-    ordered = respondents.reset_index().sort_values("submitted_at", kind="stable")
+    purchases = purchases.loc[purchases["customer"].isin(respondent[respondent >= 0])]
+    ordered = respondents.reset_index().assign(_customer=respondent).sort_values("submitted_at", kind="stable")
     matched = pd.merge_asof(
         ordered,
         purchases,
         left_on="submitted_at",
         right_on="next_purchase_at",
-        by="customer_id",
+        left_by="_customer",
+        right_by="customer",
         direction="forward",
         allow_exact_matches=False,
     )
     return matched.set_index("index")["next_purchase_at"].reindex(respondents.index)
 
 
-def _purchases_in_time_order(transactions: pd.DataFrame) -> pd.DataFrame:
+def _purchases_in_time_order(transactions: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
+    """Purchases as (customer code, time), in time order, and the customer ids the codes index: int codes, not
+    4M strings, because the batch keeps this while it runs."""
     purchases = purchases_only(transactions)
-    purchases = pd.DataFrame(
+    codes, buyers = pd.factorize(purchases["customer_id"].astype("str"))
+    frame = pd.DataFrame(
         {
-            "customer_id": purchases["customer_id"].astype("str"),
-            "next_purchase_at": pd.to_datetime(purchases["occurred_at"], utc=True).dt.as_unit("ns"),
+            "customer": codes.astype(np.int64),
+            "next_purchase_at": pd.to_datetime(purchases["occurred_at"], utc=True)
+            .dt.as_unit("ns")
+            .reset_index(drop=True),
         }
     )
-    return purchases.sort_values("next_purchase_at", kind="stable")
+    return frame.sort_values("next_purchase_at", kind="stable"), pd.Index(buyers, dtype="object")
 
 
 def _repurchased(respondents: pd.DataFrame, transactions: pd.DataFrame, *, window_days: int) -> np.ndarray:
