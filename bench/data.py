@@ -102,6 +102,9 @@ _YEAR_RATES = {"purchase_rate": 6.15, "survey_rate": 0.42, "comment_rate": 0.84}
 SCALES: dict[str, Scale] = {
     # 52 ISO weeks, Monday 2025-11-24 .. Sunday 2026-11-22.
     "year": Scale("year", length_days=364, customers=100_000, **_YEAR_RATES),
+    # The same shop over 104 ISO weeks, Monday 2024-11-25 .. Sunday 2026-11-22: does a night or a week cost more
+    # with twice the history? (about 8M transactions and 0.8M responses)
+    "two-year": Scale("two-year", length_days=728, customers=100_000, **_YEAR_RATES),
     # Everyday use, under 2 minutes: 8 days, so the nightly run of the last day has 7 days of history in both of
     # its measures (at this scale the two nightly measures are the same; the ratio only means something at year).
     "quick": Scale("quick", length_days=8, customers=3_000, **_YEAR_RATES),
