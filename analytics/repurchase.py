@@ -37,7 +37,14 @@ from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from analytics._frames import NPS_GROUPS, nps_group, once_per_batch, purchases_only, require_columns, scores
 from analytics.stats import wilson_interval
-from analytics.weeks import iso_week_labels, parse_iso_week, previous_iso_weeks, shift_iso_week
+from analytics.weeks import (
+    day_number,
+    day_numbers_of,
+    iso_week_labels,
+    parse_iso_week,
+    previous_iso_weeks,
+    shift_iso_week,
+)
 
 __all__ = [
     "NPS_GROUPS",
@@ -132,8 +139,7 @@ def compute_time_to_repurchase(
     weeks = [*previous_iso_weeks(week, response_weeks - 1), week]
     respondents = _respondents(responses, weeks)
     follow_up_end = pd.Timestamp(sunday + dt.timedelta(days=1), tz="UTC")
-    known = transactions.loc[pd.to_datetime(transactions["business_day"]).dt.date <= sunday]
-    next_at = _next_purchase_at(respondents, known)
+    next_at = _next_purchase_at(respondents, transactions, through=sunday)
     elapsed = (next_at - respondents["submitted_at"]).dt.total_seconds().to_numpy() / 86400
     followed = np.clip((follow_up_end - respondents["submitted_at"]).dt.total_seconds().to_numpy() / 86400, 0, None)
     bought = np.isfinite(elapsed) & (elapsed <= np.minimum(followed, window_days))
@@ -275,10 +281,11 @@ def compute_repurchase_cohorts(
         last = shift_iso_week(last, -1)
     cohort_labels = [*previous_iso_weeks(last, cohort_weeks - 1), last]
     parts = []
-    known = transactions.loc[pd.to_datetime(transactions["business_day"]).dt.date <= sunday]
     # Every cohort's respondents and purchases at once: each response's next purchase is its own.
     everyone = _respondents(responses, cohort_labels, per_week=True)
-    everyone = everyone.assign(repurchased=_repurchased(everyone, known, window_days=window_days))
+    everyone = everyone.assign(
+        repurchased=_repurchased(everyone, transactions, window_days=window_days, through=sunday)
+    )
     for label in cohort_labels:
         frame = everyone.loc[everyone["response_week"] == label]
         counts = frame.groupby("nps_group")["repurchased"].agg(respondents="size", repurchasers="sum")
@@ -296,8 +303,9 @@ def compute_repurchase_cohorts(
     return cohorts[REPURCHASE_COHORT_COLUMNS]
 
 
-def _next_purchase_at(respondents: pd.DataFrame, transactions: pd.DataFrame) -> pd.Series:
-    """Each respondent's first purchase strictly after their response (NaT when none), same order."""
+def _next_purchase_at(respondents: pd.DataFrame, transactions: pd.DataFrame, *, through: dt.date) -> pd.Series:
+    """Each respondent's first purchase strictly after their response among the purchases of business days up
+    to ``through`` (NaT when none), same order."""
     if respondents.empty:
         return pd.Series(pd.NaT, index=respondents.index, dtype="datetime64[ns, UTC]")
     purchases, buyers = once_per_batch(
@@ -305,7 +313,10 @@ def _next_purchase_at(respondents: pd.DataFrame, transactions: pd.DataFrame) -> 
     )
     respondent = buyers.get_indexer(respondents["customer_id"])  # -1: never bought
     # A stable sort then a filter keeps the same rows in the same order as the filter then the sort.
-    purchases = purchases.loc[purchases["customer"].isin(respondent[respondent >= 0])]
+    keep = (purchases["day"].to_numpy() <= day_number(through)) & purchases["customer"].isin(
+        respondent[respondent >= 0]
+    )
+    purchases = purchases.loc[keep, ["customer", "next_purchase_at"]]
     ordered = respondents.reset_index().assign(_customer=respondent).sort_values("submitted_at", kind="stable")
     matched = pd.merge_asof(
         ordered,
@@ -321,25 +332,26 @@ def _next_purchase_at(respondents: pd.DataFrame, transactions: pd.DataFrame) -> 
 
 
 def _purchases_in_time_order(transactions: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
-    """Purchases as (customer code, time), in time order, and the customer ids the codes index: int codes, not
-    4M strings, because the batch keeps this while it runs."""
+    """Purchases as (customer code, business day number, time), in time order, and the customer ids the codes
+    index: int codes, not 4M strings, because a batch of weeks keeps this while it runs."""
     purchases = purchases_only(transactions)
     codes, buyers = pd.factorize(purchases["customer_id"].astype("str"))
     frame = pd.DataFrame(
         {
             "customer": codes.astype(np.int64),
-            "next_purchase_at": pd.to_datetime(purchases["occurred_at"], utc=True)
-            .dt.as_unit("ns")
-            .reset_index(drop=True),
+            "day": day_numbers_of(purchases["business_day"]),
+            "next_purchase_at": pd.to_datetime(purchases["occurred_at"], utc=True).dt.as_unit("ns").array,
         }
     )
     return frame.sort_values("next_purchase_at", kind="stable"), pd.Index(buyers, dtype="object")
 
 
-def _repurchased(respondents: pd.DataFrame, transactions: pd.DataFrame, *, window_days: int) -> np.ndarray:
+def _repurchased(
+    respondents: pd.DataFrame, transactions: pd.DataFrame, *, window_days: int, through: dt.date
+) -> np.ndarray:
     """True where the respondent bought again strictly after answering and at most window_days after."""
     if respondents.empty:
         return np.zeros(0, dtype=bool)
-    next_at = _next_purchase_at(respondents, transactions)
+    next_at = _next_purchase_at(respondents, transactions, through=through)
     window_end = respondents["submitted_at"] + pd.Timedelta(days=window_days)
     return (next_at.notna() & (next_at <= window_end)).to_numpy()

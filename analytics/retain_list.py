@@ -24,7 +24,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from analytics._frames import is_detractor, require_columns, scores, transaction_ledger
+from analytics._frames import is_detractor, once_per_batch, require_columns, scores, transaction_ledger
 from analytics.history import PurchaseHistory
 from analytics.retention import compute_rfm_segments
 from analytics.weeks import day_number, day_numbers_of, parse_iso_week
@@ -179,12 +179,13 @@ def _purchase_rhythm(
     """
     ledger, customer_ids, as_of_day = transaction_ledger(transactions, as_of)
     ids = pd.Index(customer_ids.astype(str), dtype="str")
-    bought = ledger.loc[ledger["amount"] > 0, ["customer", "day"]].drop_duplicates()
+    days_bought = once_per_batch("purchase_days", transactions, lambda: _purchase_days(transactions))
+    bought = days_bought.loc[days_bought["day"].to_numpy() <= as_of_day]  # still in (customer, day) order
     last = bought.groupby("customer")["day"].max()
     last = pd.Series(last.to_numpy(np.float64), index=ids[last.index.to_numpy()])
     if history is not None:  # a purchase in the transactions given is later than any before them
         last = last.combine_first(history.customers["last_purchase_before"].dropna())
-    days = bought.loc[bought["day"] > as_of_day - value_window_days].sort_values(["customer", "day"], kind="stable")
+    days = bought.loc[bought["day"] > as_of_day - value_window_days]
     gaps = days["day"].diff()
     gaps[days["customer"].ne(days["customer"].shift())] = np.nan  # no gap across customers
     rhythm = pd.DataFrame(
@@ -198,6 +199,14 @@ def _purchase_rhythm(
     rhythm = rhythm.join(value, how="outer")
     rhythm.index = pd.Index(rhythm.index, name="customer_id", dtype="str")
     return rhythm
+
+
+def _purchase_days(transactions: pd.DataFrame) -> pd.DataFrame:
+    """Each (customer code, day) with a purchase, once, sorted by customer then day: the days of every as_of
+    are a cut of it (a batch derives it once)."""
+    ledger, _, _ = transaction_ledger(transactions, None)
+    bought = ledger.loc[ledger["amount"] > 0, ["customer", "day"]].drop_duplicates()
+    return bought.sort_values(["customer", "day"], kind="stable")
 
 
 def _reasons(listed: pd.DataFrame) -> pd.Series:
