@@ -268,3 +268,19 @@ def test_results_json_has_the_machine_facts_and_the_tables_print(tmp_path: Path)
     assert "floor" in table and "2.00" in table
     assert "project / floor" in goals_table(verdicts)
     assert isinstance(verdicts[0], Verdict)
+
+
+def test_an_earlier_runs_warehouse_is_found_only_when_it_holds_a_run(tmp_path) -> None:
+    import sqlite3
+
+    from bench.targets import Target
+
+    target = Target("sqlite", "project", tmp_path)
+    assert not target.has_runs()  # no file
+    target.reset()
+    with sqlite3.connect(target.sqlite_path) as conn:
+        conn.execute("create table run_ledger (run_id text)")
+    assert not target.has_runs()  # a warehouse, no run in it
+    with sqlite3.connect(target.sqlite_path) as conn:
+        conn.execute("insert into run_ledger values ('r1')")
+    assert target.has_runs()
