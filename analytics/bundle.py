@@ -212,7 +212,7 @@ def _compute_metric_frames(
         for name in ("repurchase_by_nps_group", "repurchase_tests", "repurchase_survival"):
             out[name].append(_with_week(survival[name], week))
         out["repurchase_cohorts"].append(_with_week(cohorts, week))
-        retain_by_week[week] = retain
+        retain_by_week = {week: retain}  # only last week's list is read: earlier ones would pile up per week
         out["retain_list"].append(retain.loc[retain["rank"] <= params.retain_top_n])
         out["trending_terms"].append(trending)
         out["persisting_terms"].append(persisting)

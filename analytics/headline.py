@@ -159,7 +159,7 @@ def summarise_week(
     headline["completeness"] = _completeness(_of_week(response_completeness, week))
     headline["restatement"] = _restatement(_of_week(restatements, week), _records(published_previous))
     headline["survival"] = _survival(_of_week(repurchase_by_nps_group, week), _of_week(repurchase_tests, week))
-    persisting = sorted(_of_week(persisting_terms, week), key=lambda r: (_nan_last(r["q_value"]), r["term"]))
+    persisting = sorted(_of_week(persisting_terms, week), key=lambda r: (_nan_last(r["q_value"]), _nan_last(r["term"])))
     headline["persisting_terms"] = [_pick(r, _PERSISTING_FIELDS) for r in persisting]
     headline["cohorts"] = [_pick(r, _COHORT_FIELDS) for r in _of_week(cohort_retention, week)]
     return to_plain(headline)

@@ -38,6 +38,7 @@ from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from analytics._frames import NPS_GROUPS, nps_group, once_per_batch, purchases_only, require_columns, scores
 from analytics.stats import wilson_interval
 from analytics.weeks import (
+    MISSING_DAY,
     day_number,
     day_numbers_of,
     iso_week_labels,
@@ -343,6 +344,7 @@ def _purchases_in_time_order(transactions: pd.DataFrame) -> tuple[pd.DataFrame, 
             "next_purchase_at": pd.to_datetime(purchases["occurred_at"], utc=True).dt.as_unit("ns").array,
         }
     )
+    frame = frame.loc[frame["day"] != MISSING_DAY]  # a purchase without a business day is on no day up to through
     return frame.sort_values("next_purchase_at", kind="stable"), pd.Index(buyers, dtype="object")
 
 

@@ -57,6 +57,7 @@ def iso_week_labels(days: pd.Series) -> pd.Series:
 
 _EPOCH = dt.date(1970, 1, 1)
 _MISSING_DAY = np.iinfo(np.int64).min
+MISSING_DAY = _MISSING_DAY  # what day_numbers_of gives a missing day
 
 
 def day_numbers_of(days: pd.Series) -> np.ndarray:

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.data import BENCH_DIR, SCALES, Scale, ensure_data
@@ -92,7 +92,9 @@ def run_measure(
     result = MeasureResult(engine=ctx.engine, measure=key, label=label(key, ctx.scale))
     # A needed measure not run now counts when an earlier bench run left its warehouse (re-measuring the nightly
     # run or the metrics after a change, without a new backfill): said in the notes.
-    earlier = [n for n in measure.needs if requested and n not in requested and ctx.target(n).has_runs()]
+    # (The nightly measures remove and reload the last day, so a finished backfill is told by the day before.)
+    finished = ctx.last_day - timedelta(days=1)
+    earlier = [n for n in measure.needs if requested and n not in requested and ctx.target(n).has_runs(finished)]
     unmet = [
         n for n in measure.needs
         if n not in earlier and not any(r.engine == ctx.engine and r.measure == n and r.status == "ok" for r in results)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -66,23 +67,29 @@ class Target:
         with psycopg.connect(self.conninfo(), autocommit=True) as conn:
             conn.execute(f'drop schema if exists "{self.schema}" cascade')
 
-    def has_runs(self) -> bool:
-        """Whether the warehouse exists and its run ledger holds a run (an earlier bench run's backfill)."""
+    def has_runs(self, through: date) -> bool:
+        """Whether the warehouse holds a finished backfill: its run ledger has a succeeded run of delivery day
+        ``through`` (a backfill that failed or was killed stops before its last days)."""
+        query = "select count(*) from {table} where delivery_day = {mark} and status = 'succeeded'"
         if self.engine == "sqlite":
             if not self.sqlite_path.exists():
                 return False
             import sqlite3
 
             with contextlib.closing(sqlite3.connect(self.sqlite_path)) as conn:
-                found = conn.execute("select 1 from sqlite_master where name = 'run_ledger'").fetchone()
-                return bool(found) and conn.execute("select count(*) from run_ledger").fetchone()[0] > 0
+                if not conn.execute("select 1 from sqlite_master where name = 'run_ledger'").fetchone():
+                    return False
+                found = conn.execute(query.format(table="run_ledger", mark="?"), (through.isoformat(),))
+                return found.fetchone()[0] > 0
         import psycopg
 
         with psycopg.connect(self.conninfo(), autocommit=True) as conn:
             table = conn.execute("select to_regclass(%s)", (f'"{self.schema}".run_ledger',)).fetchone()
             if table is None or table[0] is None:
                 return False
-            return conn.execute(f'select count(*) from "{self.schema}".run_ledger').fetchone()[0] > 0
+            found = conn.execute(query.format(table=f'"{self.schema}".run_ledger', mark="%s"), (through,))
+            row = found.fetchone()
+            return row is not None and row[0] > 0
 
     def reset(self) -> None:
         """An empty warehouse: the SQLite file removed, or the PostgreSQL schema dropped and created."""

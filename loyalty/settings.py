@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     # A load recomputes the metrics of the weeks its rows fall in and of every later week up to its delivery
     # day, at most this many weeks (the most recent ones; tasks/metrics.py:weeks_to_recompute).
     recompute_max_weeks: int = Field(default=156, ge=1)
+    # Weeks are recomputed in batches of at most this many, each computed and stored before the next is read:
+    # one batch holds its window of transactions and its weeks' frames, so memory does not grow with the number
+    # of weeks a backfill reopens (104 weeks in one batch were killed at 23 GiB); a week's rows do not depend
+    # on its batch (tests/tasks/test_week_is_a_function_of_its_inputs.py).
+    metric_batch_weeks: int = Field(default=13, ge=1)
     # Trending terms are tested against this many trailing weeks.
     baseline_weeks: int = 8
     # Multiplies every retry delay (tasks that touch the source, the warehouse or SMTP retry 3 times with

@@ -379,12 +379,19 @@ def weeks_of_days(days: list[dt.date] | tuple[dt.date, ...]) -> list[str]:
     cache_policy=NO_CACHE,
 )
 def recompute_metrics(settings: Settings, weeks: list[str]) -> dict[str, int]:
-    """Recompute and store the metric tables of ``weeks``."""
+    """Recompute and store the metric tables of ``weeks``, oldest first, in batches of at most
+    ``settings.metric_batch_weeks`` weeks: each batch is computed and stored before the next is read (a later
+    batch's cases follow the RETAIN lists the earlier one stored). Returns the rows written per table."""
     if not weeks:
         return {}
     engine = get_engine(settings.warehouse_url)
-    frames = compute_weeks(engine, weeks, settings)
-    return store_weeks(engine, frames, weeks)
+    weeks = sorted(set(weeks))
+    written: dict[str, int] = {}
+    for i in range(0, len(weeks), settings.metric_batch_weeks):
+        batch = weeks[i : i + settings.metric_batch_weeks]
+        for name, rows in store_weeks(engine, compute_weeks(engine, batch, settings), batch).items():
+            written[name] = written.get(name, 0) + rows
+    return written
 
 
 def weeks_to_recompute(

@@ -1,5 +1,7 @@
 """Do detractors buy again, and how soon? Kaplan-Meier time to next purchase and 90-day cohorts, by hand."""
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -163,3 +165,34 @@ def test_a_log_rank_test_with_a_singular_variance_is_missing_not_an_error():
     # Detractor vs promoter alone is defined. By hand: on day 2 one detractor and one promoter are at risk and
     # one buys, so O - E = 1 - 1/2 and V = 1/4 (the day-3 event has only the promoter at risk): chi2 = 1.
     assert tests.loc["detractor_vs_promoter", "statistic"] == pytest.approx(1.0)
+
+
+def test_a_purchase_without_a_business_day_is_not_a_repurchase_inside_a_batch_or_alone() -> None:
+    """The follow-up counts purchases of business days up to the week's Sunday; a row with no business day is
+    on none (as the old date filter had it: NaT <= Sunday is false), with or without the batch's shared list."""
+    from analytics._frames import one_batch
+
+    responses = pd.DataFrame(
+        {
+            "response_id": ["r1"],
+            "customer_id": ["A"],
+            "submitted_at": [pd.Timestamp("2026-07-01 10:00", tz="UTC")],
+            "business_day": [dt.date(2026, 7, 1)],
+            "channel": ["web"],
+            "nps": [3.0],
+        }
+    )
+    transactions = pd.DataFrame(
+        {
+            "customer_id": ["A", "B"],
+            "occurred_at": [pd.Timestamp("2026-07-03", tz="UTC"), pd.Timestamp("2026-06-01", tz="UTC")],
+            "business_day": [None, dt.date(2026, 6, 1)],
+            "amount": [20.0, 5.0],
+        }
+    )
+    alone = compute_time_to_repurchase(responses, transactions, week="2026-W27", response_weeks=1)
+    with one_batch():
+        shared = compute_time_to_repurchase(responses, transactions, week="2026-W27", response_weeks=1)
+    for out in (alone, shared):
+        groups = out["repurchase_by_nps_group"].set_index("nps_group")
+        assert (groups.loc["detractor", "respondents"], groups.loc["detractor", "repurchasers"]) == (1, 0)

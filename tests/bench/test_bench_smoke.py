@@ -270,17 +270,21 @@ def test_results_json_has_the_machine_facts_and_the_tables_print(tmp_path: Path)
     assert isinstance(verdicts[0], Verdict)
 
 
-def test_an_earlier_runs_warehouse_is_found_only_when_it_holds_a_run(tmp_path) -> None:
+def test_an_earlier_runs_warehouse_counts_only_when_its_backfill_finished(tmp_path) -> None:
     import sqlite3
+    from datetime import date
 
     from bench.targets import Target
 
+    last = date(2026, 11, 21)
     target = Target("sqlite", "project", tmp_path)
-    assert not target.has_runs()  # no file
+    assert not target.has_runs(last)  # no file
     target.reset()
     with sqlite3.connect(target.sqlite_path) as conn:
-        conn.execute("create table run_ledger (run_id text)")
-    assert not target.has_runs()  # a warehouse, no run in it
+        conn.execute("create table run_ledger (delivery_day date, entity text, status text)")
+        conn.execute("insert into run_ledger values ('2026-11-20', 'transactions', 'succeeded')")
+        conn.execute("insert into run_ledger values ('2026-11-21', 'transactions', 'failed')")
+    assert not target.has_runs(last)  # killed or failed before its last day
     with sqlite3.connect(target.sqlite_path) as conn:
-        conn.execute("insert into run_ledger values ('r1')")
-    assert target.has_runs()
+        conn.execute("insert into run_ledger values ('2026-11-21', 'customers', 'succeeded')")
+    assert target.has_runs(last)
