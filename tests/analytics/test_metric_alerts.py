@@ -280,3 +280,28 @@ def test_persisting_terms_alert() -> None:
     assert alerts["evidence"].iloc[0] == (
         "'checkout' still in 30 of 150 comments (20.0%) vs 1.0% before it rose in 2026-W46; p=1e-09, q=2e-09"
     )
+
+
+def test_a_figure_missing_as_published_and_as_restated_is_not_restated() -> None:
+    """Last week's CES was published as missing (too few answers) and is still missing when restated: nothing
+    changed. A published NPS of 31.0 restated as 28.5 did change. Rows as the database returns them (None)."""
+    restatements = [
+        {
+            "week": "2026-W47",
+            "previous_week": "2026-W46",
+            "figure": figure,
+            "reported_value": reported,
+            "restated_value": restated,
+            "reported_n": n,
+            "restated_n": n,
+            "is_restated": False,
+            "late_responses": 3,
+        }
+        for figure, reported, restated, n in (("ces", None, None, 4), ("nps", 31.0, 28.5, 120))
+    ]
+    published = [{"figure": "ces", "value": None, "n": 4}, {"figure": "nps", "value": 31.0, "n": 120}]
+    headline = summarise_week("2026-W47", satisfaction_rows(), restatements=restatements, published_previous=published)
+    figures = {f["figure"]: f for f in headline["restatement"]["figures"]}
+    assert figures["ces"]["is_published_value"] and not figures["ces"]["is_restated"]
+    assert figures["nps"]["is_restated"] and figures["nps"]["reported_value"] == 31.0
+    assert headline["restatement"]["late_responses"] == 3
