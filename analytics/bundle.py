@@ -63,6 +63,7 @@ def _with_week(frame: pd.DataFrame, week: str) -> pd.DataFrame:
     return frame.assign(week=week)[["week", *frame.columns]]
 
 
+@one_batch()  # what every week derives from the same input frames is derived once per call
 def compute_metric_frames(
     responses: pd.DataFrame,
     transactions: pd.DataFrame,
@@ -91,32 +92,6 @@ def compute_metric_frames(
     customer's purchases since the listing). Both give the same frames: all history is cut into the same
     window and history here.
     """
-    with one_batch():  # what every week derives from the same frames is derived once
-        return _compute_metric_frames(
-            responses,
-            transactions,
-            customers,
-            weeks=weeks,
-            params=params,
-            outreach=outreach,
-            earlier_retain_lists=earlier_retain_lists,
-            history=history,
-            purchases_of=purchases_of,
-        )
-
-
-def _compute_metric_frames(
-    responses: pd.DataFrame,
-    transactions: pd.DataFrame,
-    customers: pd.DataFrame,
-    *,
-    weeks: list[str],
-    params: MetricParameters | None = None,
-    outreach: pd.DataFrame | None = None,
-    earlier_retain_lists: pd.DataFrame | None = None,
-    history: PurchaseHistory | None = None,
-    purchases_of: Callable[[set[str]], pd.DataFrame] | None = None,
-) -> dict[str, pd.DataFrame]:
     params = params or MetricParameters()
     weeks = sorted(set(weeks))
     if not weeks:
