@@ -119,8 +119,8 @@ def read_warehouse_frames(
         )
         customers = read_query_frame(conn, "metrics/customers", {})
     responses["submitted_at"] = _utc(responses["submitted_at"])
-    responses["business_day"] = pd.to_datetime(responses["business_day"]).dt.date
-    responses["delivery_day"] = pd.to_datetime(responses["delivery_day"]).dt.date
+    responses["business_day"] = _shared_dates(responses["business_day"])
+    responses["delivery_day"] = _shared_dates(responses["delivery_day"])
     for column in ANSWER_COLUMNS:
         responses[column] = pd.to_numeric(responses[column]).astype("Float64")
     customers["created_at"] = _utc(customers["created_at"])
@@ -176,10 +176,12 @@ def _day_numbers(values: pd.Series) -> pd.Series:
 
 def read_purchase_history(
     conn: sa.Connection, start: dt.date, last_day: dt.date, settings: Settings, region: str | None
-) -> PurchaseHistory:
+) -> PurchaseHistory | None:
     """The PurchaseHistory before ``start`` (analytics.history), computed by the warehouse: the same as
     :func:`analytics.history.history_from_frames` over all transactions, with each cohort cell's revenue
-    added up by the database (its last digits may differ from a pandas sum's)."""
+    added up by the database (its last digits may differ from a pandas sum's). None when no transaction comes
+    before ``start`` (a warehouse younger than the window): then the window is all history, and the per-customer
+    queries over everything before it are not run (24 s of a week at a year's history on SQLite)."""
     rated = _rated(settings)
     ours_only = {"currencies": rated, "all_regions": int(region is None), "region": region or ""}
 
@@ -191,10 +193,8 @@ def read_purchase_history(
 
     starts = read_query_frame(conn, "metrics/data_start", {"last_day": last_day, **ours_only})
     data_start = pd.to_datetime(starts["first_day"]).dt.date.iloc[0] if len(starts) else None
-    cells = empty_cohort_cells()
-    if data_start is None or data_start >= start:  # nothing before the window: the caller needs no history
-        empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in CUSTOMER_HISTORY_COLUMNS})
-        return PurchaseHistory(start=start, data_start=data_start, customers=empty, cohort_cells=cells)
+    if data_start is None or data_start >= start:
+        return None  # nothing came before the window: the window is all history
     per_customer = ours(
         read_query_frame(conn, "metrics/customer_history", {"window_start": start, "last_day": last_day})
     )
@@ -208,7 +208,8 @@ def read_purchase_history(
         }
     )
     customers.index = pd.Index(customers.index, name="customer_id", dtype="str")
-    if data_start is not None and data_start < start and len(customers):  # else nothing came before
+    cells = empty_cohort_cells()
+    if len(customers):
         raw = read_query_frame(
             conn,
             "metrics/cohort_cells",
@@ -286,13 +287,11 @@ def compute_weeks(
     start = window_start(weeks, params)
     frames = read_warehouse_frames(engine, first_day, last_day, settings, region=region, transactions_from=start)
     with engine.connect() as conn:
-        history: PurchaseHistory | None = read_purchase_history(conn, start, last_day, settings, region)
-    purchases_of: Callable[[set[str]], pd.DataFrame] | None = lambda ids: read_purchases_of(  # noqa: E731
-        engine, ids, last_day, settings
+        history = read_purchase_history(conn, start, last_day, settings, region)
+    # Without a history the frame is all history, and pandas derives the rest (and the cases' purchases) from it.
+    purchases_of: Callable[[set[str]], pd.DataFrame] | None = (
+        None if history is None else lambda ids: read_purchases_of(engine, ids, last_day, settings)
     )
-    if history is not None and (history.data_start is None or history.data_start >= start):
-        # Nothing came before the window: the frame is all history, and pandas derives the rest from it.
-        history, purchases_of = None, None
     if region is None:  # cases are company-wide; a regional edition reads the stored ones
         frames.update(read_case_inputs(engine, weeks[-1], last_day))
     return compute_metric_frames(
