@@ -166,6 +166,27 @@ published_figures = sa.Table(
     comment="Grain: one row per report edition (week, region) x headline figure, as first published.",
 )
 
+# Derived state (loyalty/derived.py): kept current by the load, in the transaction that replaces a partition,
+# so that a week's metrics read it instead of every transaction since the beginning.
+customer_months = sa.Table(
+    "customer_months",
+    metadata,
+    sa.Column("customer_id", sa.Text, nullable=False),
+    # 'YYYY-MM' of business_day.
+    sa.Column("business_month", sa.String(7), nullable=False),
+    sa.Column("currency", sa.Text),
+    sa.Column("region", sa.Text),
+    sa.Column("first_day", sa.Date, nullable=False),
+    # The first and last days with a positive amount; null when the month holds refunds only.
+    sa.Column("first_purchase_day", sa.Date),
+    sa.Column("last_purchase_day", sa.Date),
+    sa.Column("net_amount", sa.Numeric(asdecimal=False), nullable=False),
+    # What the month's rows dated before its first purchase add up to (all of it without a purchase).
+    sa.Column("amount_before_purchase", sa.Numeric(asdecimal=False), nullable=False),
+    sa.Index("ix_customer_months_month_customer", "business_month", "customer_id"),
+    comment="Grain: one row per customer x currency x region x month of business_day with a transaction.",
+)
+
 CORE_TABLES = [customers, transactions, survey_responses, quarantine, file_ledger, run_ledger]
 
 # Metric tables: the analytics package's output frames, stored per ISO week. Column lists come from the
@@ -530,6 +551,14 @@ def _rebuild_metric_tables(conn: Connection) -> None:
     metadata.create_all(conn, tables=[*metric_tables().values(), published_figures], checkfirst=True)
 
 
+def _customer_months(conn: Connection) -> None:
+    """Add customer_months and build it from the transactions already loaded (the load keeps it from now on)."""
+    from loyalty.derived import rebuild_customer_months
+
+    metadata.create_all(conn, tables=[customer_months], checkfirst=True)
+    rebuild_customer_months(conn)
+
+
 # Append-only: a migration, once released, is never edited. Each runs in its own transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "entity tables, quarantine, file and run ledgers", _create(CORE_TABLES)),
@@ -548,6 +577,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
         _create(lambda: [metric_tables()[t] for t in CASE_TABLES]),
     ),
     (8, "metric tables rebuilt (survival, completeness, per-metric n); published figures", _rebuild_metric_tables),
+    (9, "customer_months: per customer and month, kept by the load for the metrics", _customer_months),
 ]
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from loyalty.contract import get_entity
 from loyalty.delivery import CheckedDelivery, LoadSummary
+from loyalty.derived import month_of, partition_customer_months, refresh_customer_months
 from loyalty.quality import failed_rules
 from loyalty.schema import ENTITY_TABLES, file_ledger, quarantine
 from loyalty.textsafe import json_text
@@ -138,6 +139,8 @@ def write_partition(
 
     with engine.begin() as conn:
         lock_partition(conn, entity.name, delivery.delivery_day)
+        keeps_months = entity.name == "transactions"
+        months_before = partition_customer_months(conn, delivery.delivery_day) if keeps_months else set()
         conn.execute(table.delete().where(table.c.delivery_day == delivery.delivery_day))
         conn.execute(
             quarantine.delete().where(
@@ -191,6 +194,13 @@ def write_partition(
         rows["run_id"] = run_id
         rows["record_hash"] = valid["record_hash"].to_numpy()
         _insert(conn, table, list(rows.columns), _tuples(rows))
+        if keeps_months:  # derived state changes with the partition, in its transaction (loyalty/derived.py)
+            months_now = {
+                (customer_id, month_of(day))
+                for customer_id, day in zip(rows["customer_id"], rows["business_day"], strict=True)
+                if customer_id is not None
+            }
+            refresh_customer_months(conn, months_before | months_now)
 
         quarantine_rows = _quarantine_records(rejected, entity.name, delivery.delivery_day, run_id, now)
         _insert_dicts(conn, quarantine, quarantine_rows)

@@ -1,0 +1,55 @@
+-- Rebuild customer_months (loyalty/derived.py) for some customers in one month: the load calls it, in the
+-- transaction that replaces a delivery partition, for every customer and month that partition held before
+-- or holds now; the rows were deleted just before. occurred_at lies within a day of business_day (a time
+-- zone's offset), so the wider occurred_at range lets the customer index (customer_id, occurred_at) find a
+-- customer's month without reading their other months.
+with dated as (
+    select
+        customer_id,
+        currency,
+        region,
+        business_day,
+        amount,
+        min(case when amount > 0 then business_day end) over (partition by customer_id, currency, region)
+            as first_purchase_day
+    from transactions
+    where
+        customer_id in :customer_ids
+        and occurred_at >= :occurred_from
+        and occurred_at < :occurred_until
+        and business_day >= :first_day
+        and business_day < :next_month_day
+),
+
+final as (
+    select
+        customer_id,
+        currency,
+        region,
+        min(substr(cast(business_day as varchar(10)), 1, 7)) as business_month,
+        min(business_day) as first_day,
+        min(first_purchase_day) as first_purchase_day,
+        max(case when amount > 0 then business_day end) as last_purchase_day,
+        sum(amount) as net_amount,
+        coalesce(
+            sum(case when first_purchase_day is null or business_day < first_purchase_day then amount end), 0
+        ) as amount_before_purchase
+    from dated
+    group by customer_id, currency, region
+)
+
+insert into customer_months (
+    customer_id, business_month, currency, region, first_day, first_purchase_day, last_purchase_day,
+    net_amount, amount_before_purchase
+)
+select
+    customer_id,
+    business_month,
+    currency,
+    region,
+    first_day,
+    first_purchase_day,
+    last_purchase_day,
+    net_amount,
+    amount_before_purchase
+from final
