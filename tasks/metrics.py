@@ -175,13 +175,22 @@ def _day_numbers(values: pd.Series) -> pd.Series:
 
 
 def read_purchase_history(
-    conn: sa.Connection, start: dt.date, last_day: dt.date, settings: Settings, region: str | None
+    conn: sa.Connection,
+    start: dt.date,
+    last_day: dt.date,
+    settings: Settings,
+    region: str | None,
+    window: pd.DataFrame,
 ) -> PurchaseHistory | None:
-    """The PurchaseHistory before ``start`` (analytics.history), computed by the warehouse: the same as
+    """The PurchaseHistory before ``start`` (analytics.history): the same as
     :func:`analytics.history.history_from_frames` over all transactions, with each cohort cell's revenue
-    added up by the database (its last digits may differ from a pandas sum's). None when no transaction comes
-    before ``start`` (a warehouse younger than the window): then the window is all history, and the per-customer
-    queries over everything before it are not run (24 s of a week at a year's history on SQLite)."""
+    added up by the database (its last digits may differ from a pandas sum's).
+
+    The months before ``start`` come from the derived customer_months (loyalty/derived.py), which the load
+    keeps current, so no query reads the transactions before the window; ``window`` (the transactions from
+    ``start`` to last_day as read_warehouse_frames gives them) adds each customer's first days within it.
+    None when no transaction comes before ``start`` (a warehouse younger than the window): then the window
+    is all history."""
     rated = _rated(settings)
     ours_only = {"currencies": rated, "all_regions": int(region is None), "region": region or ""}
 
@@ -195,11 +204,39 @@ def read_purchase_history(
     data_start = pd.to_datetime(starts["first_day"]).dt.date.iloc[0] if len(starts) else None
     if data_start is None or data_start >= start:
         return None  # nothing came before the window: the window is all history
-    per_customer = ours(
-        read_query_frame(conn, "metrics/customer_history", {"window_start": start, "last_day": last_day})
+    window_month = start.isoformat()[:7]
+    before = ours(read_query_frame(conn, "metrics/customer_history", {"window_month": window_month}))
+    columns = {c: _day_numbers(before[c]) for c in CUSTOMER_HISTORY_COLUMNS}
+    customers = _first_days(
+        pd.DataFrame(columns).assign(customer_id=before["customer_id"].astype("str").to_numpy()), window
     )
-    columns = {c: _day_numbers(per_customer[c]) for c in CUSTOMER_HISTORY_COLUMNS}
-    grouped = pd.DataFrame(columns).groupby(per_customer["customer_id"].astype("str").to_numpy())
+    cells = empty_cohort_cells()
+    if len(customers):
+        raw = read_query_frame(
+            conn,
+            "metrics/cohort_cells",
+            {"window_month": window_month, "data_start": data_start, **ours_only},
+        )
+        cells = _cohort_cells_of(raw, settings, data_start) if len(raw) else cells
+    return PurchaseHistory(start=start, data_start=data_start, customers=customers, cohort_cells=cells)
+
+
+def _first_days(before: pd.DataFrame, window: pd.DataFrame) -> pd.DataFrame:
+    """Per customer (index customer_id), CUSTOMER_HISTORY_COLUMNS over everything up to the window's last day:
+    ``before`` (customer_id and those columns, months before the window, several rows per customer) and the
+    window's transactions (customer_id, business_day, amount; its purchases are amount > 0)."""
+    window = window.loc[window["customer_id"].notna(), ["customer_id", "business_day", "amount"]]
+    codes, distinct = pd.factorize(window["business_day"])
+    days = _day_numbers(pd.Series(distinct, dtype="object")).to_numpy()[codes] if len(window) else np.array([])
+    in_window = pd.DataFrame(
+        {
+            "customer_id": window["customer_id"].astype("str").to_numpy(),
+            "first_day": days,
+            "first_purchase_day": np.where(window["amount"].to_numpy() > 0, days, np.nan),
+            "last_purchase_before": np.nan,
+        }
+    )
+    grouped = pd.concat([before, in_window], ignore_index=True).groupby("customer_id")
     customers = pd.DataFrame(
         {
             "first_day": grouped["first_day"].min(),
@@ -208,15 +245,7 @@ def read_purchase_history(
         }
     )
     customers.index = pd.Index(customers.index, name="customer_id", dtype="str")
-    cells = empty_cohort_cells()
-    if len(customers):
-        raw = read_query_frame(
-            conn,
-            "metrics/cohort_cells",
-            {"window_start": start, "last_day": last_day, "data_start": data_start, **ours_only},
-        )
-        cells = _cohort_cells_of(raw, settings, data_start) if len(raw) else cells
-    return PurchaseHistory(start=start, data_start=data_start, customers=customers, cohort_cells=cells)
+    return customers
 
 
 def _cohort_cells_of(raw: pd.DataFrame, settings: Settings, data_start: dt.date) -> pd.DataFrame:
@@ -287,7 +316,7 @@ def compute_weeks(
     start = window_start(weeks, params)
     frames = read_warehouse_frames(engine, first_day, last_day, settings, region=region, transactions_from=start)
     with engine.connect() as conn:
-        history = read_purchase_history(conn, start, last_day, settings, region)
+        history = read_purchase_history(conn, start, last_day, settings, region, frames["transactions"])
     # Without a history the frame is all history, and pandas derives the rest (and the cases' purchases) from it.
     purchases_of: Callable[[set[str]], pd.DataFrame] | None = (
         None if history is None else lambda ids: read_purchases_of(engine, ids, last_day, settings)
