@@ -15,6 +15,7 @@ tests/loyalty/test_derived.py), and a crash leaves both or neither.
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -56,6 +57,7 @@ def refresh_customer_months(conn: sa.Connection, keys: Iterable[tuple[str, str]]
         sa.bindparam("occurred_from", type_=sa.DateTime(timezone=True)),
         sa.bindparam("occurred_until", type_=sa.DateTime(timezone=True)),
     )
+    _lock_months(conn, sorted(by_month))
     for month, ids in sorted(by_month.items()):
         first = dt.date.fromisoformat(f"{month}-01")
         following = (first + dt.timedelta(days=31)).replace(day=1)
@@ -74,6 +76,17 @@ def refresh_customer_months(conn: sa.Connection, keys: Iterable[tuple[str, str]]
                 )
             )
             conn.execute(statement, {"customer_ids": chunk, **bounds})
+
+
+def _lock_months(conn: sa.Connection, months: list[str]) -> None:
+    """Serialise the rebuilds of one month's rows until this transaction ends. Two loads of different days
+    (a nightly run beside a replay) may touch the same customer month: on PostgreSQL, without this, both would
+    delete the committed row and each insert its own, leaving two. Taken in month order, so two loads never wait
+    on each other in a cycle. SQLite's BEGIN IMMEDIATE already holds the database write lock."""
+    if conn.dialect.name == "postgresql":
+        for month in months:
+            key = zlib.crc32(f"customer_months:{month}".encode())
+            conn.execute(sa.text("select pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def rebuild_customer_months(conn: sa.Connection) -> None:

@@ -5,10 +5,12 @@ computation over the transactions table. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+import threading
+from datetime import date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from loyalty.db import get_engine
@@ -155,3 +157,59 @@ def test_rerunning_a_day_leaves_customer_months_as_they_were(settings, landing):
         -1.5,
         -1.5,
     )
+
+
+@pytest.mark.postgres
+def test_two_loads_rebuilding_one_customer_month_at_once_leave_one_row(tmp_path):
+    """Two transactions (two loads of different days) rebuild the same customer month; the second starts
+    while the first is still open. On PostgreSQL both would delete the committed row and each insert its own;
+    the month lock makes the second wait and rebuild from what the first committed."""
+    from loyalty.derived import refresh_customer_months
+    from loyalty.schema import drop_all, migrate, transactions
+    from tests.databases import make_warehouse_url
+
+    url = make_warehouse_url("postgres", tmp_path)
+    engine = get_engine(url)
+    drop_all(engine)
+    migrate(engine)
+
+    def row(transaction_id: str, day: date, amount: float) -> dict:
+        return {
+            "transaction_id": transaction_id,
+            "customer_id": "C1",
+            "occurred_at": datetime.combine(day, time(12)),
+            "amount": amount,
+            "currency": "GBP",
+            "channel": "online",
+            "region": "North",
+            "business_day": day,
+            "delivery_day": day,
+            "source": "test",
+            "run_id": "test",
+            "record_hash": transaction_id,
+        }
+
+    with engine.begin() as conn:
+        conn.execute(transactions.insert(), [row("T0", date(2026, 5, 1), 1.0)])
+        refresh_customer_months(conn, {("C1", "2026-05")})
+    first = engine.connect()
+    first.begin()
+    first.execute(transactions.insert(), [row("T1", date(2026, 5, 2), 2.0)])
+    refresh_customer_months(first, {("C1", "2026-05")})
+
+    def second_load() -> None:
+        with engine.begin() as conn:
+            conn.execute(transactions.insert(), [row("T2", date(2026, 5, 3), 4.0)])
+            refresh_customer_months(conn, {("C1", "2026-05")})
+
+    other = threading.Thread(target=second_load)
+    other.start()
+    other.join(timeout=1.0)
+    assert other.is_alive()  # waiting for the first load's month
+    first.commit()
+    first.close()
+    other.join(timeout=30)
+    assert not other.is_alive()
+    stored = _stored(url)
+    assert stored[["customer_id", "business_month", "net_amount"]].values.tolist() == [["C1", "2026-05", 7.0]]
+    drop_all(engine)
