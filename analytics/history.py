@@ -13,7 +13,8 @@ months, never with transactions:
 - the cohort matrix's cells (cohort x month: active customers, net revenue) of the months before the window.
 
 The warehouse computes them in SQL (``sql/metrics/customer_history.sql``, ``cohort_cells.sql``; see
-``tasks/metrics.py``) from ``customer_months``, derived state the load keeps current (loyalty/derived.py). :func:`history_from_frames` computes the same from full frames with pandas: it is what
+``tasks/metrics.py``) from ``customer_months``, derived state the load keeps current (loyalty/derived.py).
+:func:`history_from_frames` computes the same from full frames with pandas: it is what
 :func:`analytics.bundle.compute_metric_frames` uses when it is given all history, and the reference the
 warehouse's answer is tested against.
 """

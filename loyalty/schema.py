@@ -187,6 +187,14 @@ customer_months = sa.Table(
     comment="Grain: one row per customer x currency x region x month of business_day with a transaction.",
 )
 
+customer_months_pending = sa.Table(
+    "customer_months_pending",
+    metadata,
+    sa.Column("business_month", sa.String(7), primary_key=True),
+    sa.Column("customer_id", sa.Text, primary_key=True),
+    comment="Grain: one row per customer x month whose customer_months rows a load changed and no settle rebuilt yet.",
+)
+
 CORE_TABLES = [customers, transactions, survey_responses, quarantine, file_ledger, run_ledger]
 
 # Metric tables: the analytics package's output frames, stored per ISO week. Column lists come from the
@@ -555,7 +563,7 @@ def _customer_months(conn: Connection) -> None:
     """Add customer_months and build it from the transactions already loaded (the load keeps it from now on)."""
     from loyalty.derived import rebuild_customer_months
 
-    metadata.create_all(conn, tables=[customer_months], checkfirst=True)
+    metadata.create_all(conn, tables=[customer_months, customer_months_pending], checkfirst=True)
     rebuild_customer_months(conn)
 
 
@@ -577,7 +585,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
         _create(lambda: [metric_tables()[t] for t in CASE_TABLES]),
     ),
     (8, "metric tables rebuilt (survival, completeness, per-metric n); published figures", _rebuild_metric_tables),
-    (9, "customer_months: per customer and month, kept by the load for the metrics", _customer_months),
+    (9, "customer_months and its pending marks: per customer and month, kept by the load", _customer_months),
 ]
 
 

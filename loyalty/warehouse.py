@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from loyalty.contract import get_entity
 from loyalty.delivery import CheckedDelivery, LoadSummary
-from loyalty.derived import month_of, partition_customer_months, refresh_customer_months
+from loyalty.derived import mark_customer_months, month_of, partition_customer_months
 from loyalty.quality import failed_rules
 from loyalty.schema import ENTITY_TABLES, file_ledger, quarantine
 from loyalty.textsafe import json_text
@@ -194,13 +194,13 @@ def write_partition(
         rows["run_id"] = run_id
         rows["record_hash"] = valid["record_hash"].to_numpy()
         _insert(conn, table, list(rows.columns), _tuples(rows))
-        if keeps_months:  # derived state changes with the partition, in its transaction (loyalty/derived.py)
+        if keeps_months:  # its derived rows are pending with the partition, in its transaction (loyalty/derived.py)
             months_now = {
                 (customer_id, month_of(day))
                 for customer_id, day in zip(rows["customer_id"], rows["business_day"], strict=True)
                 if customer_id is not None
             }
-            refresh_customer_months(conn, months_before | months_now)
+            mark_customer_months(conn, months_before | months_now)
 
         quarantine_rows = _quarantine_records(rejected, entity.name, delivery.delivery_day, run_id, now)
         _insert_dicts(conn, quarantine, quarantine_rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -13,11 +14,14 @@ from prefect.states import Failed
 
 from loyalty.db import check_connection, get_engine, masked_driver_errors
 from loyalty.delivery import CheckedDelivery, LoadSummary
+from loyalty.derived import settle_customer_months
 from loyalty.schema import migrate, run_ledger
 from loyalty.settings import Settings
 from loyalty.timeutil import utc_now_naive
 from loyalty.warehouse import write_partition
 from tasks.retry import retrying_task
+
+log = logging.getLogger(__name__)
 
 
 @retrying_task(
@@ -64,7 +68,8 @@ def load_checked(checked: list[CheckedDelivery], settings: Settings, run_id: str
     """Load one entity's validated deliveries day after day, in order; each day replaces its partition and
     records its run-ledger end in one transaction. A day that fails is recorded as failed and the later days
     still load; a transient error (the warehouse away) is raised, so the task's retries run the chunk again
-    (days already loaded are replaced by identical rows)."""
+    (days already loaded are replaced by identical rows). After the days of transactions, the customer months
+    they marked are rebuilt once (loyalty/derived.py)."""
     from tasks.retry import TRANSIENT
 
     engine = get_engine(settings.warehouse_url)
@@ -94,6 +99,14 @@ def load_checked(checked: list[CheckedDelivery], settings: Settings, run_id: str
             out.failures[delivery.delivery_day] = message
             continue
         out.summaries.append(summary)
+    if checked and checked[0].delivery.entity == "transactions":
+        # Once per chunk: a backfill chunk rebuilds its months once, not once per day (loyalty/derived.py).
+        try:
+            settle_customer_months(engine)
+        except TRANSIENT:
+            raise
+        except Exception as exc:  # the days are loaded; their marks stay, and the metrics settle them first
+            log.error("transactions: customer months left pending: %s", error_text(exc))
     return out
 
 

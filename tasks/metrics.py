@@ -28,6 +28,7 @@ from analytics.history import (
 from analytics.weeks import day_number, day_numbers_of, iso_week_label, parse_iso_week
 from loyalty.contract import ANSWER_COLUMNS
 from loyalty.db import get_engine, load_sql
+from loyalty.derived import settle_customer_months
 from loyalty.schema import METRIC_TABLES
 from loyalty.settings import Settings
 from tasks.retry import retrying_task
@@ -314,6 +315,7 @@ def compute_weeks(
     first_day = parse_iso_week(weeks[0])[0] - dt.timedelta(weeks=params.history_weeks)
     last_day = parse_iso_week(weeks[-1])[1]
     start = window_start(weeks, params)
+    settle_customer_months(engine)  # a load that stopped before settling its months (loyalty/derived.py)
     frames = read_warehouse_frames(engine, first_day, last_day, settings, region=region, transactions_from=start)
     with engine.connect() as conn:
         history = read_purchase_history(conn, start, last_day, settings, region, frames["transactions"])

@@ -1,8 +1,7 @@
--- Rebuild customer_months (loyalty/derived.py) for some customers in one month: the load calls it, in the
--- transaction that replaces a delivery partition, for every customer and month that partition held before
--- or holds now; the rows were deleted just before. occurred_at lies within a day of business_day (a time
--- zone's offset), so the wider occurred_at range lets the customer index (customer_id, occurred_at) find a
--- customer's month without reading their other months.
+-- Rebuild customer_months (loyalty/derived.py) for some customers in one month: the pending customers of a
+-- month with few of them (a nightly run); their rows were deleted just before. occurred_at lies within a day
+-- of business_day (a time zone's offset), so the wider occurred_at range lets the customer index
+-- (customer_id, occurred_at) find a customer's month without reading their other months.
 with dated as (
     select
         customer_id,

@@ -98,7 +98,9 @@ def _transaction_rows(rng: random.Random, day: date, prefix: str) -> list[list[s
     return rows
 
 
-def test_customer_months_match_a_rebuild_after_any_sequence_of_loads(settings, landing):
+@pytest.mark.parametrize("whole_month_from", [1, 10_000], ids=["whole-months", "by-customer"])
+def test_customer_months_match_a_rebuild_after_any_sequence_of_loads(settings, landing, monkeypatch, whole_month_from):
+    monkeypatch.setattr("loyalty.derived.WHOLE_MONTH_CUSTOMERS", whole_month_from)
     rng = random.Random(12)
     days = [date(2026, 1, 28) + timedelta(days=n) for n in range(0, 12, 2)]
     url = settings.warehouse_url
@@ -160,11 +162,11 @@ def test_rerunning_a_day_leaves_customer_months_as_they_were(settings, landing):
 
 
 @pytest.mark.postgres
-def test_two_loads_rebuilding_one_customer_month_at_once_leave_one_row(tmp_path):
-    """Two transactions (two loads of different days) rebuild the same customer month; the second starts
-    while the first is still open. On PostgreSQL both would delete the committed row and each insert its own;
-    the month lock makes the second wait and rebuild from what the first committed."""
-    from loyalty.derived import refresh_customer_months
+def test_two_rebuilds_of_one_customer_month_at_once_leave_one_row(tmp_path):
+    """Two transactions (settles after two loads of different days) rebuild the same customer month; the
+    second starts while the first is still open. On PostgreSQL both would delete the committed row and each
+    insert its own; the month lock makes the second wait and rebuild from what the first committed."""
+    from loyalty.derived import _lock_month, _rebuild_customers
     from loyalty.schema import drop_all, migrate, transactions
     from tests.databases import make_warehouse_url
 
@@ -189,18 +191,20 @@ def test_two_loads_rebuilding_one_customer_month_at_once_leave_one_row(tmp_path)
             "record_hash": transaction_id,
         }
 
+    def load(conn: sa.Connection, transaction_id: str, day: date, amount: float) -> None:
+        conn.execute(transactions.insert(), [row(transaction_id, day, amount)])
+        _lock_month(conn, "2026-05")
+        _rebuild_customers(conn, "2026-05", ["C1"])
+
     with engine.begin() as conn:
-        conn.execute(transactions.insert(), [row("T0", date(2026, 5, 1), 1.0)])
-        refresh_customer_months(conn, {("C1", "2026-05")})
+        load(conn, "T0", date(2026, 5, 1), 1.0)
     first = engine.connect()
     first.begin()
-    first.execute(transactions.insert(), [row("T1", date(2026, 5, 2), 2.0)])
-    refresh_customer_months(first, {("C1", "2026-05")})
+    load(first, "T1", date(2026, 5, 2), 2.0)
 
     def second_load() -> None:
         with engine.begin() as conn:
-            conn.execute(transactions.insert(), [row("T2", date(2026, 5, 3), 4.0)])
-            refresh_customer_months(conn, {("C1", "2026-05")})
+            load(conn, "T2", date(2026, 5, 3), 4.0)
 
     other = threading.Thread(target=second_load)
     other.start()
@@ -213,3 +217,27 @@ def test_two_loads_rebuilding_one_customer_month_at_once_leave_one_row(tmp_path)
     stored = _stored(url)
     assert stored[["customer_id", "business_month", "net_amount"]].values.tolist() == [["C1", "2026-05", 7.0]]
     drop_all(engine)
+
+
+def test_a_load_that_stopped_before_settling_is_settled_by_the_metrics(settings, landing, monkeypatch):
+    """The partition commits its marks; the settle after the chunk does not run (the process stopped). The
+    metrics settle first, so they read the same rows as a build from scratch."""
+    import tasks.load
+    from tasks.metrics import compute_weeks
+
+    monkeypatch.setattr(tasks.load, "settle_customer_months", lambda engine: 0)
+    day = date(2026, 3, 2)
+    write_csv(
+        landing / "transactions" / f"{day.isoformat()}_pos.csv",
+        TX_HEADER,
+        [["T1", "C1", "2026-03-02T10:00:00Z", "10.00", "GBP", "online", "North"]],
+    )
+    run_day(settings, day, entities=["transactions"])
+    url = settings.warehouse_url
+    assert _stored(url).empty
+    with get_engine(url).connect() as conn:
+        assert conn.execute(sa.text("select count(*) from customer_months_pending")).scalar() == 1
+    compute_weeks(get_engine(url), ["2026-W10"], settings)
+    pd.testing.assert_frame_equal(_stored(url), _expected(url))
+    with get_engine(url).connect() as conn:
+        assert conn.execute(sa.text("select count(*) from customer_months_pending")).scalar() == 0

@@ -1,6 +1,6 @@
--- Build customer_months (loyalty/derived.py) from every transaction: the migration that adds the table, and
--- a rebuild after a repair. The load keeps it current afterwards (customer_months_of_customers.sql), so
--- nothing reads all transactions again.
+-- Rebuild customer_months (loyalty/derived.py) for one whole month, from its days' transactions: a month with
+-- many pending customers (a backfill chunk), and the migration that builds the table month by month. The
+-- rows were deleted just before.
 with dated as (
     select
         customer_id,
@@ -9,11 +9,13 @@ with dated as (
         business_day,
         amount,
         substr(cast(business_day as varchar(10)), 1, 7) as business_month,
-        min(case when amount > 0 then business_day end) over (
-            partition by customer_id, currency, region, substr(cast(business_day as varchar(10)), 1, 7)
-        ) as first_purchase_day
+        min(case when amount > 0 then business_day end) over (partition by customer_id, currency, region)
+            as first_purchase_day
     from transactions
-    where customer_id is not null
+    where
+        customer_id is not null
+        and business_day >= :first_day
+        and business_day < :next_month_day
 ),
 
 final as (
