@@ -94,11 +94,16 @@ def forget_delivery_day(url: str, day: date) -> None:
     """Remove everything delivery day ``day`` wrote (rows, quarantine, file and run ledgers): untimed setup, so
     each repetition of a nightly run is a first run of that day on top of the same history."""
     from loyalty.db import get_engine
+    from loyalty.derived import mark_customer_months, partition_customer_months, settle_customer_months
     from loyalty.schema import ENTITY_TABLES, file_ledger, quarantine, run_ledger
 
-    with get_engine(url).begin() as conn:
+    engine = get_engine(url)
+    with engine.begin() as conn:
+        removed = partition_customer_months(conn, day)  # their customer months change with them
         for table in (*ENTITY_TABLES.values(), quarantine, file_ledger, run_ledger):
             conn.execute(table.delete().where(table.c.delivery_day == day))
+        mark_customer_months(conn, removed)
+    settle_customer_months(engine)
 
 
 # --------------------------------------------------------------------------------------------------------
