@@ -56,10 +56,17 @@ def partition_customer_months(conn: sa.Connection, delivery_day: dt.date) -> set
 
 
 def mark_customer_months(conn: sa.Connection, keys: Iterable[tuple[str, str]]) -> None:
-    """Mark (customer_id, 'YYYY-MM') pairs as pending, inside ``conn``'s transaction (a partition's)."""
+    """Mark (customer_id, 'YYYY-MM') pairs as pending, inside ``conn``'s transaction (a partition's).
+
+    On PostgreSQL the transaction first takes each month's lock shared (in month order), held until it commits:
+    a mark that already exists is left as it is and locks nothing, so without it a settle could clear that mark
+    and rebuild the month before this partition's rows are visible, and nothing would rebuild it after. A settle
+    takes the month's lock exclusively, so it waits for the loads still writing that month."""
     rows = sorted({(m, c) for c, m in keys})
     if not rows:
         return
+    for month in sorted({m for m, _ in rows}):
+        _lock_month(conn, month, shared=True)
     # The driver's executemany of plain tuples: SQLAlchemy's executemany of dicts took 95 ms for a day's 7,500
     # marks at two years of history (a tenth of a day's load); both dialects know ON CONFLICT DO NOTHING.
     mark = "%s" if conn.dialect.name == "postgresql" else "?"
@@ -127,7 +134,7 @@ def _rebuild_month(conn: sa.Connection, month: str, *, delete: bool = True) -> N
     statement = load_sql("derived/customer_months_of_month").bindparams(
         sa.bindparam("first_day", type_=sa.Date()), sa.bindparam("next_month_day", type_=sa.Date())
     )
-    conn.execute(statement, {"first_day": first, "next_month_day": following})
+    conn.execute(statement, {"business_month": month, "first_day": first, "next_month_day": following})
 
 
 def _rebuild_customers(conn: sa.Connection, month: str, ids: list[str]) -> None:
@@ -146,6 +153,7 @@ def _rebuild_customers(conn: sa.Connection, month: str, ids: list[str]) -> None:
         statement,
         {
             "customer_ids": ids,
+            "business_month": month,
             "first_day": first,
             "next_month_day": following,
             "occurred_from": dt.datetime.combine(first, dt.time()) - _OCCURRED_MARGIN,
@@ -154,13 +162,15 @@ def _rebuild_customers(conn: sa.Connection, month: str, ids: list[str]) -> None:
     )
 
 
-def _lock_month(conn: sa.Connection, month: str) -> None:
-    """Serialise the rebuilds of one month's rows until this transaction ends. Two settles at once (a nightly
-    run beside a replay) would, on PostgreSQL, both delete the committed row and each insert its own, leaving
-    two. SQLite's BEGIN IMMEDIATE already holds the database write lock."""
+def _lock_month(conn: sa.Connection, month: str, *, shared: bool = False) -> None:
+    """Hold one month's lock until this transaction ends: exclusive for a settle, shared for a load marking it.
+    Two settles at once (a nightly run beside a replay) would, on PostgreSQL, both delete the committed row and
+    each insert its own, leaving two; see mark_customer_months for the loads. SQLite's BEGIN IMMEDIATE already
+    holds the database write lock."""
     if conn.dialect.name == "postgresql":
         key = zlib.crc32(f"customer_months:{month}".encode())
-        conn.execute(sa.text("select pg_advisory_xact_lock(:key)"), {"key": key})
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        conn.execute(sa.text(f"select {function}(:key)"), {"key": key})
 
 
 def _month_bounds(month: str) -> tuple[dt.date, dt.date]:

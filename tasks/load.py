@@ -103,9 +103,7 @@ def load_checked(checked: list[CheckedDelivery], settings: Settings, run_id: str
         # Once per chunk: a backfill chunk rebuilds its months once, not once per day (loyalty/derived.py).
         try:
             settle_customer_months(engine)
-        except TRANSIENT:
-            raise
-        except Exception as exc:  # the days are loaded; their marks stay, and the metrics settle them first
+        except Exception as exc:  # the days are committed with their marks: the next settle (the metrics') does it
             log.error("transactions: customer months left pending: %s", error_text(exc))
     return out
 

@@ -25,7 +25,7 @@ final as (
         customer_id,
         currency,
         region,
-        min(substr(cast(business_day as varchar(10)), 1, 7)) as business_month,
+        cast(:business_month as varchar(7)) as business_month,
         min(business_day) as first_day,
         min(first_purchase_day) as first_purchase_day,
         max(case when amount > 0 then business_day end) as last_purchase_day,

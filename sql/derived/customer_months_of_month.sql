@@ -8,7 +8,6 @@ with dated as (
         region,
         business_day,
         amount,
-        substr(cast(business_day as varchar(10)), 1, 7) as business_month,
         min(case when amount > 0 then business_day end) over (partition by customer_id, currency, region)
             as first_purchase_day
     from transactions
@@ -21,7 +20,7 @@ with dated as (
 final as (
     select
         customer_id,
-        business_month,
+        cast(:business_month as varchar(7)) as business_month,
         currency,
         region,
         min(business_day) as first_day,
@@ -32,7 +31,7 @@ final as (
             sum(case when first_purchase_day is null or business_day < first_purchase_day then amount end), 0
         ) as amount_before_purchase
     from dated
-    group by customer_id, business_month, currency, region
+    group by customer_id, currency, region
 )
 
 insert into customer_months (

@@ -98,8 +98,17 @@ def _transaction_rows(rng: random.Random, day: date, prefix: str) -> list[list[s
     return rows
 
 
-@pytest.mark.parametrize("whole_month_from", [1, 10_000], ids=["whole-months", "by-customer"])
-def test_customer_months_match_a_rebuild_after_any_sequence_of_loads(settings, landing, monkeypatch, whole_month_from):
+@pytest.mark.parametrize(
+    ("whole_month_from", "zone"),
+    [(1, "Pacific/Pago_Pago"), (10_000, "Pacific/Kiritimati")],
+    ids=["whole-months-utc-11", "by-customer-utc+14"],
+)
+def test_customer_months_match_a_rebuild_after_any_sequence_of_loads(
+    settings, landing, monkeypatch, whole_month_from, zone
+):
+    # Business days far from UTC days: rows near midnight UTC land on another business day (and month) than
+    # their UTC date, which the index margin on occurred_at must still find.
+    settings = settings.model_copy(update={"business_tz": zone})
     monkeypatch.setattr("loyalty.derived.WHOLE_MONTH_CUSTOMERS", whole_month_from)
     rng = random.Random(12)
     days = [date(2026, 1, 28) + timedelta(days=n) for n in range(0, 12, 2)]
@@ -121,6 +130,34 @@ def test_customer_months_match_a_rebuild_after_any_sequence_of_loads(settings, l
     with get_engine(url).begin() as conn:
         rebuild_customer_months(conn)
     pd.testing.assert_frame_equal(_stored(url), stored)
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_rows_whose_business_month_is_not_their_utc_month_are_found(settings, landing, zone):
+    """UTC+14 and UTC-11: a purchase late on 31 January UTC is in February there, one early on 1 February UTC
+    is in January. The customer-by-customer rebuild finds a month's rows through occurred_at (UTC), so its range
+    must reach past the month's UTC bounds."""
+    settings = settings.model_copy(update={"business_tz": zone})
+    day = date(2026, 2, 1)
+    write_csv(
+        landing / "transactions" / f"{day.isoformat()}_pos.csv",
+        TX_HEADER,
+        [
+            ["T1", "C1", "2026-01-31T23:30:00Z", "5.00", "GBP", "online", "North"],
+            ["T2", "C1", "2026-02-01T00:30:00Z", "7.00", "GBP", "online", "North"],
+            ["T3", "C1", "2026-01-31T08:00:00Z", "-1.00", "GBP", "online", "North"],
+            ["T4", "C1", "2026-02-01T11:30:00Z", "2.00", "GBP", "online", "North"],
+        ],
+    )
+    run_day(settings, day, entities=["transactions"])  # 4 pending customer months: rebuilt customer by customer
+    stored = _stored(settings.warehouse_url)
+    pd.testing.assert_frame_equal(stored, _expected(settings.warehouse_url))
+    # By hand. UTC+14: T3 is 31 January 22:00, T1 1 February 13:30, T2 1 February 14:30, T4 2 February 01:30
+    # -> January -1.00, February 14.00. UTC-11: T3 30 January 21:00, T1 31 January 12:30, T2 31 January 13:30,
+    # T4 1 February 00:30 -> January 11.00, February 2.00.
+    expected = {"Pacific/Kiritimati": [-1.0, 14.0], "Pacific/Pago_Pago": [11.0, 2.0]}[zone]
+    assert stored["business_month"].tolist() == ["2026-01", "2026-02"]
+    assert stored["net_amount"].tolist() == expected
 
 
 def test_rerunning_a_day_leaves_customer_months_as_they_were(settings, landing):
@@ -175,24 +212,8 @@ def test_two_rebuilds_of_one_customer_month_at_once_leave_one_row(tmp_path):
     drop_all(engine)
     migrate(engine)
 
-    def row(transaction_id: str, day: date, amount: float) -> dict:
-        return {
-            "transaction_id": transaction_id,
-            "customer_id": "C1",
-            "occurred_at": datetime.combine(day, time(12)),
-            "amount": amount,
-            "currency": "GBP",
-            "channel": "online",
-            "region": "North",
-            "business_day": day,
-            "delivery_day": day,
-            "source": "test",
-            "run_id": "test",
-            "record_hash": transaction_id,
-        }
-
     def load(conn: sa.Connection, transaction_id: str, day: date, amount: float) -> None:
-        conn.execute(transactions.insert(), [row(transaction_id, day, amount)])
+        conn.execute(transactions.insert(), [_row(transaction_id, day, amount)])
         _lock_month(conn, "2026-05")
         _rebuild_customers(conn, "2026-05", ["C1"])
 
@@ -217,6 +238,58 @@ def test_two_rebuilds_of_one_customer_month_at_once_leave_one_row(tmp_path):
     stored = _stored(url)
     assert stored[["customer_id", "business_month", "net_amount"]].values.tolist() == [["C1", "2026-05", 7.0]]
     drop_all(engine)
+
+
+@pytest.mark.postgres
+def test_a_settle_waits_for_a_load_still_writing_its_month(tmp_path):
+    """A load marks a customer month whose mark an earlier day already committed (ON CONFLICT DO NOTHING: it
+    writes and locks nothing) and has not committed its rows yet. A settle now must not clear that mark and
+    rebuild without those rows: it waits for the load's shared month lock, then sees them."""
+    from loyalty.derived import mark_customer_months, settle_customer_months
+    from loyalty.schema import drop_all, migrate, transactions
+    from tests.databases import make_warehouse_url
+
+    url = make_warehouse_url("postgres", tmp_path)
+    engine = get_engine(url)
+    drop_all(engine)
+    migrate(engine)
+    with engine.begin() as conn:  # day 1, loaded and marked, not settled yet
+        conn.execute(transactions.insert(), [_row("T1", date(2026, 5, 1), 1.0)])
+        mark_customer_months(conn, {("C1", "2026-05")})
+    load = engine.connect()
+    load.begin()  # day 2, still writing
+    load.execute(transactions.insert(), [_row("T2", date(2026, 5, 2), 2.0)])
+    mark_customer_months(load, {("C1", "2026-05")})
+
+    settle = threading.Thread(target=settle_customer_months, args=(engine,))
+    settle.start()
+    settle.join(timeout=1.0)
+    assert settle.is_alive()  # waiting for the load's month
+    load.commit()
+    load.close()
+    settle.join(timeout=30)
+    assert not settle.is_alive()
+    assert _stored(url)[["customer_id", "business_month", "net_amount"]].values.tolist() == [["C1", "2026-05", 3.0]]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from customer_months_pending")).scalar() == 0
+    drop_all(engine)
+
+
+def _row(transaction_id: str, day: date, amount: float) -> dict:
+    return {
+        "transaction_id": transaction_id,
+        "customer_id": "C1",
+        "occurred_at": datetime.combine(day, time(12)),
+        "amount": amount,
+        "currency": "GBP",
+        "channel": "online",
+        "region": "North",
+        "business_day": day,
+        "delivery_day": day,
+        "source": "test",
+        "run_id": "test",
+        "record_hash": transaction_id,
+    }
 
 
 def test_a_load_that_stopped_before_settling_is_settled_by_the_metrics(settings, landing, monkeypatch):
