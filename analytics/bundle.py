@@ -74,7 +74,7 @@ def compute_metric_frames(
     outreach: pd.DataFrame | None = None,
     earlier_retain_lists: pd.DataFrame | None = None,
     history: PurchaseHistory | None = None,
-    purchases_of: Callable[[set[str]], pd.DataFrame] | None = None,
+    purchases_of: Callable[[pd.DataFrame, pd.Timedelta], pd.DataFrame] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The metric frames of ``weeks`` (see METRIC_FRAMES), in one reporting currency.
 
@@ -88,8 +88,12 @@ def compute_metric_frames(
 
     Transactions: either every one up to the last week (``history`` None), or, with ``history``
     (analytics.history), those from ``history.start`` (at most :func:`analytics.history.window_start`) and
-    ``purchases_of``, which gives every transaction of the customers asked for (the cases follow a listed
-    customer's purchases since the listing). Both give the same frames: all history is cut into the same
+    ``purchases_of(openings, horizon)``: ``openings`` has one row per listing (customer_id, opened_at: when its
+    list was issued, UTC), and the frame returned must hold, at least, every transaction of that customer with
+    occurred_at in (opened_at, opened_at + horizon] (``MetricParameters.case_horizon_days``), up to the last
+    week's Sunday; it may hold more of the listed customers' rows. A case only looks at the first purchase after
+    a listing's opening within that horizon: the one that closes it before it expires, or that ends the
+    outreach effect's follow-up of a customer's first case. Both give the same frames: all history is cut into the same
     window and history here.
     """
     params = params or MetricParameters()
@@ -99,7 +103,9 @@ def compute_metric_frames(
     if history is None:
         history = history_from_frames(transactions, customers, window_start(weeks, params))
         everything = transactions
-        purchases_of = lambda ids: everything.loc[everything["customer_id"].astype("str").isin(ids)]  # noqa: E731
+        purchases_of = lambda openings, _: everything.loc[  # noqa: E731  # all of theirs: more than enough
+            everything["customer_id"].astype("str").isin(set(openings["customer_id"]))
+        ]
         in_window = pd.to_datetime(transactions["business_day"]).dt.date >= history.start
         transactions = transactions.loc[in_window].reset_index(drop=True)
     elif purchases_of is None:
@@ -215,7 +221,7 @@ def _case_frames(
     retain_lists: list[pd.DataFrame],
     earlier: pd.DataFrame | None,
     outreach: pd.DataFrame,
-    purchases_of: Callable[[set[str]], pd.DataFrame],
+    purchases_of: Callable[[pd.DataFrame, pd.Timedelta], pd.DataFrame],
     weeks: list[str],
     params: MetricParameters,
 ) -> dict[str, list[pd.DataFrame]]:
@@ -224,8 +230,15 @@ def _case_frames(
         earlier = earlier.loc[(earlier["week"] < weeks[-1]) & ~earlier["week"].isin(weeks), LISTING_COLUMNS]
         current = [earlier, *current]
     listings = pd.concat(current, ignore_index=True) if current else pd.DataFrame(columns=LISTING_COLUMNS)
-    transactions = purchases_of(set(listings["customer_id"].astype("str")))
     tz = params.business_tz
+    issued = {week: list_issued_at(week, tz) for week in listings["week"].unique()}
+    openings = pd.DataFrame(
+        {
+            "customer_id": listings["customer_id"].astype("str").to_numpy(),
+            "opened_at": pd.to_datetime(listings["week"].map(issued), utc=True).to_numpy(),
+        }
+    )
+    transactions = purchases_of(openings, pd.Timedelta(days=params.case_horizon_days))
     ledger = build_case_ledger(
         listings,
         outreach,

@@ -15,7 +15,7 @@ import pytest
 
 from analytics.history import COHORT_CELL_COLUMNS, history_from_frames
 from loyalty.db import get_engine
-from tasks.metrics import ALL_HISTORY, read_purchase_history, read_warehouse_frames
+from tasks.metrics import ALL_HISTORY, read_purchase_history, read_purchases_after, read_warehouse_frames
 from tests.helpers import run_day, write_csv
 
 START = date(2026, 3, 1)
@@ -117,3 +117,47 @@ def test_the_existing_customers_cells_worked_by_hand(loaded):
         january: (1, round(20.00 - 0.86, 6)),
         february: (4, round(15.00 + 9.00 + 2.00 * 0.79 + 8.00 - 0.50 * 0.86 + 4.00, 6)),
     }
+
+
+def test_the_cases_read_each_listing_s_horizon_worked_by_hand(loaded):
+    """read_purchases_after: for each opening, the customer's rows from it to the horizon after it (30 days),
+    read through an occurred_at range two days wider on each side, up to the last day, each row once, in the
+    reporting currency. Worked by hand from TRANSACTIONS:
+    - C1 opened 9 Jan: read 7 Jan .. 10 Feb: T02 (9 Jan), T04 (20 Jan, EUR -1.00 -> -0.86); not T01 (5 Jan),
+      T03 (3 Jan), T05 (10 Feb 12:00, past the range);
+    - C1 opened 1 Mar: 27 Feb .. 2 Apr (up to the last day, 31 Mar): T06 (5 Mar);
+    - C4 opened 14 Feb and again 16 Feb (overlapping ranges): T14, T16 (EUR -0.50 -> -0.43), T17 once each;
+      not T15 (1 Feb);
+    - C5 opened 1 Jan: T18 is in range but JPY has no rate (left out, as from every money figure); T19 (5 Feb)
+      is past it;
+    - C3 is not listed: nothing of it."""
+    engine = get_engine(loaded.warehouse_url)
+    openings = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C1", "C4", "C4", "C5"],
+            "opened_at": pd.to_datetime(
+                [
+                    "2026-01-09T00:00Z",
+                    "2026-03-01T00:00Z",
+                    "2026-02-14T00:00Z",
+                    "2026-02-16T00:00Z",
+                    "2026-01-01T00:00Z",
+                ]
+            ),
+        }
+    )
+    got = read_purchases_after(engine, openings, pd.Timedelta(days=30), LAST_DAY, loaded)
+    rows = [
+        (c, t.strftime("%Y-%m-%d %H:%M"), round(a, 6), cur)
+        for c, t, a, cur in got[["customer_id", "occurred_at", "amount", "currency"]].itertuples(index=False)
+    ]
+    assert rows == [  # in business-day order
+        ("C1", "2026-01-09 12:00", 20.0, "GBP"),
+        ("C1", "2026-01-20 12:00", -0.86, "GBP"),
+        ("C4", "2026-02-14 12:00", 8.0, "GBP"),
+        ("C4", "2026-02-20 12:00", -0.43, "GBP"),
+        ("C1", "2026-03-05 12:00", 5.0, "GBP"),
+        ("C4", "2026-03-10 12:00", 3.0, "GBP"),
+    ]
+    none = read_purchases_after(engine, openings.iloc[:0], pd.Timedelta(days=30), LAST_DAY, loaded)
+    assert none.empty and list(none.columns) == list(got.columns)
