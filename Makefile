@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	# Bytecode now, not at each import: uv writes none by default, and where PYTHONDONTWRITEBYTECODE is set
 	# (containers, these machines) every command would compile pandas, Prefect and GX again (3 s per CLI call).
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
-	$(BIN)/python -m compileall -q analytics cli flows loyalty tasks reports bench demo > /dev/null
+	$(BIN)/python -m compileall -q analytics cli flows loyalty tasks reports bench demo
 	touch $(STAMP)
 
 install: $(STAMP)

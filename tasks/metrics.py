@@ -155,6 +155,7 @@ def _copied_frame(
     try:
         cursor.execute("set local datestyle to 'ISO, YMD'")
         cursor.execute("set local timezone to 'UTC'")
+        cursor.execute("set local client_encoding to 'UTF8'")  # what pyarrow reads, whatever the database's
         cursor.execute(f"select * from ({query}) as q limit 0", args)  # the column names, before any row
         columns = [d[0] for d in cursor.description]
         # timestamptz parsed by pyarrow as UTC microseconds, what the driver's datetimes become (ISO text in
@@ -166,7 +167,9 @@ def _copied_frame(
         with cursor.copy(f"copy ({query}) to stdout with (format csv, header true)", args) as copy:
             reader = pcsv.open_csv(
                 io.BufferedReader(_CopyStream(copy), buffer_size=1 << 20),
-                read_options=pcsv.ReadOptions(block_size=_COPY_BLOCK_BYTES),
+                # No reader thread: it would call into the COPY (one libpq connection) beside the main thread
+                # when an error makes the `with` cancel it.
+                read_options=pcsv.ReadOptions(block_size=_COPY_BLOCK_BYTES, use_threads=False),
                 parse_options=pcsv.ParseOptions(newlines_in_values=True),
                 convert_options=pcsv.ConvertOptions(
                     column_types=types,
