@@ -30,7 +30,7 @@ from analytics.history import (
 from analytics.weeks import day_number, day_numbers_of, iso_week_label, parse_iso_week
 from loyalty.contract import ANSWER_COLUMNS
 from loyalty.db import get_engine, load_sql
-from loyalty.derived import settle_customer_months
+from loyalty.derived import OCCURRED_MARGIN, settle_customer_months
 from loyalty.schema import METRIC_TABLES
 from loyalty.settings import Settings
 from tasks.retry import retrying_task
@@ -107,6 +107,13 @@ def read_query_frame(
             parts.append(typed(part) if typed else part)
     finally:
         cursor.close()
+    return _joined(parts, columns, typed)
+
+
+def _joined(
+    parts: list[pd.DataFrame], columns: list[str], typed: Callable[[pd.DataFrame], pd.DataFrame] | None
+) -> pd.DataFrame:
+    """The typed chunks of a read as one frame; no rows: the columns, typed, and no rows."""
     if not parts:
         empty = pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
         return typed(empty) if typed else empty
@@ -186,10 +193,7 @@ def _copied_frame(
                 parts.append(typed(part) if typed else part)
     finally:
         cursor.close()
-    if not parts:
-        empty = pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-        return typed(empty) if typed else empty
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return _joined(parts, columns, typed)
 
 
 def _sqlite_text(value: object) -> object:
@@ -392,11 +396,6 @@ def _cohort_cells_of(raw: pd.DataFrame, settings: Settings, data_start: dt.date)
     return cells.reset_index()[COHORT_CELL_COLUMNS]
 
 
-#: Around a listing's horizon: occurred_at is compared as stored (text on SQLite), so the range is widened a
-#: little and the cases cut it exactly (loyalty/derived.py reads customer months the same way).
-_OCCURRED_MARGIN = dt.timedelta(days=2)
-
-
 def read_purchases_after(
     engine: sa.Engine, openings: pd.DataFrame, horizon: pd.Timedelta, last_day: dt.date, settings: Settings
 ) -> pd.DataFrame:
@@ -413,8 +412,8 @@ def read_purchases_after(
         for opened_at, ids in openings.groupby("opened_at", sort=True)["customer_id"]:
             opened = pd.Timestamp(opened_at).tz_convert("UTC").to_pydatetime()
             window = {
-                "occurred_from": opened - _OCCURRED_MARGIN,
-                "occurred_until": opened + horizon.to_pytimedelta() + _OCCURRED_MARGIN,
+                "occurred_from": opened - OCCURRED_MARGIN,
+                "occurred_until": opened + horizon.to_pytimedelta() + OCCURRED_MARGIN,
                 "last_day": last_day,
             }
             customer_ids = sorted(set(ids.astype("str")))
