@@ -13,10 +13,17 @@ Definitions (times in UTC; days and weeks in the business time zone)
   a customer has at most one open case.
 - A case closes at the first of: an outreach with outcome ``resolved`` at or after ``opened_at`` (status
   ``resolved``); a purchase (amount > 0) strictly after ``opened_at`` (``came_back``); ``opened_at`` +
-  ``expiry_weeks`` weeks (``expired``). A resolved outreach and a purchase at the same instant count as resolved.
-  Before it closes a case is ``contacted`` once an outreach attempt (any outcome) at or after ``opened_at`` was
-  made, else ``open``. The status shown for a week is the status at that week's end: events after it are not
-  seen, so a week's rows never depend on later data.
+  ``expiry_weeks`` weeks (``expired``). At one instant, expiry comes first, then a resolved outreach, then a
+  purchase. Before it closes a case is ``contacted`` once an outreach attempt (any outcome) at or after
+  ``opened_at`` was made, else ``open``. The status shown for a week is the status at that week's end: events
+  after it are not seen, so a week's rows never depend on later data.
+- Which week an instant belongs to. A purchase or an outreach attempt is a row: like every row it belongs to the
+  week of its business day (the source contract), so one at exactly Monday 00:00 belongs to the week that
+  starts then, and the week that ends then does not see it (its inputs stop at its Sunday). Expiry is computed,
+  not read: a case that expires at a week's end has expired in that week. So a case closed by a row at instant t
+  is closed as of any later instant, and an expired one as of t itself (:func:`_closed_as_of`); likewise a
+  contact counts for a week when it came before the week's end. This is what makes a week's rows a function of
+  the rows up to its Sunday (tests/tasks/test_week_is_a_function_of_its_inputs.py).
 - Owner team: the team of the case's first outreach attempt; none ("unassigned") before it.
 - SLA: a first contact before the end of the ``sla_business_days``-th business day (Monday to Friday, no holiday
   calendar) from the opening day counts as on time: a case opened on Monday 00:00 is on time if first contacted
@@ -229,7 +236,7 @@ def build_case_ledger(
             contact_times, contact_outcomes, contact_teams = attempts.get(customer_id, (np.array([]), [], []))
             buy_times = purchases.get(customer_id, np.array([], dtype="datetime64[ns]"))
         opened_at = issued[row.week]
-        if current is not None and current["closed_at"] > opened_at:
+        if current is not None and not _closed_as_of(current["closed_at"], current["closed_by"], opened_at):
             current["times_listed"] += 1
             current["last_listed_week"] = row.week
             current["listed_weeks"] += (row.week,)
@@ -261,13 +268,16 @@ def _open_case(
     resolved_at = contact_times[resolved[0]] if resolved else None
     bought = buy_times[buy_times > opened]
     bought_at = bought[0] if len(bought) else None
-    closings = [(expires, 2, "expired")]
+    closings = [(expires, 0, "expired")]  # first at a tie: see "Which week an instant belongs to"
     if resolved_at is not None:
-        closings.append((resolved_at, 0, "resolved"))
+        closings.append((resolved_at, 1, "resolved"))
     if bought_at is not None:
-        closings.append((bought_at, 1, "came_back"))
+        closings.append((bought_at, 2, "came_back"))
     closed_at, _, closed_by = min(closings)
-    in_case = [i for i in after if contact_times[i] <= closed_at]
+    # A contact at the very instant a case expires comes after the expiry; one that resolves it is in it.
+    in_case = [
+        i for i in after if contact_times[i] < closed_at or (contact_times[i] == closed_at and closed_by != "expired")
+    ]
     return {
         "case_id": f"{row.customer_id}:{row.week}",
         "customer_id": row.customer_id,
@@ -286,6 +296,12 @@ def _open_case(
         "team": contact_teams[in_case[0]] if in_case else None,
         "first_contact_at": pd.Timestamp(contact_times[in_case[0]], tz="UTC") if in_case else pd.NaT,
     }
+
+
+def _closed_as_of(closed_at: Any, closed_by: Any, instant: pd.Timestamp) -> Any:
+    """Whether a case is closed as of ``instant`` (a scalar or Series each): a row (purchase, resolving
+    contact) at exactly ``instant`` belongs to the week that starts then, an expiry to the one that ends then."""
+    return (closed_at < instant) | ((closed_at == instant) & (closed_by == "expired"))
 
 
 def _attempts(outreach: pd.DataFrame, customer_ids: pd.Series) -> dict[str, tuple[np.ndarray, list, list]]:
@@ -332,29 +348,33 @@ def compute_weekly_cases(
 ) -> pd.DataFrame:
     """Return weekly_cases: one row per requested ISO week x case active in it (WEEKLY_CASE_COLUMNS).
 
-    A week runs from its Monday 00:00 (excluded) to the next Monday 00:00 (included, the moment its list is
-    issued). A case is active in week W when it opened by W's end (its list week is W or earlier) and had not
-    closed by W's start. Its status, contacts and age are as of W's end; a case closed later shows as open
-    or contacted. ``is_new``: opened from W's own list; ``is_from_earlier_week``: opened from an earlier list and
-    still open at W's end. Sorted by week, then list_week, then customer_id.
+    A week runs from its Monday 00:00 to the next Monday 00:00 (its end, the moment its list is issued); a row
+    at that instant belongs to the next week, an expiry to this one (module docstring). A case is active in
+    week W when it opened by W's end (its list week is W or earlier) and was not closed as of W's start. Its
+    status, contacts and age are as of W's end; a case closed later shows as open or contacted. ``is_new``:
+    opened from W's own list; ``is_from_earlier_week``: opened from an earlier list and still open at W's end.
+    Sorted by week, then list_week, then customer_id.
     """
     if ledger.empty or not weeks:
         return _empty(WEEKLY_CASE_COLUMNS)
     attempts = pd.DataFrame(
         {"customer_id": outreach["customer_id"].astype("str"), "at": _utc(outreach["contacted_at"])}
-    ).merge(ledger[["case_id", "customer_id", "opened_at", "closed_at"]], on="customer_id")
-    attempts = attempts.loc[(attempts["at"] >= attempts["opened_at"]) & (attempts["at"] <= attempts["closed_at"])]
+    ).merge(ledger[["case_id", "customer_id", "opened_at", "closed_at", "closed_by"]], on="customer_id")
+    in_case = (attempts["at"] >= attempts["opened_at"]) & (attempts["at"] <= attempts["closed_at"])
+    in_case &= (attempts["at"] < attempts["closed_at"]) | (attempts["closed_by"] != "expired")
+    attempts = attempts.loc[in_case]
     zone = ZoneInfo(business_tz)
     parts = []
     for week in sorted(set(weeks)):
         start, end = _week_start(week, business_tz), list_issued_at(week, business_tz)
-        active = ledger.loc[(ledger["list_week"] <= week) & (ledger["closed_at"] > start)].copy()
+        still_open = ~_closed_as_of(ledger["closed_at"], ledger["closed_by"], start)
+        active = ledger.loc[(ledger["list_week"] <= week) & still_open].copy()
         if active.empty:
             continue
-        seen = attempts.loc[attempts["at"] <= end].groupby("case_id").size()
+        seen = attempts.loc[attempts["at"] < end].groupby("case_id").size()
         active["contact_attempts"] = active["case_id"].map(seen).fillna(0).astype(int)
-        closed = active["closed_at"] <= end
-        contacted = active["first_contact_at"].notna() & (active["first_contact_at"] <= end)
+        closed = _closed_as_of(active["closed_at"], active["closed_by"], end)
+        contacted = active["first_contact_at"].notna() & (active["first_contact_at"] < end)
         active["status"] = np.where(closed, active["closed_by"], np.where(contacted, "contacted", "open"))
         first = active["first_contact_at"].where(contacted)
         active["hours_to_first_contact"] = (first - active["opened_at"]).dt.total_seconds() / 3600
@@ -431,7 +451,7 @@ def compute_weekly_followup(weekly_cases: pd.DataFrame, ledger: pd.DataFrame, *,
     frame["_open"] = frame["status"].isin(["open", "contacted"]) & worked
     frame["_sla"] = worked & (due > week_start) & (due <= week_end) & frame["is_contacted_within_sla"].notna()
     frame["_on_time"] = frame["_sla"] & frame["is_contacted_within_sla"].fillna(False).astype(bool)
-    frame["_first"] = worked & first_at.notna() & (first_at > week_start) & (first_at <= week_end)
+    frame["_first"] = worked & first_at.notna() & (first_at >= week_start) & (first_at < week_end)
     closed = frame["status"].isin(["resolved", "came_back", "expired"]) & worked
     frame["_closed"] = closed
     for status in ("resolved", "came_back", "expired"):

@@ -15,7 +15,8 @@ Who is compared (:func:`effect_sample`)
   contacted. Who gets reached is not random (reachable customers may be keener anyway), so a difference is
   not an effect of outreach: the result says "observational only".
 - Time to next purchase: days from the case's opening to the first purchase (amount > 0) after it, censored at
-  ``as_of`` and at ``window_days``.
+  ``as_of`` and at ``window_days`` (a purchase on the window's last instant counts; one at exactly ``as_of``,
+  the next week's first instant, is not seen yet, so a window is complete when it ended before ``as_of``).
 
 What is computed (:func:`estimate_outreach_effect`)
 - Kaplan-Meier curves per arm (statsmodels SurvfuncRight) and the log-rank test (statsmodels survdiff) over
@@ -144,11 +145,15 @@ def effect_sample(
     window = pd.Timedelta(days=window_days)
     followed = (as_of - matched["opened_at"]).clip(upper=window)
     to_purchase = matched["next_purchase_at"] - matched["opened_at"]
-    event = matched["next_purchase_at"].notna() & (to_purchase <= followed)
+    # A purchase at exactly ``as_of`` (Monday 00:00, a week's end) belongs to the next week's business day: the
+    # week does not see it (analytics/cases.py, "Which week an instant belongs to"). So an event is strictly
+    # before as_of, and a window is complete only when its last instant is.
+    seen = matched["next_purchase_at"] < as_of
+    event = matched["next_purchase_at"].notna() & seen & (to_purchase <= followed)
     duration = to_purchase.where(event, followed)
     matched["duration_days"] = duration.dt.total_seconds() / 86400
     matched["event"] = event.to_numpy()
-    matched["is_window_complete"] = (matched["opened_at"] + window <= as_of).to_numpy()
+    matched["is_window_complete"] = (matched["opened_at"] + window < as_of).to_numpy()
     matched["repurchased"] = event & matched["is_window_complete"]
     matched = matched.sort_values("customer_id", kind="stable").reset_index(drop=True)
     return matched[

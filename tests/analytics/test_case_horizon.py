@@ -4,7 +4,7 @@ tasks/metrics.py reads, for each listing, only the customer's transactions from 
 horizon after it, not their whole history. That is exact when the case ledger and the outreach effect sample
 depend on nothing else: checked here over random listings, contacts and purchases, against the same figures
 from every transaction. Two worked examples show the horizon cannot be shorter: one purchase that closes a
-case on the day it expires, one that ends the outreach effect's follow-up on its 90th day.
+case in the last second before it expires, one that ends the outreach effect's follow-up on its 90th day.
 """
 
 from __future__ import annotations
@@ -115,12 +115,15 @@ def _one_listing(purchase_after: pd.Timedelta) -> tuple[pd.DataFrame, pd.DataFra
     return listings, outreach, transactions
 
 
-def test_a_purchase_on_the_day_a_case_expires_closes_it():
-    """Expiry 8 weeks, 56 days: a purchase exactly then still closes the case (came_back wins a tie with
-    expired); the horizon must reach it, and here it is the expiry that sets it (window 30 days)."""
+def test_a_purchase_in_the_last_second_before_a_case_expires_closes_it():
+    """Expiry 8 weeks, 56 days: a purchase one second before still closes the case; the horizon must reach it,
+    and here it is the expiry that sets it (window 30 days). One at the expiry instant itself comes after the
+    expiry (analytics/cases.py: a row at a week's end belongs to the next week)."""
     params = MetricParameters(retain_case_expiry_weeks=8, repurchase_window_days=30)
     assert params.case_horizon_days == 56
     listings, outreach, transactions = _one_listing(pd.Timedelta(days=56))
+    assert _figures(listings, outreach, transactions, params)[0].loc[0, "closed_by"] == "expired"
+    listings, outreach, transactions = _one_listing(pd.Timedelta(days=56) - pd.Timedelta(seconds=1))
     ledger = _figures(listings, outreach, transactions, params)[0]
     assert ledger.loc[0, "closed_by"] == "came_back"
     assert _figures(listings, outreach, _within_horizon(transactions, listings, 56), params)[0].equals(ledger)

@@ -8,6 +8,7 @@ one day's intake, then the metrics of the weeks that day reopened. Hypothesis th
 from __future__ import annotations
 
 import math
+import shutil
 from datetime import date, timedelta
 
 import pytest
@@ -88,3 +89,68 @@ def test_a_week_alone_in_a_batch_and_by_the_nightly_runs_has_identical_rows(nigh
         for name in METRIC_TABLES:
             assert in_batch[week][name] == alone[name], f"{name} {week}: batch {sorted(batch)} differs from alone"
             assert stored[name] == alone[name], f"{name} {week}: the nightly runs stored other rows"
+
+
+def test_a_row_at_the_very_end_of_a_week_belongs_to_the_next_week(nightly_warehouse, tmp_path):
+    """2026-W47 ends, and its RETAIN list opens its cases, at Monday 2026-11-23 00:00 London (00:00 UTC in
+    winter). Rows at exactly that instant have business day Monday: W47 computed alone never reads them, so they
+    must not change W47 when it is computed together with W48 either, and W48 must see them. A purchase closes
+    an earlier case that W47's list continues, and resolving contacts close an earlier case and one that W47's
+    list just opened."""
+    warehouse = tmp_path / "warehouse.db"
+    shutil.copyfile(nightly_warehouse.warehouse_url.removeprefix("sqlite:///"), warehouse)
+    settings = nightly_warehouse.model_copy(
+        update={"warehouse_url": f"sqlite:///{warehouse}", "landing_dir": tmp_path / "landing"}
+    )
+    before = _computed(settings, ["2026-W47"])["2026-W47"]
+    with get_engine(settings.warehouse_url).connect() as conn:
+        cases = conn.execute(
+            sa.text(
+                "select customer_id, is_new, last_listed_week from weekly_cases"
+                " where week = '2026-W47' and status in ('open', 'contacted') order by customer_id"
+            )
+        ).all()
+        currency = conn.execute(sa.text("select min(currency) from transactions")).scalar_one()
+    relisted = [c for c, is_new, last in cases if not is_new and last == "2026-W47"]
+    earlier = [c for c, is_new, last in cases if not is_new and last < "2026-W47"]
+    new = [c for c, is_new, _ in cases if is_new]
+    assert relisted and earlier and new, "the demo has open cases continued by W47's list, older ones, new ones"
+    # The purchase closes a case at the very moment W47's list continues it: W47 must still continue it.
+    bought, resolved = relisted[0], [earlier[0], new[0]]
+    instant = "2026-11-23T00:00:00+00:00"
+    for entity, header, rows in (
+        (
+            "transactions",
+            "transaction_id,customer_id,occurred_at,amount,currency,channel,region",
+            [f"edge-t1,{bought},{instant},25.00,{currency},online,"],
+        ),
+        (
+            "outreach",
+            "outreach_id,customer_id,contacted_at,channel,team,outcome,note",
+            [f"edge-o{i},{c},{instant},phone,care,resolved," for i, c in enumerate(resolved)],
+        ),
+    ):
+        (settings.landing_dir / entity).mkdir(parents=True)
+        (settings.landing_dir / entity / "2026-11-23-edge.csv").write_text("\n".join([header, *rows]) + "\n")
+    outcome = intake_chunk(settings, [date(2026, 11, 23)], "edge", entities=["transactions", "outreach"])
+    assert not outcome.failures
+    with get_engine(settings.warehouse_url).connect() as conn:
+        loaded = conn.execute(
+            sa.text(
+                "select (select count(*) from transactions where transaction_id = 'edge-t1')"
+                " + (select count(*) from outreach where outreach_id like 'edge-o%')"
+            )
+        ).scalar_one()
+    assert loaded == 3
+
+    alone = _computed(settings, ["2026-W47"])["2026-W47"]
+    together = _computed(settings, ["2026-W47", "2026-W48"])
+    for name in METRIC_TABLES:
+        assert alone[name] == before[name], f"{name}: a Monday row changed 2026-W47 computed alone"
+        assert together["2026-W47"][name] == alone[name], f"{name}: 2026-W47 computed with 2026-W48 differs"
+    w48 = {  # the cases open at W47's end (W48's own list may open new ones for the same customers)
+        row["customer_id"]: row["status"]
+        for row in map(dict, together["2026-W48"]["weekly_cases"])
+        if row["customer_id"] in {bought, *resolved} and row["list_week"] <= "2026-W47"
+    }
+    assert w48 == {bought: "came_back", resolved[0]: "resolved", resolved[1]: "resolved"}
