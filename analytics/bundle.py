@@ -155,6 +155,7 @@ def compute_metric_frames(
             week=week,
             response_weeks=params.survival_response_weeks,
             window_days=params.repurchase_window_days,
+            business_tz=params.business_tz,
         )
         cohorts = compute_repurchase_cohorts(
             responses,

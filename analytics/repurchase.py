@@ -17,7 +17,8 @@ Definitions
 - Time to next purchase: from submitted_at to the first purchase (amount > 0) strictly after it, in days.
   Comparing timestamps rather than days matters: surveys are often sent right after a purchase, and that
   triggering purchase must not count as buying again.
-- Right-censoring: a respondent who has not bought again by the end of W's Sunday (UTC) is censored there;
+- Right-censoring: a respondent who has not bought again by the end of W's Sunday (Monday 00:00 in the business
+  time zone, where the week's rows end) is censored there;
   follow-up also stops at window_days. Kaplan-Meier (statsmodels SurvfuncRight) uses every respondent for
   as long as they were followed, so recent answers count without waiting 90 days; the log-rank test
   (statsmodels survdiff) compares the whole curves.
@@ -127,6 +128,7 @@ def compute_time_to_repurchase(
     response_weeks: int = 13,
     window_days: int = 90,
     alpha: float = 0.05,
+    business_tz: str,
 ) -> dict[str, pd.DataFrame]:
     """Kaplan-Meier time to next purchase by NPS group for responses of the `response_weeks` weeks ending
     with `week`, followed up to the end of `week`'s Sunday. Returns {"repurchase_survival",
@@ -139,11 +141,14 @@ def compute_time_to_repurchase(
     sunday = parse_iso_week(week)[1]
     weeks = [*previous_iso_weeks(week, response_weeks - 1), week]
     respondents = _respondents(responses, weeks)
-    follow_up_end = pd.Timestamp(sunday + dt.timedelta(days=1), tz="UTC")
+    # The business day's end, not UTC's: a purchase on Sunday 21:00 in New York is a Sunday row (01:00 UTC on
+    # Monday) and counts in W; one at Monday 00:00 business time is a Monday row and does not.
+    follow_up_end = pd.Timestamp(dt.datetime.combine(sunday + dt.timedelta(days=1), dt.time()), tz=business_tz)
     next_at = _next_purchase_at(respondents, transactions, through=sunday)
     elapsed = (next_at - respondents["submitted_at"]).dt.total_seconds().to_numpy() / 86400
     followed = np.clip((follow_up_end - respondents["submitted_at"]).dt.total_seconds().to_numpy() / 86400, 0, None)
-    bought = np.isfinite(elapsed) & (elapsed <= np.minimum(followed, window_days))
+    seen = (next_at < follow_up_end).to_numpy()  # a row at the end instant is the next week's
+    bought = np.isfinite(elapsed) & seen & (elapsed <= np.minimum(followed, window_days))
     time = np.where(bought, elapsed, np.minimum(followed, window_days))
     status = bought.astype(int)
     groups = respondents["nps_group"].to_numpy(dtype=object)

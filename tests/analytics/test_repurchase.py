@@ -61,7 +61,7 @@ PURCHASES = purchases_frame(
 
 
 def test_kaplan_meier_by_group_by_hand() -> None:
-    result = compute_time_to_repurchase(RESPONSES, PURCHASES, week=WEEK)
+    result = compute_time_to_repurchase(RESPONSES, PURCHASES, week=WEEK, business_tz="UTC")
     summary = result["repurchase_by_nps_group"].set_index("nps_group")
     assert list(result["repurchase_by_nps_group"].columns) == REPURCHASE_COLUMNS
     assert set(summary["first_response_week"]) == {"2026-W15"} and set(summary["last_response_week"]) == {WEEK}
@@ -92,7 +92,9 @@ def test_kaplan_meier_by_group_by_hand() -> None:
 
 
 def test_log_rank_test_by_hand() -> None:
-    tests = compute_time_to_repurchase(RESPONSES, PURCHASES, week=WEEK)["repurchase_tests"].set_index("comparison")
+    tests = compute_time_to_repurchase(RESPONSES, PURCHASES, week=WEEK, business_tz="UTC")[
+        "repurchase_tests"
+    ].set_index("comparison")
     # Detractor vs promoter, at each event time (at risk D, P; events; expected detractor events; variance):
     #  t=1  (3, 3) P event: E_D = 3/6 = 0.5,    V = 3*3*1*5 / (36*5) = 0.25
     #  t=2  (3, 1) D event: E_D = 3/4 = 0.75,   V = 3*1*1*3 / (16*3) = 0.1875
@@ -132,7 +134,7 @@ def test_cohorts_of_response_weeks_whose_window_has_elapsed() -> None:
 
 
 def test_no_respondents_gives_zero_rows_and_no_curve() -> None:
-    result = compute_time_to_repurchase(RESPONSES.iloc[:0], PURCHASES, week=WEEK)
+    result = compute_time_to_repurchase(RESPONSES.iloc[:0], PURCHASES, week=WEEK, business_tz="UTC")
     assert result["repurchase_survival"].empty
     assert (result["repurchase_by_nps_group"]["respondents"] == 0).all()
     assert result["repurchase_tests"]["p_value"].isna().all()
@@ -190,9 +192,49 @@ def test_a_purchase_without_a_business_day_is_not_a_repurchase_inside_a_batch_or
             "amount": [20.0, 5.0],
         }
     )
-    alone = compute_time_to_repurchase(responses, transactions, week="2026-W27", response_weeks=1)
+    alone = compute_time_to_repurchase(responses, transactions, week="2026-W27", business_tz="UTC", response_weeks=1)
     with one_batch():
-        shared = compute_time_to_repurchase(responses, transactions, week="2026-W27", response_weeks=1)
+        shared = compute_time_to_repurchase(
+            responses, transactions, week="2026-W27", business_tz="UTC", response_weeks=1
+        )
     for out in (alone, shared):
         groups = out["repurchase_by_nps_group"].set_index("nps_group")
         assert (groups.loc["detractor", "respondents"], groups.loc["detractor", "repurchasers"]) == (1, 0)
+
+
+def test_the_follow_up_ends_when_the_business_day_ends_not_at_utc_midnight() -> None:
+    """New York (UTC-4 in July): W27's rows end at Monday 2026-07-06 00:00 EDT = 04:00 UTC. A respondent
+    answering on Friday 2026-07-03 12:00 EDT (16:00 UTC) who buys on Sunday 21:00 EDT (Monday 01:00 UTC, a
+    Sunday row) bought again after 2 days 9 hours = 2.375 days; one who never buys is followed to Monday
+    00:00 EDT, 2.5 days. A purchase at exactly Monday 00:00 EDT is a Monday row: not read for W27 (the
+    caller's business days stop at Sunday), and were it given, after the follow-up."""
+    answered = pd.Timestamp("2026-07-03 16:00", tz="UTC")
+    responses = pd.DataFrame(
+        {
+            "response_id": ["r1", "r2"],
+            "customer_id": ["A", "B"],
+            "nps": [3.0, 3.0],
+            "submitted_at": [answered, answered],
+            "business_day": [dt.date(2026, 7, 3)] * 2,
+        }
+    )
+    transactions = pd.DataFrame(
+        {
+            "customer_id": ["A", "B"],
+            "occurred_at": pd.to_datetime(["2026-07-06 01:00", "2026-07-06 04:00"], utc=True),
+            "business_day": [dt.date(2026, 7, 5), dt.date(2026, 7, 5)],  # B's as if it were Sunday's: see above
+            "amount": [20.0, 20.0],
+            "currency": "EUR",
+        }
+    )
+    result = compute_time_to_repurchase(
+        responses, transactions, week=WEEK, response_weeks=1, business_tz="America/New_York"
+    )
+    curve = result["repurchase_survival"]
+    detractors = result["repurchase_by_nps_group"].set_index("nps_group").loc["detractor"]
+    assert (detractors["respondents"], detractors["repurchasers"], detractors["censored"]) == (2, 1, 1)
+    # Kaplan-Meier: at 2.375 days one of two buys, S = 1/2; the other is censored at 2.5 days.
+    days = curve.loc[curve["nps_group"] == "detractor"].set_index("day")["survival"]
+    assert days.loc[2] == 1.0 and days.loc[3] == 0.5
+    utc = compute_time_to_repurchase(responses, transactions, week=WEEK, response_weeks=1, business_tz="UTC")
+    assert utc["repurchase_by_nps_group"].set_index("nps_group").loc["detractor", "repurchasers"] == 0

@@ -86,7 +86,10 @@ def test_with_outreach_the_curves_still_show_detractors_buying_again_later(demo)
     # Kaplan-Meier curves of the last 13 response weeks (comeback purchases included) must still show
     # detractors slower than promoters: a later median, fewer back by day 30, and a significant log-rank test.
     km = compute_time_to_repurchase(
-        demo["typed"]["survey_responses"], demo["typed"]["transactions"], week=demo["last_week"]
+        demo["typed"]["survey_responses"],
+        demo["typed"]["transactions"],
+        week=demo["last_week"],
+        business_tz="Europe/London",
     )
     groups = km["repurchase_by_nps_group"].set_index("nps_group")
     assert groups.loc["detractor", "median_days"] > groups.loc["promoter", "median_days"] + 7
