@@ -9,6 +9,7 @@ from datetime import date
 from uuid import UUID
 
 import pytest
+import sqlalchemy as sa
 
 from loyalty import progress
 from loyalty.contract import ENTITIES
@@ -113,6 +114,15 @@ def test_backfill_runs_in_chunks_with_progress_and_artifacts(prefect_harness, pr
     files = table_snapshot(project_env.warehouse_url, "file_ledger")
     resent = files.loc[files["path"] == "transactions/2026-11-18_pos_resend.csv"]
     assert resent[["status", "duplicate_of"]].values.tolist() == [["duplicate", "transactions/2026-11-16_pos.csv"]]
+    if project_env.warehouse_url.startswith("postgresql"):  # the metrics were planned on fresh statistics
+        with get_engine(project_env.warehouse_url).connect() as conn:
+            analyzed = conn.execute(
+                sa.text(
+                    "select relname from pg_stat_user_tables where schemaname = current_schema()"
+                    " and last_analyze is not null and relname in ('transactions', 'survey_responses', 'customers')"
+                )
+            ).scalars()
+            assert sorted(analyzed) == ["customers", "survey_responses", "transactions"]
 
 
 def test_resumed_backfill_skips_done_days_and_equals_a_full_run(prefect_harness, project_env):
