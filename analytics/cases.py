@@ -12,7 +12,8 @@ Definitions (times in UTC; days and weeks in the business time zone)
   keeps its opening week, reason and value. In `weekly_cases` both count only the listings up to that week. So
   a customer has at most one open case.
 - A case closes at the first of: an outreach with outcome ``resolved`` at or after ``opened_at`` (status
-  ``resolved``); a purchase (amount > 0) strictly after ``opened_at`` (``came_back``); ``opened_at`` +
+  ``resolved``); a purchase (amount > 0) at or after ``opened_at`` (``came_back``; rows at the instant a list
+  is issued come after it, as for a customer whose open case that list continues); ``opened_at`` +
   ``expiry_weeks`` weeks (``expired``). At one instant, expiry comes first, then a resolved outreach, then a
   purchase. Before it closes a case is ``contacted`` once an outreach attempt (any outcome) at or after
   ``opened_at`` was made, else ``open``. The status shown for a week is the status at that week's end: events
@@ -266,7 +267,7 @@ def _open_case(
     after = np.flatnonzero(contact_times >= opened) if len(contact_times) else np.array([], dtype=int)
     resolved = [i for i in after if contact_outcomes[i] == "resolved"]
     resolved_at = contact_times[resolved[0]] if resolved else None
-    bought = buy_times[buy_times > opened]
+    bought = buy_times[buy_times >= opened]
     bought_at = bought[0] if len(bought) else None
     closings = [(expires, 0, "expired")]  # first at a tie: see "Which week an instant belongs to"
     if resolved_at is not None:

@@ -14,7 +14,7 @@ Who is compared (:func:`effect_sample`)
 - Observational (control share 0, nothing held out): cases contacted before they closed against cases nobody
   contacted. Who gets reached is not random (reachable customers may be keener anyway), so a difference is
   not an effect of outreach: the result says "observational only".
-- Time to next purchase: days from the case's opening to the first purchase (amount > 0) after it, censored at
+- Time to next purchase: days from the case's opening to the first purchase (amount > 0) at or after it, censored at
   ``as_of`` and at ``window_days`` (a purchase on the window's last instant counts; one at exactly ``as_of``,
   the next week's first instant, is not seen yet, so a window is complete when it ended before ``as_of``).
 
@@ -140,7 +140,7 @@ def effect_sample(
         right_on="next_purchase_at",
         by="customer_id",
         direction="forward",
-        allow_exact_matches=False,
+        allow_exact_matches=True,  # a purchase at the opening instant is after the list (analytics/cases.py)
     )
     window = pd.Timedelta(days=window_days)
     followed = (as_of - matched["opened_at"]).clip(upper=window)

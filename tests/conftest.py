@@ -25,14 +25,6 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("LOYALTY_RETRY_BACKOFF_SCALE", "0.01")
 
 
-from hypothesis import settings as hypothesis_settings  # noqa: E402
-
-# Property tests explore new random examples on every local run (and keep failures in .hypothesis/); under CI
-# they draw the same examples every time, so a red CI is reproducible and never a new draw's luck.
-hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI") == "true":
-    hypothesis_settings.load_profile("ci")
-
 from loyalty.db import create_engine  # noqa: E402
 from loyalty.schema import drop_all, migrate  # noqa: E402
 from loyalty.settings import Settings, reset_settings  # noqa: E402

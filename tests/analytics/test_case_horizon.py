@@ -48,7 +48,7 @@ def _within_horizon(transactions: pd.DataFrame, listings: pd.DataFrame, horizon_
     horizon = pd.Timedelta(days=horizon_days)
     for customer_id, at in zip(opened["customer_id"], opened["opened_at"], strict=True):
         mine = transactions["customer_id"] == customer_id
-        keep |= mine & (transactions["occurred_at"] > at) & (transactions["occurred_at"] <= at + horizon)
+        keep |= mine & (transactions["occurred_at"] >= at) & (transactions["occurred_at"] <= at + horizon)
     return transactions.loc[keep].reset_index(drop=True)
 
 

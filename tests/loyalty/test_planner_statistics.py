@@ -45,9 +45,9 @@ def test_missing_then_stale_statistics_are_refreshed_and_fresh_ones_left_alone(w
         _add_customers(engine, 0, 1000)
         assert refresh_planner_statistics(engine) == TABLES  # never analyzed: every table
         assert refresh_planner_statistics(engine) == []  # just analyzed
-        _add_customers(engine, 1000, 100)  # 100 changed rows <= 50 + 10% of 1,000: still fresh
+        _add_customers(engine, 1000, 100)  # 100 changed rows <= 50 + 10% of the 1,100 live ones: still fresh
         assert refresh_planner_statistics(engine) == []
-        _add_customers(engine, 1100, 200)  # 300 changed rows > 50 + 10% of 1,000
+        _add_customers(engine, 1100, 200)  # 300 changed rows > 50 + 10% of the 1,300 live ones
         assert refresh_planner_statistics(engine) == ["customers"]
         with engine.connect() as conn:
             estimate = conn.execute(sa.text("select reltuples from pg_class where oid = 'customers'::regclass"))

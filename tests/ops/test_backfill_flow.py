@@ -119,7 +119,8 @@ def test_backfill_runs_in_chunks_with_progress_and_artifacts(prefect_harness, pr
             analyzed = conn.execute(
                 sa.text(
                     "select relname from pg_stat_user_tables where schemaname = current_schema()"
-                    " and last_analyze is not null and relname in ('transactions', 'survey_responses', 'customers')"
+                    " and coalesce(last_analyze, last_autoanalyze) is not null"
+                    " and relname in ('transactions', 'survey_responses', 'customers')"
                 )
             ).scalars()
             assert sorted(analyzed) == ["customers", "survey_responses", "transactions"]
