@@ -13,9 +13,10 @@ Definitions (times in UTC; days and weeks in the business time zone)
   a customer has at most one open case.
 - A case closes at the first of: an outreach with outcome ``resolved`` at or after ``opened_at`` (status
   ``resolved``); a purchase (amount > 0) at or after ``opened_at`` (``came_back``; rows at the instant a list
-  is issued come after it, as for a customer whose open case that list continues); ``opened_at`` +
-  ``expiry_weeks`` weeks (``expired``). At one instant, expiry comes first, then a resolved outreach, then a
-  purchase. Before it closes a case is ``contacted`` once an outreach attempt (any outcome) at or after
+  is issued come after it, as for a customer whose open case that list continues); ``expiry_weeks`` weeks
+  later, when the list of ``list_week`` + ``expiry_weeks`` is issued (``expired``; local weeks, so across a clock
+  change an hour more or less than 168 hours each). At one instant, expiry comes first, then a resolved
+  outreach, then a purchase. Before it closes a case is ``contacted`` once an outreach attempt (any outcome) at or after
   ``opened_at`` was made, else ``open``. The status shown for a week is the status at that week's end: events
   after it are not seen, so a week's rows never depend on later data.
 - Which week an instant belongs to. A purchase or an outreach attempt is a row: like every row it belongs to the
@@ -53,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from analytics._frames import purchases_only, require_columns
-from analytics.weeks import parse_iso_week
+from analytics.weeks import parse_iso_week, shift_iso_week
 
 __all__ = [
     "CASE_LEDGER_COLUMNS",
@@ -225,7 +226,10 @@ def build_case_ledger(
     attempts = _attempts(outreach, rows["customer_id"])
     purchases = _purchase_times(transactions, rows["customer_id"])
     issued = {w: list_issued_at(w, business_tz) for w in rows["week"].unique()}
-    expiry = pd.Timedelta(weeks=expiry_weeks)
+    # A case expires when the list ``expiry_weeks`` weeks later is issued: Monday 00:00 local, so a clock change in
+    # between does not move it an hour off the week's end (8 x 168 hours from a GMT opening was Monday 01:00 BST,
+    # and such a case stayed on one more weekly list).
+    expiries = {w: list_issued_at(shift_iso_week(w, expiry_weeks), business_tz) for w in issued}
 
     cases: list[dict] = []
     customer_id, current = None, None
@@ -242,7 +246,9 @@ def build_case_ledger(
             current["last_listed_week"] = row.week
             current["listed_weeks"] += (row.week,)
             continue
-        current = _open_case(row, opened_at, expiry, contact_times, contact_outcomes, contact_teams, buy_times)
+        current = _open_case(
+            row, opened_at, expiries[row.week], contact_times, contact_outcomes, contact_teams, buy_times
+        )
         cases.append(current)
     ledger = pd.DataFrame(cases)
     ledger["is_control"] = assign_control(ledger["customer_id"], ledger["list_week"], control_share)
@@ -256,14 +262,14 @@ def build_case_ledger(
 def _open_case(
     row: Any,
     opened_at: pd.Timestamp,
-    expiry: pd.Timedelta,
+    expires_at: pd.Timestamp,
     contact_times: np.ndarray,
     contact_outcomes: list,
     contact_teams: list,
     buy_times: np.ndarray,
 ) -> dict:
     opened = opened_at.to_datetime64()
-    expires = (opened_at + expiry).to_datetime64()
+    expires = expires_at.to_datetime64()
     after = np.flatnonzero(contact_times >= opened) if len(contact_times) else np.array([], dtype=int)
     resolved = [i for i in after if contact_outcomes[i] == "resolved"]
     resolved_at = contact_times[resolved[0]] if resolved else None

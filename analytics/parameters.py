@@ -105,5 +105,6 @@ class MetricParameters:
     def case_horizon_days(self) -> int:
         """How long after a listing's opening a purchase can still matter to the cases: one closes a case until
         it expires (``retain_case_expiry_weeks``), and the outreach effect follows a customer's first case for
-        ``repurchase_window_days``. Later purchases change no case figure (analytics/bundle.py reads no more)."""
-        return max(7 * self.retain_case_expiry_weeks, self.repurchase_window_days)
+        ``repurchase_window_days``. Later purchases change no case figure (analytics/bundle.py reads no more).
+        A day more than the expiry's weeks: they are local weeks, an hour longer across a clock change."""
+        return max(7 * self.retain_case_expiry_weeks + 1, self.repurchase_window_days)

@@ -120,7 +120,7 @@ def test_a_purchase_in_the_last_second_before_a_case_expires_closes_it():
     and here it is the expiry that sets it (window 30 days). One at the expiry instant itself comes after the
     expiry (analytics/cases.py: a row at a week's end belongs to the next week)."""
     params = MetricParameters(retain_case_expiry_weeks=8, repurchase_window_days=30)
-    assert params.case_horizon_days == 56
+    assert params.case_horizon_days == 57  # 56 days and one for a clock change (next test)
     listings, outreach, transactions = _one_listing(pd.Timedelta(days=56))
     assert _figures(listings, outreach, transactions, params)[0].loc[0, "closed_by"] == "expired"
     listings, outreach, transactions = _one_listing(pd.Timedelta(days=56) - pd.Timedelta(seconds=1))
@@ -148,3 +148,28 @@ def test_a_purchase_on_the_last_day_of_the_follow_up_counts_for_the_outreach_eff
     assert sample(transactions).loc[0, "duration_days"] == 90.0
     assert sample(_within_horizon(transactions, listings, 90)).equals(sample(transactions))
     assert not sample(_within_horizon(transactions, listings, 56)).loc[0, "repurchased"]
+
+
+def test_across_the_clock_change_a_case_expires_when_the_list_eight_weeks_later_is_issued():
+    """W41's list opens Monday 2026-10-12 00:00 BST (2026-10-11 23:00 UTC); eight weeks later W49's list is issued
+    at Monday 2026-12-07 00:00 GMT: 56 days and 1 hour later, because the clocks went back on 2026-10-25. A
+    purchase 56 days and 30 minutes after the opening still closes the case, and 56 days of horizon would miss it."""
+    params = MetricParameters(retain_case_expiry_weeks=8, repurchase_window_days=30)
+    listings = _listings([("2026-W41", "B")])
+    opened = list_issued_at("2026-W41", TZ)
+    assert opened == pd.Timestamp("2026-10-11T23:00Z")
+    assert list_issued_at("2026-W49", TZ) - opened == pd.Timedelta(days=56, hours=1)
+    outreach = pd.DataFrame(columns=["outreach_id", "customer_id", "contacted_at", "outcome", "team"])
+    bought = opened + pd.Timedelta(days=56, minutes=30)
+    transactions = pd.DataFrame({"customer_id": ["B"], "occurred_at": [bought], "amount": [25.0]})
+    ledger = _figures(listings, outreach, transactions, params)[0]
+    assert ledger.loc[0, ["closed_by", "closed_at"]].tolist() == ["came_back", bought]
+    later = pd.DataFrame({"customer_id": ["B"], "occurred_at": [bought + pd.Timedelta(hours=1)], "amount": [25.0]})
+    expired = _figures(listings, outreach, later, params)[0]
+    assert expired.loc[0, ["closed_by", "closed_at"]].tolist() == ["expired", list_issued_at("2026-W49", TZ)]
+    within = _within_horizon(transactions, listings, params.case_horizon_days)
+    assert _figures(listings, outreach, within, params)[0].equals(ledger)
+    assert (
+        _figures(listings, outreach, _within_horizon(transactions, listings, 56), params)[0].loc[0, "closed_by"]
+        == "expired"
+    )
