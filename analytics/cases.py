@@ -282,9 +282,7 @@ def _open_case(
         closings.append((bought_at, 2, "came_back"))
     closed_at, _, closed_by = min(closings)
     # A contact at the very instant a case expires comes after the expiry; one that resolves it is in it.
-    in_case = [
-        i for i in after if contact_times[i] < closed_at or (contact_times[i] == closed_at and closed_by != "expired")
-    ]
+    in_case = [i for i in after if not _closed_as_of(closed_at, closed_by, contact_times[i])]
     return {
         "case_id": f"{row.customer_id}:{row.week}",
         "customer_id": row.customer_id,
@@ -305,7 +303,7 @@ def _open_case(
     }
 
 
-def _closed_as_of(closed_at: Any, closed_by: Any, instant: pd.Timestamp) -> Any:
+def _closed_as_of(closed_at: Any, closed_by: Any, instant: Any) -> Any:
     """Whether a case is closed as of ``instant`` (a scalar or Series each): a row (purchase, resolving
     contact) at exactly ``instant`` belongs to the week that starts then, an expiry to the one that ends then."""
     return (closed_at < instant) | ((closed_at == instant) & (closed_by == "expired"))
@@ -367,8 +365,9 @@ def compute_weekly_cases(
     attempts = pd.DataFrame(
         {"customer_id": outreach["customer_id"].astype("str"), "at": _utc(outreach["contacted_at"])}
     ).merge(ledger[["case_id", "customer_id", "opened_at", "closed_at", "closed_by"]], on="customer_id")
-    in_case = (attempts["at"] >= attempts["opened_at"]) & (attempts["at"] <= attempts["closed_at"])
-    in_case &= (attempts["at"] < attempts["closed_at"]) | (attempts["closed_by"] != "expired")
+    in_case = (attempts["at"] >= attempts["opened_at"]) & ~_closed_as_of(
+        attempts["closed_at"], attempts["closed_by"], attempts["at"]
+    )
     attempts = attempts.loc[in_case]
     zone = ZoneInfo(business_tz)
     parts = []

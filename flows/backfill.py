@@ -49,7 +49,6 @@ from loyalty.db import get_engine
 from loyalty.failures import Failure, summarise_failures
 from loyalty.quality import validation_rows
 from loyalty.settings import Settings, get_settings
-from loyalty.warehouse import refresh_planner_statistics
 from tasks.chunk import intake_chunk, parallel_intake
 from tasks.interrupted import on_run_stopped, sweep_interrupted
 from tasks.limits import ensure_source_limit
@@ -238,8 +237,6 @@ def backfill(
         get_engine(settings.warehouse_url), sorted(touched), through=end, max_weeks=settings.recompute_max_weeks
     )
     if recompute and weeks:
-        if analyzed := refresh_planner_statistics(get_engine(settings.warehouse_url)):
-            logger.info("planner statistics refreshed before the metrics: %s", ", ".join(analyzed))
         recompute_metrics(settings, weeks)
         logger.info("metrics recomputed for %d weeks: %s .. %s", len(weeks), weeks[0], weeks[-1])
     if render_reports:

@@ -19,7 +19,6 @@ from loyalty.failures import Failure, summarise_failures
 from loyalty.quality import validation_rows
 from loyalty.rundate import resolve_delivery_day
 from loyalty.settings import get_settings
-from loyalty.warehouse import refresh_planner_statistics
 from tasks.chunk import intake_chunk
 from tasks.interrupted import on_run_stopped, sweep_interrupted
 from tasks.limits import ensure_source_limit
@@ -84,8 +83,6 @@ def nightly_etl(delivery_day: OptionalDay = None, entities: Entities = None, rec
             through=day,
             max_weeks=settings.recompute_max_weeks,
         )
-        if analyzed := refresh_planner_statistics(get_engine(settings.warehouse_url)):
-            logger.info("planner statistics refreshed before the metrics: %s", ", ".join(analyzed))
         recompute_metrics(settings, weeks)
         logger.info("metrics recomputed for %s", ", ".join(weeks))
     if failures:

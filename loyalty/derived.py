@@ -40,7 +40,8 @@ _IDS_PER_STATEMENT = 900
 WHOLE_MONTH_CUSTOMERS = 20_000
 #: occurred_at is UTC, business_day the business time zone's day: they differ by under a day (offsets are at
 #: most 14 hours); two days of margin keep the index range safe whatever the session's time zone, and whatever
-#: text SQLite compares (tasks/metrics.py reads the cases' purchases with the same margin, then cuts exactly).
+#: text SQLite compares (tasks/metrics.py reads the cases' purchases with the same margin; the cases look only
+#: at what follows each opening, so the extra rows change nothing).
 OCCURRED_MARGIN = dt.timedelta(days=2)
 
 

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from loyalty.contract import get_entity
+from loyalty.db import load_sql
 from loyalty.delivery import CheckedDelivery, LoadSummary
 from loyalty.derived import mark_customer_months, month_of, partition_customer_months
 from loyalty.quality import failed_rules
@@ -325,15 +326,8 @@ def refresh_planner_statistics(engine: Engine) -> list[str]:
     if engine.dialect.name != "postgresql":
         return []
     with engine.begin() as conn:
-        stale = list(conn.execute(_STALE, {"tables": list(_ANALYZED)}).scalars())
+        stale = list(conn.execute(load_sql("derived/stale_statistics"), {"tables": list(_ANALYZED)}).scalars())
         if stale:
             # Names from pg_stat_user_tables, filtered to the constant above; DDL cannot bind them.
-            conn.execute(sa.text(f"analyze {', '.join(sorted(stale))}"))
-    return sorted(stale)
-
-
-_STALE = sa.text(
-    "select name from unnest(cast(:tables as text[])) as wanted (name)"
-    " join pg_stat_user_tables as s on s.relid = to_regclass(wanted.name)"
-    " where (s.last_analyze is null and s.last_autoanalyze is null) or s.n_mod_since_analyze > 50 + 0.1 * s.n_live_tup"
-)
+            conn.execute(sa.text(f"analyze {', '.join(stale)}"))
+    return stale

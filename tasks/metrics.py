@@ -33,6 +33,7 @@ from loyalty.db import get_engine, load_sql
 from loyalty.derived import OCCURRED_MARGIN, settle_customer_months
 from loyalty.schema import METRIC_TABLES
 from loyalty.settings import Settings
+from loyalty.warehouse import refresh_planner_statistics
 from tasks.retry import retrying_task
 
 log = logging.getLogger(__name__)
@@ -555,6 +556,8 @@ def recompute_metrics(settings: Settings, weeks: list[str]) -> dict[str, int]:
     if not weeks:
         return {}
     engine = get_engine(settings.warehouse_url)
+    if analyzed := refresh_planner_statistics(engine):  # PostgreSQL: plan the reads on the rows just loaded
+        log.info("planner statistics refreshed before the metrics: %s", ", ".join(analyzed))
     weeks = sorted(set(weeks))
     written: dict[str, int] = {}
     for i in range(0, len(weeks), settings.metric_batch_weeks):
