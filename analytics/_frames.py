@@ -72,10 +72,12 @@ def has_text(values: pd.Series) -> pd.Series:
     return (values.notna() & (text.str.strip().str.len() > 0)).astype(bool)
 
 
-def purchases_only(transactions: pd.DataFrame) -> pd.DataFrame:
-    """Rows that count as a purchase: positive amount and a known customer (refunds are not activity)."""
+def purchases_only(transactions: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """Rows that count as a purchase: positive amount and a known customer (refunds are not activity).
+    ``columns``: only those (a copy of the rows of a few columns, not of every column)."""
     amount = transactions["amount"].astype("float64")
-    return transactions.loc[(amount > 0) & transactions["customer_id"].notna()]
+    is_purchase = (amount > 0) & transactions["customer_id"].notna()
+    return transactions.loc[is_purchase] if columns is None else transactions.loc[is_purchase, columns]
 
 
 def require_single_currency(transactions: pd.DataFrame) -> None:
@@ -153,5 +155,8 @@ def transaction_ledger(transactions: pd.DataFrame, as_of: dt.date | None) -> tup
     """
     full, customer_ids = once_per_batch("ledger", transactions, lambda: _full_ledger(transactions))
     as_of_day = day_number(as_of) if as_of is not None else int(full["day"].max()) if len(full) else 0
-    ledger = full.loc[full["day"] <= as_of_day].reset_index(drop=True)
+    through = full["day"].to_numpy() <= as_of_day
+    # Every row up to as_of (the last week of a batch): the frame itself, not a copy of 4M rows (copy-on-write
+    # keeps the batch's frame as it is when a caller adds a column).
+    ledger = full.copy(deep=False) if through.all() else full.loc[through].reset_index(drop=True)
     return ledger, customer_ids.copy(), as_of_day

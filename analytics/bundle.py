@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from analytics._frames import one_batch
@@ -36,7 +37,7 @@ from analytics.repurchase import compute_repurchase_cohorts, compute_time_to_rep
 from analytics.retain_list import build_retain_list
 from analytics.retention import compute_cohort_retention, compute_weekly_retention
 from analytics.satisfaction import compute_weekly_satisfaction
-from analytics.weeks import parse_iso_week, previous_iso_weeks, shift_iso_week
+from analytics.weeks import day_numbers_of, parse_iso_week, previous_iso_weeks, shift_iso_week
 
 
 def convert_currency(transactions: pd.DataFrame, rates: dict[str, float], to: str) -> pd.DataFrame:
@@ -46,11 +47,16 @@ def convert_currency(transactions: pd.DataFrame, rates: dict[str, float], to: st
     dropped (the frame's ``attrs['dropped_currencies']``).
     """
     rates = {**rates, to: 1.0}
-    factor = transactions["currency"].map(rates)
+    # Per distinct currency, not per row: mapping 4M text values made as many Python strings (150 MB at the
+    # weekly metrics' peak on the bench's year warehouse).
+    codes, currencies = pd.factorize(transactions["currency"])
+    per_currency = np.array([rates.get(c, np.nan) for c in currencies] + [np.nan], dtype=np.float64)
+    factor = pd.Series(per_currency[codes], index=transactions.index)  # code -1 (missing): the NaN at the end
     rated = factor.notna()
     # A frame of its own either way (copy-on-write): the rows are copied only when some must go.
-    kept = transactions.copy(deep=False) if rated.all() else transactions.loc[rated]
-    kept["amount"] = kept["amount"].astype(float) * factor[rated].astype(float)
+    everything_rated = bool(rated.all())
+    kept = transactions.copy(deep=False) if everything_rated else transactions.loc[rated]
+    kept["amount"] = kept["amount"].astype(float) * (factor if everything_rated else factor[rated])
     kept["currency"] = to
     dropped = transactions.loc[~rated, "currency"].value_counts().to_dict()
     kept.attrs["dropped_currencies"] = {str(k): int(v) for k, v in dropped.items()}
@@ -106,8 +112,9 @@ def compute_metric_frames(
         purchases_of = lambda openings, _: everything.loc[  # noqa: E731  # all of theirs: more than enough
             everything["customer_id"].astype("str").isin(set(openings["customer_id"]))
         ]
-        in_window = pd.to_datetime(transactions["business_day"]).dt.date >= history.start
-        transactions = transactions.loc[in_window].reset_index(drop=True)
+        in_window = day_numbers_of(transactions["business_day"]) >= history.start_day  # missing days: before
+        if not in_window.all():  # a year's history is all in the window: the same frame, not a copy of it
+            transactions = transactions.loc[in_window].reset_index(drop=True)
     elif purchases_of is None:
         raise ValueError("with a history, purchases_of must give the listed customers' transactions")
     keep = set(weeks) | {w for week in weeks for w in previous_iso_weeks(week, params.trend_weeks)}

@@ -135,18 +135,29 @@ def _cohort_cells(
         return empty_cohort_cells()
     existing = np.isin(customer_ids.astype(str), list(existing_customers(customers, data_start)))
     has_first = ~np.isnan(first)
-    cohort = np.where(has_first, month_number(np.nan_to_num(first).astype(np.int64)), -1)
+    first_day = np.nan_to_num(first).astype(np.int64)
+    cohort = month_number(first_day)
     cohort[existing] = int(month_number(np.array([day_number(data_start)]))[0])
-    old = old.loc[has_first[old["customer"].to_numpy()]]
-    code = old["customer"].to_numpy()
     return cohort_cells(
-        old.assign(
-            month=month_number(old["day"].to_numpy()),
-            cohort=cohort[code],
-            is_existing=existing[code],
-            first_purchase_day=first[code],
-        )
+        old,
+        cohort=cohort,
+        is_existing=existing,
+        counts_from=counts_from_day(cohort, existing, first_day, has_first),
     )
+
+
+#: counts_from of a customer in no cohort: none of their rows counts.
+NOT_IN_A_COHORT = np.iinfo(np.int64).max
+
+
+def counts_from_day(
+    cohort: np.ndarray, is_existing: np.ndarray, first_day: np.ndarray, member: np.ndarray
+) -> np.ndarray:
+    """Per customer, the first day whose rows count in the cohort matrix: an existing customer's first purchase
+    day, a new customer's first of the cohort month (a row counts from the month of the first purchase),
+    NOT_IN_A_COHORT for customers outside ``member``."""
+    month_start = cohort.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    return np.where(member, np.where(is_existing, first_day, month_start), NOT_IN_A_COHORT)
 
 
 def empty_cohort_cells() -> pd.DataFrame:
@@ -156,20 +167,68 @@ def empty_cohort_cells() -> pd.DataFrame:
     )
 
 
-def cohort_cells(rows: pd.DataFrame) -> pd.DataFrame:
-    """Cohort cells (COHORT_CELL_COLUMNS) of ledger rows carrying their customer's cohort, is_existing and
-    first_purchase_day. A row counts from the first purchase: its month for a new customer, its day for an
-    existing one. Grouped the same way over any slice of history, so a cell's revenue adds up the same rows in
-    the same order (the window's cells and the earlier ones never share a month)."""
-    from_first_day = rows["day"].to_numpy() >= rows["first_purchase_day"].to_numpy()
-    rows = rows.loc[np.where(rows["is_existing"], from_first_day, rows["month"] >= rows["cohort"])]
-    keys = ["is_existing", "cohort", "month"]
-    active = rows.loc[rows["amount"] > 0, [*keys, "customer"]].drop_duplicates().groupby(keys).size()
-    # math.fsum: the correctly rounded sum, whatever the order and the other cells. pandas' groupby sum gave
-    # 239.98 for three rows in a cell among others and 239.98000000000002 for the same rows in the same order
-    # as the only cell (sorted keys took an uncompensated path, pandas 3.1), so a window and all history
-    # disagreed (found by tests/analytics/test_history.py). Costs about 0.15 s more on 4M rows.
-    revenue = rows.groupby(keys)["amount"].agg(math.fsum).rename("revenue")
-    cells = revenue.to_frame().join(active.rename("active_customers")).reset_index()
-    cells["active_customers"] = cells["active_customers"].fillna(0).astype(np.int64)
-    return cells[COHORT_CELL_COLUMNS]
+def cohort_cells(
+    ledger: pd.DataFrame, *, cohort: np.ndarray, is_existing: np.ndarray, counts_from: np.ndarray
+) -> pd.DataFrame:
+    """Cohort cells (COHORT_CELL_COLUMNS) of ledger rows (customer code, day, amount; transaction_ledger).
+
+    Per customer code: ``cohort`` (month number), ``is_existing``, and ``counts_from`` (counts_from_day): a row
+    counts from that day on (its month for a new customer, the first purchase day for an existing one).
+    Grouped the same way over any slice of history, so a window's cells and the earlier ones (which never
+    share a month) add up to the cells of all history.
+
+    Built from arrays of the counted rows only, a customer's cohort looked up per row once: at a year
+    (4M rows) the frame of every row with its customer's cohort, kept and copied twice, held 430 MB at the
+    weekly metrics' peak (memray, the bench's year warehouse)."""
+    code = ledger["customer"].to_numpy()
+    day = ledger["day"].to_numpy()
+    kept = day >= counts_from[code]
+    code, day = code[kept], day[kept]
+    amount = ledger["amount"].to_numpy()[kept]
+    del kept
+    if not len(code):
+        return empty_cohort_cells()
+    month = month_number(day)
+    del day
+    # A cell is (is_existing, cohort, month); both of the first are the customer's, so a customer x month
+    # pair is in one cell, and a cell's key is its customer's group (cohort, is_existing) and the month.
+    group_of_code = cohort * 2 + is_existing
+    first_month = int(month.min())
+    span = int(month.max()) - first_month + 1
+    cell = group_of_code[code] * span + (month - first_month)
+    revenue = _fsum_by(cell, amount)
+    bought = amount > 0
+    customer_months = pd.unique(code[bought] * span + (month[bought] - first_month))  # once per customer month
+    active = pd.Series(group_of_code[customer_months // span] * span + customer_months % span).value_counts()
+    cells = pd.DataFrame({"revenue": revenue}).join(active.rename("active_customers"))
+    key = cells.index.to_numpy()
+    group, month_offset = key // span, key % span
+    out = pd.DataFrame(
+        {
+            "is_existing": (group % 2).astype(bool),
+            "cohort": group // 2,
+            "month": month_offset + first_month,
+            "active_customers": cells["active_customers"].fillna(0).to_numpy().astype(np.int64),
+            "revenue": cells["revenue"].to_numpy(np.float64),
+        }
+    )
+    return out.sort_values(["is_existing", "cohort", "month"], kind="stable").reset_index(drop=True)[
+        COHORT_CELL_COLUMNS
+    ]
+
+
+def _fsum_by(keys: np.ndarray, values: np.ndarray) -> pd.Series:
+    """Per distinct key (sorted), math.fsum of its values: the correctly rounded sum, whatever the order and
+    the other keys. pandas' groupby sum gave 239.98 for three rows in a cell among others and
+    239.98000000000002 for the same rows in the same order as the only cell (sorted keys took an
+    uncompensated path, pandas 3.1), so a window and all history disagreed (found by
+    tests/analytics/test_history.py). numpy has no exactly rounded sum; fsum runs per key over one sorted
+    copy of the values (groupby(...).agg(math.fsum) held 180 MB more at a year's 4M rows)."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    sorted_values = values[order]
+    del order
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    ends = np.r_[starts[1:], len(sorted_keys)]
+    sums = [math.fsum(sorted_values[a:b].tolist()) for a, b in zip(starts, ends, strict=True)]
+    return pd.Series(sums, index=sorted_keys[starts], dtype=np.float64)

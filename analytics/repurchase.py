@@ -340,7 +340,7 @@ def _next_purchase_at(respondents: pd.DataFrame, transactions: pd.DataFrame, *, 
 def _purchases_in_time_order(transactions: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
     """Purchases as (customer code, business day number, time), in time order, and the customer ids the codes
     index: int codes, not 4M strings, because a batch of weeks keeps this while it runs."""
-    purchases = purchases_only(transactions)
+    purchases = purchases_only(transactions, ["customer_id", "business_day", "occurred_at"])
     codes, buyers = pd.factorize(purchases["customer_id"].astype("str"))
     frame = pd.DataFrame(
         {

@@ -28,6 +28,7 @@ from analytics.history import (
     COHORT_CELL_COLUMNS,
     PurchaseHistory,
     cohort_cells,
+    counts_from_day,
     existing_customers,
     history_from_frames,
     month_number,
@@ -167,16 +168,17 @@ def compute_cohort_retention(
 
 def _window_cells(ledger: pd.DataFrame, customer_ids: np.ndarray, members: pd.DataFrame) -> pd.DataFrame:
     """Cohort cells of the ledger's rows (analytics.history.cohort_cells) for the customers in ``members``."""
-    position = members.index.get_indexer(customer_ids.astype(str))[ledger["customer"].to_numpy()]
-    ledger = ledger.loc[position >= 0]
-    position = position[position >= 0]
+    position = members.index.get_indexer(customer_ids.astype(str))  # per customer code; -1: not a member
+    member = position >= 0
+    at = np.where(member, position, 0)
+    cohort = np.where(member, members["cohort"].to_numpy()[at], 0)
+    is_existing = member & members["is_existing"].to_numpy()[at]
+    first_day = np.where(member, members["first_purchase_day"].to_numpy()[at], 0)
     return cohort_cells(
-        ledger.assign(
-            month=month_number(ledger["day"].to_numpy()),
-            cohort=members["cohort"].to_numpy()[position],
-            is_existing=members["is_existing"].to_numpy()[position],
-            first_purchase_day=members["first_purchase_day"].to_numpy()[position],
-        )
+        ledger,
+        cohort=cohort,
+        is_existing=is_existing,
+        counts_from=counts_from_day(cohort, is_existing, first_day, member),
     )
 
 
@@ -293,13 +295,17 @@ def compute_weekly_retention(
 
 def _activity_by_week(ledger: pd.DataFrame, mondays: np.ndarray, first_purchase: np.ndarray) -> pd.DataFrame:
     """Active, new and repeat customers per week; ``first_purchase``: each customer code's first purchase day."""
-    purchases = ledger.loc[ledger["amount"] > 0]
-    active = purchases[["customer", "week_index"]].drop_duplicates()
-    is_repeat = first_purchase[active["customer"].to_numpy()] < mondays[active["week_index"].to_numpy()]
+    bought = ledger["amount"].to_numpy() > 0
+    weeks = len(mondays)
+    # Each customer x week with a purchase once, as one int key (a frame's drop_duplicates of 4M rows held
+    # about 200 MB more at a year).
+    active = pd.unique(ledger["customer"].to_numpy()[bought] * weeks + ledger["week_index"].to_numpy()[bought])
+    customer, week_index = active // weeks, active % weeks
+    is_repeat = first_purchase[customer] < mondays[week_index]
     counts = pd.DataFrame(
         {
-            "active_customers": np.bincount(active["week_index"], minlength=len(mondays)),
-            "repeat_customers": np.bincount(active["week_index"][is_repeat], minlength=len(mondays)),
+            "active_customers": np.bincount(week_index, minlength=weeks),
+            "repeat_customers": np.bincount(week_index[is_repeat], minlength=weeks),
         }
     )
     counts["new_customers"] = counts["active_customers"] - counts["repeat_customers"]
@@ -308,12 +314,21 @@ def _activity_by_week(ledger: pd.DataFrame, mondays: np.ndarray, first_purchase:
     return counts
 
 
+def _purchase_days(ledger: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each (customer code, day) with a purchase once, sorted by customer then day, as two arrays (one int key
+    per row: a frame's drop_duplicates and sort of 4M rows held about 200 MB more at a year)."""
+    bought = ledger["amount"].to_numpy() > 0
+    day = ledger["day"].to_numpy()[bought]
+    if not len(day):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    first, span = int(day.min()), int(day.max() - day.min()) + 1
+    # pd.unique (a hash) then a sort of the distinct keys: np.unique took 4.7 s for 4M keys (numpy 2.4), this 0.6.
+    keys = np.sort(pd.unique(ledger["customer"].to_numpy()[bought] * span + (day - first)))
+    return keys // span, keys % span + first
+
+
 def _churn_by_week(ledger: pd.DataFrame, mondays: np.ndarray, *, as_of_day: int, churn_days: int) -> pd.DataFrame:
-    purchase_days = (
-        ledger.loc[ledger["amount"] > 0, ["customer", "day"]].drop_duplicates().sort_values(["customer", "day"])
-    )
-    customer = purchase_days["customer"].to_numpy()
-    day = purchase_days["day"].to_numpy()
+    customer, day = _purchase_days(ledger)
     # A spell is a run of purchases with gaps of at most churn_days; each spell ends in one churn day.
     same_customer_next = np.zeros(len(day), dtype=bool)
     same_customer_next[:-1] = customer[1:] == customer[:-1]

@@ -220,8 +220,8 @@ def read_warehouse_frames(
     """responses (business days in range, with segment), transactions (from ``transactions_from`` up to
     last_day) and customers.
 
-    With ``region``, only that region's rows: responses and transactions by their own region, customers by
-    theirs. Amounts come back in the reporting currency.
+    With ``region``, only that region's rows: responses and transactions by their own region (transactions
+    chosen by the warehouse), customers by theirs. Amounts come back in the reporting currency.
     """
     params = {"first_day": first_day, "last_day": last_day}
     with engine.connect() as conn:
@@ -229,7 +229,12 @@ def read_warehouse_frames(
         transactions = read_query_frame(
             conn,
             "metrics/transactions",
-            {"first_day": transactions_from, "last_day": last_day},
+            {
+                "first_day": transactions_from,
+                "last_day": last_day,
+                "all_regions": int(region is None),
+                "region": region or "",
+            },
             typed=_typed,
             as_text=True,
         )
@@ -240,7 +245,7 @@ def read_warehouse_frames(
         customers = customers.loc[customers["region"] == region].reset_index(drop=True)
     return {
         "responses": responses,
-        "transactions": _converted_transactions(transactions, settings, region),
+        "transactions": _converted_transactions(transactions, settings),
         "customers": customers,
     }
 
@@ -263,10 +268,8 @@ def _typed(transactions: pd.DataFrame) -> pd.DataFrame:
     return transactions
 
 
-def _converted_transactions(transactions: pd.DataFrame, settings: Settings, region: str | None) -> pd.DataFrame:
-    """The typed transactions (_typed) of ``region`` (all without one), in the reporting currency."""
-    if region is not None:
-        transactions = transactions.loc[transactions["region"] == region].reset_index(drop=True)
+def _converted_transactions(transactions: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """The typed transactions (_typed) in the reporting currency."""
     converted = convert_currency(transactions, settings.fx_rates, settings.reporting_currency)
     if converted.attrs.get("dropped_currencies"):
         log.warning("left out of money metrics, no exchange rate: %s", converted.attrs["dropped_currencies"])
@@ -427,7 +430,7 @@ def read_purchases_after(
             parts.append(read_query_frame(conn, "metrics/purchases_after_listing", params, typed=_typed))
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     frame = frame.drop_duplicates("transaction_id").sort_values(["business_day", "transaction_id"], kind="stable")
-    return _converted_transactions(frame.drop(columns="transaction_id").reset_index(drop=True), settings, None)
+    return _converted_transactions(frame.drop(columns="transaction_id").reset_index(drop=True), settings)
 
 
 def compute_weeks(

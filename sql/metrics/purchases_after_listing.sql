@@ -10,8 +10,7 @@ with final as (
         occurred_at,
         business_day,
         amount,
-        currency,
-        region
+        currency
     from transactions
     where
         customer_id in :customer_ids

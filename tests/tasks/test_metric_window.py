@@ -17,6 +17,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from analytics.bundle import METRIC_FRAMES, MetricParameters, compute_metric_frames
 from analytics.history import window_start
@@ -125,7 +126,19 @@ def test_a_regional_edition_reads_its_own_history(warehouse):
     windowed = compute_weeks(engine, weeks, warehouse, region=region, params=params)
     last_day = parse_iso_week(weeks[-1])[1]
     frames = read_warehouse_frames(engine, ALL_HISTORY, last_day, warehouse, region=region)
-    assert set(frames["transactions"]["region"]) == {region}
+    with engine.connect() as conn:  # the warehouse chose the region's rows (the frame has no region column)
+        counts = dict(conn.execute(sa.text("select region, count(*) from transactions group by region")).all())
+    rated = {*warehouse.fx_rates, warehouse.reporting_currency}
+    assert set(frames["transactions"]["currency"]) <= rated and "region" not in frames["transactions"]
+    assert 0 < len(frames["transactions"]) <= counts[region] < sum(counts.values())
+    with engine.connect() as conn:
+        ours = conn.execute(
+            sa.text("select count(*) from transactions where region = :region and currency in :rated").bindparams(
+                sa.bindparam("rated", expanding=True)
+            ),
+            {"region": region, "rated": sorted(rated)},
+        ).scalar()
+    assert len(frames["transactions"]) == ours
     full = compute_metric_frames(
         frames["responses"], frames["transactions"], frames["customers"], weeks=weeks, params=params
     )
