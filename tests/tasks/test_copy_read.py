@@ -1,14 +1,17 @@
-"""On PostgreSQL the metrics read their two big frames through COPY ... TO STDOUT as CSV (tasks/metrics.py,
-``read_query_frame(..., as_text=True)``). The frames must be the very frames the driver's rows give: the same
-values, types and missing values, whatever the text holds. Loaded through the real intake: comments with
-commas, quotes, line breaks, a lone quote, a backslash, an empty comment, a comment that reads NULL or \\N,
-non-Latin text; an empty region; answers left out; amounts with many digits and refunds. On SQLite there is
-no COPY, and both ways are the driver's (checked too: as_text changes nothing there).
+"""The metrics read their two big frames in columns, not value by value through the driver (tasks/metrics.py,
+``read_query_frame(..., as_text=True)``): on PostgreSQL through COPY ... TO STDOUT as CSV, on a SQLite file
+through connectorx (Arrow). The frames must be the very frames the driver's rows give: the same values, types
+and missing values, whatever the text holds. Loaded through the real intake: comments with commas, quotes,
+line breaks, a lone quote, a backslash, an empty comment, a comment that reads NULL or \\N, non-Latin text;
+an empty region; answers left out; a first response with no customer and no answers (connectorx must not guess
+a column's type from its first rows); amounts with many digits, a whole amount (SQLite stores it as an integer
+beside the reals), refunds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -38,7 +41,7 @@ def loaded(settings, landing):
         [f"R{i}", f"C{i % 3}", f"2026-11-04T{10 + i:02d}:15:00Z", "online", str(i), "" if i % 2 else "4", text, "North"]
         for i, text in enumerate(COMMENTS)
     ]
-    rows.append(["R99", "", "2026-11-04T23:59:59Z", "phone", "", "", "no customer, no answers", ""])
+    rows.append(["A99", "", "2026-11-04T23:59:59Z", "phone", "", "", "no customer, no scores", ""])  # read first
     write_csv(landing / "survey_responses" / "2026-11-04_web.csv", header, rows)
     write_csv(
         landing / "transactions" / "2026-11-04_pos.csv",
@@ -48,23 +51,29 @@ def loaded(settings, landing):
             ["T2", "C1", "2026-11-04T09:00:00.123456Z", "-0.01", "EUR", "online", ""],
             ["T3", "C2", "2026-11-04T23:00:00Z", "123456.789", "USD", "phone", "South"],
             ["T4", "C2", "2026-11-04T12:00:00Z", "0.1", "GBP", "in_store", "North"],
+            ["T0", "C0", "2026-11-04T13:00:00Z", "12.00", "GBP", "in_store", "North"],  # read first
         ],
     )
     summaries = run_day(settings, DAY, entities=["survey_responses", "transactions"])
     assert summaries["survey_responses"].rows_loaded == len(rows)
-    assert summaries["transactions"].rows_loaded == 4
+    assert summaries["transactions"].rows_loaded == 5
     return settings
+
+
+def _params(name: str, first_day: dt.date, last_day: dt.date) -> dict:
+    every_region = {"all_regions": 1, "region": ""} if "transactions" in name else {}
+    return {"first_day": first_day, "last_day": last_day, **every_region}
 
 
 @pytest.mark.parametrize(
     ("name", "typed"), [("metrics/survey_responses", _typed_responses), ("metrics/transactions", _typed)]
 )
-def test_copy_gives_the_frame_the_driver_gives(loaded, name, typed):
-    params = {"first_day": DAY, "last_day": DAY}
+def test_a_columnar_read_gives_the_frame_the_driver_gives(loaded, name, typed):
+    params = _params(name, DAY, DAY)
     with get_engine(loaded.warehouse_url).connect() as conn:
         by_driver = read_query_frame(conn, name, params, typed=typed)
         by_copy = read_query_frame(conn, name, params, typed=typed, as_text=True)
-    assert len(by_driver) == (len(COMMENTS) + 1 if "responses" in name else 4)
+    assert len(by_driver) == (len(COMMENTS) + 1 if "responses" in name else 5)
     pd.testing.assert_frame_equal(by_copy, by_driver, check_exact=True)
     if "responses" in name:
         # What the text is, as loaded: the empty comment and the quote-only one are not confused with NULL.
@@ -72,13 +81,33 @@ def test_copy_gives_the_frame_the_driver_gives(loaded, name, typed):
         assert [comments[f"R{i}"] for i in range(len(COMMENTS)) if COMMENTS[i]] == [c for c in COMMENTS if c]
         assert by_copy["nps"].isna().sum() == 1 and by_copy["csat"].isna().sum() == 5
     else:
-        assert list(by_copy["amount"]) == [19.99, -0.01, 123456.789, 0.1]  # by transaction_id
+        assert list(by_copy["amount"]) == [12.0, 19.99, -0.01, 123456.789, 0.1]  # by transaction_id
+        assert by_copy["amount"].dtype == "float64"
 
 
 def test_an_empty_read_has_the_typed_columns(loaded):
-    params = {"first_day": DAY + dt.timedelta(days=1), "last_day": DAY + dt.timedelta(days=1)}
+    params = _params("metrics/transactions", DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=1))
     with get_engine(loaded.warehouse_url).connect() as conn:
         by_driver = read_query_frame(conn, "metrics/transactions", params, typed=_typed)
         by_copy = read_query_frame(conn, "metrics/transactions", params, typed=_typed, as_text=True)
     assert by_copy.empty and list(by_copy.columns) == list(by_driver.columns)
     assert str(by_copy["occurred_at"].dtype) == str(by_driver["occurred_at"].dtype)
+
+
+def test_a_read_goes_through_connectorx_only_with_a_file_and_no_text_to_write_into_sql(loaded, tmp_path):
+    """connectorx takes no bound parameters: the values are written into the query as literals, so only dates
+    and numbers (and an empty text) may be; a region's name (a user's text) keeps the driver's read. An
+    in-memory SQLite belongs to its process: the driver's read."""
+    from tasks.metrics import _columnar_sqlite_file
+
+    engine = get_engine(loaded.warehouse_url)
+    dates = _params("metrics/transactions", DAY, DAY)
+    with engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            assert _columnar_sqlite_file(conn, dates) is None  # PostgreSQL has its COPY
+            return
+        assert _columnar_sqlite_file(conn, dates) == str(Path(engine.url.database).resolve())
+        assert _columnar_sqlite_file(conn, {**dates, "all_regions": 0, "region": "North'; drop table x; --"}) is None
+        assert _columnar_sqlite_file(conn, {**dates, "ids": ["C1"]}) is None
+    with get_engine("sqlite://").connect() as conn:
+        assert _columnar_sqlite_file(conn, dates) is None
