@@ -11,7 +11,6 @@ import datetime as dt
 import io
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -99,11 +98,6 @@ def read_query_frame(
         )
     if as_text and conn.dialect.name == "postgresql":
         return _copied_frame(conn, str(compiled), args, typed)
-    if as_text and (path := _columnar_sqlite_file(conn, params)) is not None:
-        literal = statement.bindparams(**params).compile(
-            dialect=conn.dialect, compile_kwargs={"literal_binds": True, "render_postcompile": True}
-        )
-        return _columnar_frame(path, str(literal), typed)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # open: conn is live
     try:
         cursor.execute(str(compiled), args)
@@ -203,46 +197,6 @@ def _copied_frame(
     return _joined(parts, columns, typed)
 
 
-_LITERAL_TYPES = (dt.date, int, float)  # dt.datetime is a dt.date; bool an int
-
-
-def _columnar_sqlite_file(conn: sa.Connection, params: dict) -> str | None:
-    """The file of a SQLite warehouse whose read can go through connectorx (``_columnar_frame``), or None.
-
-    connectorx takes no bound parameters, so the query is rendered with its values as literals: only when
-    every value is a date, a time or a number (or an empty text), so that no text from a row or a user is
-    ever written into SQL. An in-memory database is another process's to open: None."""
-    if conn.dialect.name != "sqlite":
-        return None
-    database = conn.engine.url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    values = [v for value in params.values() for v in (value if isinstance(value, list | tuple) else [value])]
-    if not all(isinstance(v, _LITERAL_TYPES) or v == "" for v in values):
-        return None
-    return str(Path(database).resolve())
-
-
-def _columnar_frame(path: str, query: str, typed: Callable[[pd.DataFrame], pd.DataFrame] | None) -> pd.DataFrame:
-    """read_query_frame's rows of a SQLite file through connectorx, straight into Arrow columns: sqlite3 makes
-    a Python object per value, and 4M transactions (a year's window) took 8.3 s that way, 4.8 s this way
-    (typed; measured side by side on the bench's year warehouse). Column types come from the columns' declared
-    types (a date, a datetime, a text), so a column that starts with NULLs reads as it should; a numeric
-    column must be cast to double precision in the query (SQLite stores 12.00 as an integer, 12.5 as a real,
-    and connectorx refuses a column of both). Streamed in batches, each typed at once, as the cursor's chunks."""
-    import connectorx
-
-    reader = connectorx.read_sql(f"sqlite://{path}", query, return_type="arrow_stream", batch_size=_CHUNK_ROWS)
-    columns, parts = reader.schema.names, []
-    for batch in reader:
-        part = batch.to_pandas(date_as_object=False)
-        for name in columns:  # a column of NULLs only as object Nones, as from_records makes it
-            if batch.column(name).null_count == batch.num_rows:
-                part[name] = pd.Series([None] * batch.num_rows, dtype="object")
-        parts.append(typed(part) if typed else part)
-    return _joined(parts, columns, typed)
-
-
 def _sqlite_text(value: object) -> object:
     """A bound date or time as the text SQLite stores: 'YYYY-MM-DD', or naive UTC 'YYYY-MM-DD HH:MM:SS'."""
     if isinstance(value, dt.datetime):
@@ -310,9 +264,7 @@ def _typed(transactions: pd.DataFrame) -> pd.DataFrame:
     """Transactions as read (a chunk of them; the driver's values or ISO text) with typed columns."""
     transactions["occurred_at"] = _utc(transactions["occurred_at"])
     transactions["business_day"] = _shared_dates(transactions["business_day"])
-    amount = transactions["amount"]
-    if amount.dtype != np.float64:  # text, Decimals or ints as the driver gives them (not connectorx's floats)
-        transactions["amount"] = pd.to_numeric(amount.astype("object")).astype(float)
+    transactions["amount"] = pd.to_numeric(transactions["amount"].astype("object")).astype(float)
     return transactions
 
 

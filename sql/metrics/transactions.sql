@@ -9,10 +9,7 @@ with final as (
         customer_id,
         occurred_at,
         business_day,
-        -- A double on both engines: SQLite stores 12.00 as an integer and 12.5 as a real, and the columnar
-        -- read (tasks/metrics.py: _columnar_frame) wants one type per column. Exact: numeric(12,2) -> float8
-        -- is the nearest double, what the metrics made of the text before.
-        cast(amount as double precision) as amount,
+        amount,
         currency
     from transactions
     where

@@ -1,17 +1,15 @@
-"""The metrics read their two big frames in columns, not value by value through the driver (tasks/metrics.py,
-``read_query_frame(..., as_text=True)``): on PostgreSQL through COPY ... TO STDOUT as CSV, on a SQLite file
-through connectorx (Arrow). The frames must be the very frames the driver's rows give: the same values, types
-and missing values, whatever the text holds. Loaded through the real intake: comments with commas, quotes,
-line breaks, a lone quote, a backslash, an empty comment, a comment that reads NULL or \\N, non-Latin text;
-an empty region; answers left out; a first response with no customer and no answers (connectorx must not guess
-a column's type from its first rows); amounts with many digits, a whole amount (SQLite stores it as an integer
-beside the reals), refunds.
+"""On PostgreSQL the metrics read their two big frames through COPY ... TO STDOUT as CSV (tasks/metrics.py,
+``read_query_frame(..., as_text=True)``). The frames must be the very frames the driver's rows give: the same
+values, types and missing values, whatever the text holds. Loaded through the real intake: comments with
+commas, quotes, line breaks, a lone quote, a backslash, an empty comment, a comment that reads NULL or \\N,
+non-Latin text; an empty region; answers left out; a first response with no customer and no scores; amounts
+with many digits, a whole amount read first (SQLite stores it as an integer beside the reals), refunds. On
+SQLite there is no COPY, and both ways are the driver's (checked too: as_text changes nothing there).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -68,7 +66,7 @@ def _params(name: str, first_day: dt.date, last_day: dt.date) -> dict:
 @pytest.mark.parametrize(
     ("name", "typed"), [("metrics/survey_responses", _typed_responses), ("metrics/transactions", _typed)]
 )
-def test_a_columnar_read_gives_the_frame_the_driver_gives(loaded, name, typed):
+def test_copy_gives_the_frame_the_driver_gives(loaded, name, typed):
     params = _params(name, DAY, DAY)
     with get_engine(loaded.warehouse_url).connect() as conn:
         by_driver = read_query_frame(conn, name, params, typed=typed)
@@ -92,22 +90,3 @@ def test_an_empty_read_has_the_typed_columns(loaded):
         by_copy = read_query_frame(conn, "metrics/transactions", params, typed=_typed, as_text=True)
     assert by_copy.empty and list(by_copy.columns) == list(by_driver.columns)
     assert str(by_copy["occurred_at"].dtype) == str(by_driver["occurred_at"].dtype)
-
-
-def test_a_read_goes_through_connectorx_only_with_a_file_and_no_text_to_write_into_sql(loaded, tmp_path):
-    """connectorx takes no bound parameters: the values are written into the query as literals, so only dates
-    and numbers (and an empty text) may be; a region's name (a user's text) keeps the driver's read. An
-    in-memory SQLite belongs to its process: the driver's read."""
-    from tasks.metrics import _columnar_sqlite_file
-
-    engine = get_engine(loaded.warehouse_url)
-    dates = _params("metrics/transactions", DAY, DAY)
-    with engine.connect() as conn:
-        if conn.dialect.name != "sqlite":
-            assert _columnar_sqlite_file(conn, dates) is None  # PostgreSQL has its COPY
-            return
-        assert _columnar_sqlite_file(conn, dates) == str(Path(engine.url.database).resolve())
-        assert _columnar_sqlite_file(conn, {**dates, "all_regions": 0, "region": "North'; drop table x; --"}) is None
-        assert _columnar_sqlite_file(conn, {**dates, "ids": ["C1"]}) is None
-    with get_engine("sqlite://").connect() as conn:
-        assert _columnar_sqlite_file(conn, dates) is None
