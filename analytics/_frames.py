@@ -160,3 +160,16 @@ def transaction_ledger(transactions: pd.DataFrame, as_of: dt.date | None) -> tup
     # keeps the batch's frame as it is when a caller adds a column).
     ledger = full.copy(deep=False) if through.all() else full.loc[through].reset_index(drop=True)
     return ledger, customer_ids.copy(), as_of_day
+
+
+def purchase_days(ledger: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each (customer code, day) of a transaction_ledger with a purchase, once, sorted by customer then day, as
+    two int64 arrays. One int key per row, found by hash then sorted: a frame's drop_duplicates and sort of 4M
+    rows held about 200 MB more at a year, and np.unique took 4.7 s for 4M keys (numpy 2.4) against 0.6 s."""
+    bought = ledger["amount"].to_numpy() > 0
+    day = ledger["day"].to_numpy()[bought]
+    if not len(day):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    first, span = int(day.min()), int(day.max() - day.min()) + 1
+    keys = np.sort(pd.unique(ledger["customer"].to_numpy()[bought] * span + (day - first)))
+    return keys // span, keys % span + first

@@ -24,7 +24,14 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from analytics._frames import is_detractor, once_per_batch, require_columns, scores, transaction_ledger
+from analytics._frames import (
+    is_detractor,
+    once_per_batch,
+    purchase_days,
+    require_columns,
+    scores,
+    transaction_ledger,
+)
 from analytics.history import PurchaseHistory
 from analytics.retention import compute_rfm_segments
 from analytics.weeks import day_number, day_numbers_of, parse_iso_week
@@ -205,8 +212,8 @@ def _purchase_days(transactions: pd.DataFrame) -> pd.DataFrame:
     """Each (customer code, day) with a purchase, once, sorted by customer then day: the days of every as_of
     are a cut of it (a batch derives it once)."""
     ledger, _, _ = transaction_ledger(transactions, None)
-    bought = ledger.loc[ledger["amount"] > 0, ["customer", "day"]].drop_duplicates()
-    return bought.sort_values(["customer", "day"], kind="stable")
+    customer, day = purchase_days(ledger)
+    return pd.DataFrame({"customer": customer, "day": day})
 
 
 def _reasons(listed: pd.DataFrame) -> pd.Series:

@@ -229,12 +229,7 @@ def read_warehouse_frames(
         transactions = read_query_frame(
             conn,
             "metrics/transactions",
-            {
-                "first_day": transactions_from,
-                "last_day": last_day,
-                "all_regions": int(region is None),
-                "region": region or "",
-            },
+            {"first_day": transactions_from, "last_day": last_day, **_of_region(region)},
             typed=_typed,
             as_text=True,
         )
@@ -284,6 +279,12 @@ def _shared_dates(values: pd.Series) -> pd.Series:
     return values.map(as_date).astype("object")
 
 
+def _of_region(region: str | None) -> dict[str, object]:
+    """The parameters of a query's region filter, ``(:all_regions = 1 or region = :region)``: every region
+    without one."""
+    return {"all_regions": int(region is None), "region": region or ""}
+
+
 def _rated(settings: Settings) -> list[str]:
     """The currencies the money metrics can convert (convert_currency keeps exactly these)."""
     return sorted({*settings.fx_rates, settings.reporting_currency})
@@ -316,7 +317,7 @@ def read_purchase_history(
     None when no transaction comes before ``start`` (a warehouse younger than the window): then the window
     is all history."""
     rated = _rated(settings)
-    ours_only = {"currencies": rated, "all_regions": int(region is None), "region": region or ""}
+    ours_only = {"currencies": rated, **_of_region(region)}
 
     def ours(frame: pd.DataFrame) -> pd.DataFrame:
         keep = frame["currency"].isin(rated)
