@@ -72,6 +72,18 @@ def has_text(values: pd.Series) -> pd.Series:
     return (values.notna() & (text.str.strip().str.len() > 0)).astype(bool)
 
 
+def isin_text(values: pd.Series | pd.Index | np.ndarray, members: Iterable[object]) -> np.ndarray:
+    """``values.isin(members)`` for ids and other text, as a bool array: True where a value is one of
+    ``members``; a missing value never is.
+
+    Through one hash table of plain objects (pandas' own, as an object Index's isin): pandas 3.1's isin of a
+    ``str`` column makes a pyarrow scalar per member (130 ms for 20,000 members, and the RETAIN list and
+    the cohort matrix asked it each week), and numpy's isin compares object arrays member by member."""
+    candidates = np.asarray(list(members), dtype=object)
+    plain = np.asarray(values, dtype=object)
+    return pd.Index(plain, dtype=object).isin(candidates) & pd.notna(plain)
+
+
 def purchases_only(transactions: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
     """Rows that count as a purchase: positive amount and a known customer (refunds are not activity).
     ``columns``: only those (a copy of the rows of a few columns, not of every column)."""

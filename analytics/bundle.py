@@ -15,7 +15,7 @@ import pandas as pd
 
 from analytics._frames import one_batch
 from analytics.cases import build_case_ledger, compute_weekly_cases, compute_weekly_followup, list_issued_at
-from analytics.completeness import compute_response_completeness, compute_restatements
+from analytics.completeness import compute_response_completeness, restatements_of_weeks
 from analytics.drivers import compute_key_drivers
 from analytics.history import PurchaseHistory, history_from_frames, window_start
 from analytics.keywords import (
@@ -207,15 +207,18 @@ def compute_metric_frames(
         out["persisting_terms"].append(persisting)
         out["terms_by_nps_group"].append(_with_week(groups, week))
         out["term_verbatims"].append(_with_week(details, week))
-        out["alerts"].append(build_alerts(satisfaction, trending, persisting_terms=persisting, weeks=[week]))
+        # A week's metric alerts read its cells and last week's ("two weeks running"), not every week's.
+        recent = satisfaction.loc[satisfaction["week"].isin([last_week, week])]
+        out["alerts"].append(build_alerts(recent, trending, persisting_terms=persisting, weeks=[week]))
         out["weekly_kpi_tiles"].append(_with_week(compute_kpi_tiles(week, satisfaction, retention), week))
         if has_delivery_days:
             completeness = compute_response_completeness(
                 responses, week=week, reference_weeks=params.completeness_reference_weeks
             )
             out["response_completeness"].append(_with_week(completeness, week))
-            out["restatements"].append(_with_week(compute_restatements(responses, week=week), week))
 
+    if has_delivery_days:
+        out["restatements"].append(restatements_of_weeks(responses, weeks))
     if outreach is not None:
         out.update(_case_frames(out["retain_list"], earlier_retain_lists, outreach, purchases_of, weeks, params))
     frames = {name: _concat(parts) for name, parts in out.items() if name not in {"weekly_satisfaction"}}

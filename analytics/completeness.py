@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics._frames import labels_or_unknown, require_columns
+from analytics._frames import labels_or_unknown, once_per_batch, require_columns
 from analytics.satisfaction import overall_cells
 from analytics.weeks import (
     day_number,
@@ -41,6 +41,7 @@ __all__ = [
     "RESTATEMENT_COLUMNS",
     "compute_response_completeness",
     "compute_restatements",
+    "restatements_of_weeks",
 ]
 
 COMPLETENESS_COLUMNS = [
@@ -83,7 +84,7 @@ def compute_response_completeness(
 ) -> pd.DataFrame:
     """Return response_completeness rows of `week` (columns COMPLETENESS_COLUMNS, "all" last)."""
     cutoff = day_number(parse_iso_week(week)[1])
-    rows = _prepared(responses)
+    rows = once_per_batch("completeness rows", responses, lambda: _prepared(responses))
     known = rows.loc[rows["delivered"] <= cutoff]
     reference = previous_iso_weeks(shift_iso_week(week, -gap_weeks), reference_weeks)
     ref = known.loc[known["week"].isin(reference)]
@@ -145,42 +146,62 @@ def compute_restatements(responses: pd.DataFrame, *, week: str) -> pd.DataFrame:
     One row per figure (responses, nps, csat, ces). is_restated: the value changed (NaN and NaN count as
     unchanged). late_responses: previous-week rows delivered after its cut-off and by this one.
     """
-    previous = shift_iso_week(week, -1)
-    rows = _prepared(responses)
-    in_previous = (rows["week"] == previous).to_numpy()
-    reported_cutoff, restated_cutoff = (day_number(parse_iso_week(w)[1]) for w in (previous, week))
-    reported_rows = responses.loc[in_previous & (rows["delivered"] <= reported_cutoff).to_numpy()]
-    restated_rows = responses.loc[in_previous & (rows["delivered"] <= restated_cutoff).to_numpy()]
-    reported, restated = _overall(reported_rows), _overall(restated_rows)
+    return restatements_of_weeks(responses, [week]).drop(columns="week")
+
+
+def restatements_of_weeks(responses: pd.DataFrame, weeks: list[str]) -> pd.DataFrame:
+    """compute_restatements of each of ``weeks``, with a ``week`` column first, in the order of ``weeks``.
+
+    Every version of every week is summarised in one call (the cells of a version are what its rows alone
+    give): two calls a week cost 0.14 s of fixed pandas work, the largest single part of a small shop's week.
+    """
+    rows = once_per_batch("completeness rows", responses, lambda: _prepared(responses))
+    by_week = once_per_batch("completeness weeks", responses, lambda: rows.groupby("week", sort=False).indices)
+    delivered = rows["delivered"].to_numpy()
+    chosen: list[np.ndarray] = []
+    labels: list[str] = []
+    for week in weeks:
+        previous = shift_iso_week(week, -1)
+        in_previous = np.sort(by_week.get(previous, np.zeros(0, dtype=np.int64)))  # rows in their frame order
+        for version, cutoff_week in (("reported", previous), ("restated", week)):
+            cutoff = day_number(parse_iso_week(cutoff_week)[1])
+            chosen.append(in_previous[delivered[in_previous] <= cutoff])
+            labels.append(f"{week} {version}")
+    positions = np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
+    if len(positions):
+        group_of = np.repeat(np.array(labels, dtype=object), [len(c) for c in chosen])
+        cells = overall_cells(responses.iloc[positions], groups=group_of)
+        cells = cells.loc[cells["dimension"] == "overall"].set_index("week")
+    else:
+        cells = pd.DataFrame()
     out = []
-    for figure, n_column in _FIGURES:
-        before, after = reported.get(figure, np.nan), restated.get(figure, np.nan)
-        changed = not (pd.isna(before) and pd.isna(after)) and (
-            pd.isna(before) or pd.isna(after) or not np.isclose(before, after, rtol=0, atol=1e-9)
+    for i, week in enumerate(weeks):
+        reported, restated = (
+            cells.loc[label].to_dict() if label in cells.index else {"responses": 0}
+            for label in labels[2 * i : 2 * i + 2]
         )
-        out.append(
-            {
-                "previous_week": previous,
-                "figure": figure,
-                "reported_value": before,
-                "restated_value": after,
-                "reported_n": reported.get(n_column, 0),
-                "restated_n": restated.get(n_column, 0),
-                "late_responses": len(restated_rows) - len(reported_rows),
-                "is_restated": bool(changed),
-            }
-        )
-    frame = pd.DataFrame(out, columns=RESTATEMENT_COLUMNS)
+        late = len(chosen[2 * i + 1]) - len(chosen[2 * i])
+        for figure, n_column in _FIGURES:
+            before, after = reported.get(figure, np.nan), restated.get(figure, np.nan)
+            changed = not (pd.isna(before) and pd.isna(after)) and (
+                pd.isna(before) or pd.isna(after) or not np.isclose(before, after, rtol=0, atol=1e-9)
+            )
+            out.append(
+                {
+                    "week": week,
+                    "previous_week": shift_iso_week(week, -1),
+                    "figure": figure,
+                    "reported_value": before,
+                    "restated_value": after,
+                    "reported_n": reported.get(n_column, 0),
+                    "restated_n": restated.get(n_column, 0),
+                    "late_responses": late,
+                    "is_restated": bool(changed),
+                }
+            )
+    frame = pd.DataFrame(out, columns=["week", *RESTATEMENT_COLUMNS])
     for column in ("reported_value", "restated_value"):
         frame[column] = frame[column].astype("float64")
     for column in ("reported_n", "restated_n", "late_responses"):
         frame[column] = pd.to_numeric(frame[column]).fillna(0).astype(np.int64)
     return frame
-
-
-def _overall(rows: pd.DataFrame) -> dict:
-    if rows.empty:
-        return {"responses": 0}
-    cells = overall_cells(rows)  # the overall figures only: no breakdowns, no week-over-week changes
-    overall = cells.loc[cells["dimension"] == "overall"]
-    return overall.iloc[0].to_dict() if len(overall) else {"responses": 0}

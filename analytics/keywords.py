@@ -41,7 +41,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from analytics._frames import is_detractor, is_promoter, require_columns, scores
+from analytics._frames import is_detractor, is_promoter, once_per_batch, require_columns, scores
 from analytics.stats import bh_qvalues, log_likelihood_test
 from analytics.weeks import iso_week_labels, iso_week_range, parse_iso_week, previous_iso_weeks, shift_iso_week
 
@@ -331,8 +331,14 @@ def track_persisting_terms(
     """
     parse_iso_week(week)
     cache = trending_by_week if trending_by_week is not None else {}
-    totals = weekly_terms.drop_duplicates("week").set_index("week")["week_comments"]
-    counts = weekly_terms.set_index(["week", "term"])["comments"]
+    totals, counts = once_per_batch(
+        "term lookups",
+        weekly_terms,
+        lambda: (
+            weekly_terms.drop_duplicates("week").set_index("week")["week_comments"],
+            weekly_terms.set_index(["week", "term"])["comments"],
+        ),
+    )
     flagged: dict[str, tuple[str, int, int]] = {}  # term -> (onset week, reference count, reference comments)
     result = _empty(PERSISTING_TERM_COLUMNS)
     for current in iso_week_range(shift_iso_week(week, -lookback_weeks), week):
@@ -381,8 +387,9 @@ def track_persisting_terms(
             )
             still = still.loc[(still["q_value"] < alpha) & (still["share"] > still["reference_share"])]
         kept = {term: flagged[term] for term in still.get("term", [])}
-        for row in rising.itertuples(index=False):
-            kept[row.term] = flagged.get(row.term) or (current, int(row.baseline_count), int(row.baseline_comments))
+        bases = zip(rising["baseline_count"].tolist(), rising["baseline_comments"].tolist(), strict=True)
+        for term, (base_count, base_comments) in zip(rising["term"].tolist(), bases, strict=True):
+            kept[term] = flagged.get(term) or (current, int(base_count), int(base_comments))
         flagged = kept
         if current == week and len(still):
             still = still.assign(weeks_flagged=[len(iso_week_range(onset, week)) for onset in still["onset_week"]])

@@ -99,13 +99,19 @@ REPURCHASE_COHORT_COLUMNS = [
 ]
 
 
+def _scored(responses: pd.DataFrame) -> tuple[pd.Series, pd.Series, np.ndarray]:
+    """Each response's NPS, ISO week, and whether it is an identified customer's scored answer."""
+    nps = scores(responses, "nps", 0, 10)
+    return nps, iso_week_labels(responses["business_day"]), (responses["customer_id"].notna() & nps.notna()).to_numpy()
+
+
 def _respondents(responses: pd.DataFrame, weeks: list[str], *, per_week: bool = False) -> pd.DataFrame:
     """The latest NPS response of each identified customer within ``weeks`` (``per_week``: within each of
     them, one row per customer and week, in the same order within a week)."""
     require_columns(responses, ["response_id", "customer_id", "submitted_at", "business_day", "nps"], "responses")
-    nps = scores(responses, "nps", 0, 10)
-    week = iso_week_labels(responses["business_day"])
-    eligible = (responses["customer_id"].notna() & nps.notna() & week.isin(weeks)).to_numpy()
+    # The same for every week of a batch: derived once.
+    nps, week, identified = once_per_batch("respondent columns", responses, lambda: _scored(responses))
+    eligible = identified & week.isin(weeks).to_numpy()
     picked = pd.DataFrame(
         {
             "response_id": responses.loc[eligible, "response_id"].astype("str"),
@@ -286,20 +292,20 @@ def compute_repurchase_cohorts(
     while parse_iso_week(last)[1] + dt.timedelta(days=window_days) > sunday:
         last = shift_iso_week(last, -1)
     cohort_labels = [*previous_iso_weeks(last, cohort_weeks - 1), last]
-    parts = []
     # Every cohort's respondents and purchases at once: each response's next purchase is its own.
     everyone = _respondents(responses, cohort_labels, per_week=True)
     everyone = everyone.assign(
         repurchased=_repurchased(everyone, transactions, window_days=window_days, through=sunday)
     )
-    for label in cohort_labels:
-        frame = everyone.loc[everyone["response_week"] == label]
-        counts = frame.groupby("nps_group")["repurchased"].agg(respondents="size", repurchasers="sum")
-        counts = counts.reindex(list(NPS_GROUPS), fill_value=0)
-        counts.loc["all"] = counts.sum()
-        counts = counts.astype(np.int64).rename_axis("nps_group").reset_index()
-        parts.append(counts.assign(response_week=label))
-    cohorts = pd.concat(parts, ignore_index=True)
+    # One grouping for every cohort (one per cohort cost 80 ms of each week), then every cell, zeros included.
+    grouped = everyone.groupby(["response_week", "nps_group"])["repurchased"]
+    counts = pd.DataFrame({"respondents": grouped.size(), "repurchasers": grouped.sum()})
+    cells = pd.MultiIndex.from_product([cohort_labels, list(NPS_GROUPS)], names=["response_week", "nps_group"])
+    counts = counts.reindex(cells, fill_value=0).astype(np.int64)
+    totals = counts.groupby(level="response_week", sort=False).sum()
+    totals.index = pd.MultiIndex.from_product([totals.index, ["all"]], names=["response_week", "nps_group"])
+    order = pd.MultiIndex.from_product([cohort_labels, [*NPS_GROUPS, "all"]], names=["response_week", "nps_group"])
+    cohorts = pd.concat([counts, totals]).reindex(order).astype(np.int64).reset_index()
     with np.errstate(invalid="ignore", divide="ignore"):
         cohorts["repurchase_rate"] = cohorts["repurchasers"] / cohorts["respondents"].replace(0, np.nan)
     cohorts["ci_low"], cohorts["ci_high"] = wilson_interval(

@@ -26,6 +26,7 @@ import pandas as pd
 
 from analytics._frames import (
     is_detractor,
+    isin_text,
     once_per_batch,
     purchase_days,
     require_columns,
@@ -116,7 +117,7 @@ def build_retain_list(
     rfm = compute_rfm_segments(transactions, as_of=as_of, lookback_days=value_window_days)
     valuable = set(rfm.loc[rfm["m_score"] >= min_monetary_score, "customer_id"])
     rhythm["is_overdue"] = (
-        rhythm.index.isin(valuable)
+        isin_text(rhythm.index, valuable)
         & (rhythm["purchase_days"] >= min_purchases)
         & (rhythm["days_since_last_purchase"] > overdue_factor * rhythm["usual_gap_days"])
     )
@@ -129,13 +130,13 @@ def build_retain_list(
     listed["value_at_risk"] = listed["value_at_risk"].fillna(0.0)
     listed["reason"] = _reasons(listed)
 
-    profile = customers.drop_duplicates("customer_id").assign(customer_id=lambda f: f["customer_id"].astype("str"))
-    listed = listed.merge(profile[["customer_id", "email", "region", "segment"]], on="customer_id", how="left")
+    profile = once_per_batch("retain profile", customers, lambda: _profile(customers))
+    listed = listed.merge(profile, on="customer_id", how="left")
     listed["email_masked"] = mask_emails(listed["email"])
     listed = listed.sort_values(
         ["is_detractor", "value_at_risk", "customer_id"], ascending=[False, False, True], kind="stable"
     )
-    listed["is_on_previous_list"] = listed["customer_id"].isin(previous_list or set()).to_numpy()
+    listed["is_on_previous_list"] = isin_text(listed["customer_id"], previous_list or set())
     listed["rank"] = np.arange(1, len(listed) + 1)
     listed["week"] = week
     listed["nps"] = listed["nps"].astype("Int64")
@@ -143,9 +144,16 @@ def build_retain_list(
     return listed[RETAIN_COLUMNS].reset_index(drop=True)
 
 
+def _profile(customers: pd.DataFrame) -> pd.DataFrame:
+    """Each customer's email, region and segment (the first row of a repeated id)."""
+    profile = customers.drop_duplicates("customer_id").assign(customer_id=lambda f: f["customer_id"].astype("str"))
+    return profile[["customer_id", "email", "region", "segment"]]
+
+
 def _detractors(responses: pd.DataFrame, *, monday: dt.date, sunday: dt.date) -> pd.DataFrame:
-    nps = scores(responses, "nps", 0, 10)
-    days = day_numbers_of(responses["business_day"])
+    nps, days = once_per_batch(
+        "retain scores", responses, lambda: (scores(responses, "nps", 0, 10), day_numbers_of(responses["business_day"]))
+    )
     in_week = (days >= day_number(monday)) & (days <= day_number(sunday))
     picked = responses.loc[in_week & is_detractor(nps).to_numpy() & responses["customer_id"].notna().to_numpy()]
     if picked.empty:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from analytics._frames import purchase_days, transaction_ledger
+from analytics._frames import isin_text, once_per_batch, purchase_days, transaction_ledger
 from analytics.history import (
     COHORT_CELL_COLUMNS,
     PurchaseHistory,
@@ -134,7 +134,13 @@ def compute_cohort_retention(
         return _empty(COHORT_RETENTION_COLUMNS)
     data_start_month = int(month_number(np.array([day_number(history.data_start)]))[0])
     last_month = int(month_number(np.array([as_of_day]))[0])
-    is_existing = first_purchase.index.isin(list(existing_customers(customers, history.data_start)))
+    data_start = history.data_start
+    existing_ids = (
+        set()
+        if customers is None
+        else once_per_batch(f"existing {data_start}", customers, lambda: existing_customers(customers, data_start))
+    )
+    is_existing = isin_text(first_purchase.index, existing_ids)
     members = pd.DataFrame(
         {
             "is_existing": is_existing,
@@ -451,7 +457,7 @@ def compute_rfm_segments(
     return pd.DataFrame(
         {
             "customer_id": customer_ids[per_customer.index.to_numpy()],
-            "last_purchase_day": [date_of(day) for day in per_customer["last_day"]],
+            "last_purchase_day": _dates_of(per_customer["last_day"].to_numpy(np.int64)),
             "recency_days": per_customer["recency_days"].to_numpy(np.int64),
             "frequency": per_customer["frequency"].to_numpy(np.int64),
             "monetary": per_customer["monetary"].to_numpy(np.float64),
@@ -462,6 +468,12 @@ def compute_rfm_segments(
             "rfm_segment": segment,
         }
     ).astype({"customer_id": "str", "rfm_score": "str", "rfm_segment": "str"})
+
+
+def _dates_of(days: np.ndarray) -> np.ndarray:
+    """Day numbers as date objects (an object array), one date_of per distinct day."""
+    distinct, position = np.unique(days, return_inverse=True)
+    return np.array([date_of(int(day)) for day in distinct], dtype=object)[position]
 
 
 def _rfm_codes(r: np.ndarray, f: np.ndarray, m: np.ndarray) -> np.ndarray:

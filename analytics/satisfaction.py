@@ -153,16 +153,36 @@ def _prepare(responses: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, index=responses.index)
 
 
-def overall_cells(responses: pd.DataFrame, *, min_n: int = 5, small_n: int = 30, alpha: float = 0.05) -> pd.DataFrame:
+def overall_cells(
+    responses: pd.DataFrame,
+    *,
+    groups: np.ndarray | None = None,
+    min_n: int = 5,
+    small_n: int = 30,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
     """The "overall" cells of weekly_satisfaction (the cell columns, without week-over-week changes): what
-    compute_weekly_satisfaction gives for them, for a caller that needs no breakdown (restatements)."""
-    return _summarise_cells(responses, min_n=min_n, small_n=small_n, alpha=alpha, breakdowns=("overall",))
+    compute_weekly_satisfaction gives for them, for a caller that needs no breakdown (restatements).
+
+    ``groups`` (one label per response): cells per label instead of per ISO week, in the ``week`` column; a
+    cell is what the label's rows alone give (restatements ask for several versions of weeks in one call)."""
+    return _summarise_cells(
+        responses, min_n=min_n, small_n=small_n, alpha=alpha, breakdowns=("overall",), groups=groups
+    )
 
 
 def _summarise_cells(
-    responses: pd.DataFrame, *, min_n: int, small_n: int, alpha: float, breakdowns: tuple[str, ...] = BREAKDOWNS
+    responses: pd.DataFrame,
+    *,
+    min_n: int,
+    small_n: int,
+    alpha: float,
+    breakdowns: tuple[str, ...] = BREAKDOWNS,
+    groups: np.ndarray | None = None,
 ) -> pd.DataFrame:
     prepared = _prepare(responses)
+    if groups is not None:
+        prepared["week"] = pd.Series(np.asarray(groups, dtype=object), index=prepared.index, dtype="str")
     sums = [
         "comments",
         "nps_n",

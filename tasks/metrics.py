@@ -518,9 +518,27 @@ def metric_rows(frames: dict[str, pd.DataFrame], weeks: list[str]) -> dict[str, 
         if frame.empty:
             out[name] = []
             continue
-        frame = frame.loc[frame["week"].isin(weeks), [c.name for c in table.columns]]
-        out[name] = [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+        names = [c.name for c in table.columns]
+        frame = frame.loc[frame["week"].isin(weeks), names]
+        columns = [_plain_values(frame[column]) for column in names]
+        out[name] = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
     return out
+
+
+def _plain_values(values: pd.Series) -> list:
+    """A column's values as _plain makes them; numpy columns without a Python call per value (a backfill
+    writes about 100,000 values a week of metrics: that call was 40 ms of a small shop's week)."""
+    if not isinstance(values.dtype, np.dtype):  # pandas' own (nullable Int64, str ...): value by value
+        return [_plain(value) for value in values.tolist()]
+    if values.dtype.kind in "biu":
+        return values.to_numpy().tolist()  # Python bools and ints
+    if values.dtype.kind == "f":
+        array = values.to_numpy()
+        plain = array.tolist()  # Python floats
+        if np.isnan(array).any():
+            plain = [None if value != value else value for value in plain]  # NaN is the one value != itself
+        return plain
+    return [_plain(value) for value in values.tolist()]
 
 
 def store_weeks(engine: sa.Engine, frames: dict[str, pd.DataFrame], weeks: list[str]) -> dict[str, int]:

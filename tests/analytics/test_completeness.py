@@ -11,6 +11,7 @@ from analytics.completeness import (
     RESTATEMENT_COLUMNS,
     compute_response_completeness,
     compute_restatements,
+    restatements_of_weeks,
 )
 
 DIMENSIONS = ["reliability", "responsiveness", "assurance", "empathy", "tangibles"]
@@ -77,3 +78,24 @@ def test_restatement_of_the_previous_week_by_hand() -> None:
     assert by.loc["responses", ["reported_value", "restated_value"]].tolist() == [6, 9]
     assert not by.loc["csat", "is_restated"]  # no CSAT answers either time: nothing restated
     assert (frame["previous_week"] == "2026-W46").all()
+
+
+def test_restatements_of_several_weeks_at_once_are_each_weeks_own() -> None:
+    w45, w46, w47 = day("2026-11-04"), day("2026-11-11"), day("2026-11-18")
+    rows = [(w45, w45, "online", 9)] * 5 + [(w45, day("2026-11-12"), "online", 2)] * 2  # two late W45 cards
+    rows += [(w46, w46, "online", 10)] * 4 + [(w46, day("2026-11-17"), "comment_card", 0)] * 3
+    rows += [(w47, w47, "online", 7)] * 6
+    frame = responses(rows)
+    weeks = ["2026-W46", "2026-W47", "2026-W48", "2026-W50"]  # W50: no W49 rows, nothing to restate
+    together = restatements_of_weeks(frame, weeks)
+    assert together["week"].tolist() == [w for w in weeks for _ in range(4)]
+    for week in weeks:
+        alone = compute_restatements(frame, week=week)
+        pd.testing.assert_frame_equal(
+            together.loc[together["week"] == week].drop(columns="week").reset_index(drop=True), alone
+        )
+    by = together.set_index(["week", "figure"])
+    # W46 restates W45: 5 promoters reported, then 2 late detractors -> NPS 100 -> 100 x 3/7.
+    assert by.loc[("2026-W46", "nps"), "reported_value"] == pytest.approx(100.0)
+    assert by.loc[("2026-W46", "nps"), "restated_value"] == pytest.approx(100 * 3 / 7)
+    assert by.loc[("2026-W50", "responses"), ["reported_n", "restated_n", "late_responses"]].tolist() == [0, 0, 0]

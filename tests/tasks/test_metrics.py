@@ -115,3 +115,35 @@ def test_odd_dates_never_reopen_an_unbounded_range_of_weeks(settings, landing):
     assert weeks_to_recompute(engine, [date(2036, 1, 1)], through=day) == []
     # A plain late row two weeks back: its week and the ones after, up to the delivery day's week.
     assert weeks_to_recompute(engine, [date(2026, 11, 4)], through=day) == ["2026-W45", "2026-W46", "2026-W47"]
+
+
+def test_metric_rows_are_plain_python_values_with_none_for_missing():
+    import numpy as np
+
+    from tasks.metrics import metric_rows
+
+    frame = pd.DataFrame(
+        {
+            "week": ["2026-W47", "2026-W47", "2026-W46"],
+            "rank": np.array([1, 2, 3], dtype=np.int64),
+            "customer_id": pd.Series(["C1", None, "C3"], dtype="str"),
+            "value_at_risk": [12.5, np.nan, 1.0],
+            "is_detractor": [True, False, True],
+            "nps": pd.array([6, None, 3], dtype="Int64"),
+        }
+    )
+    from loyalty.schema import METRIC_TABLES
+
+    for column in METRIC_TABLES["retain_list"].columns:  # the table's other columns, all missing
+        if column.name not in frame:
+            frame[column.name] = pd.Series([None] * len(frame), dtype="object")
+    rows = metric_rows({"retain_list": frame}, ["2026-W47"])["retain_list"]
+    picked = [{k: row[k] for k in ("rank", "customer_id", "value_at_risk", "is_detractor", "nps")} for row in rows]
+    # The week filter keeps the two W47 rows; every value a plain Python one, missing as None.
+    assert picked == [
+        {"rank": 1, "customer_id": "C1", "value_at_risk": 12.5, "is_detractor": True, "nps": 6},
+        {"rank": 2, "customer_id": None, "value_at_risk": None, "is_detractor": False, "nps": None},
+    ]
+    for row in rows:
+        assert all(type(v) in (int, float, bool, str, type(None)) for v in row.values()), row
+    assert type(rows[0]["nps"]) is int and type(rows[0]["rank"]) is int and type(rows[0]["is_detractor"]) is bool
