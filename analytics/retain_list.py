@@ -31,6 +31,7 @@ from analytics._frames import (
     purchase_days,
     require_columns,
     scores,
+    spend_by_customer,
     transaction_ledger,
 )
 from analytics.history import PurchaseHistory
@@ -192,7 +193,7 @@ def _purchase_rhythm(
     is: how they buy now, not years ago. days_since_last_purchase counts from their last purchase ever (from
     ``history`` when it came before the transactions given).
     """
-    ledger, customer_ids, as_of_day = transaction_ledger(transactions, as_of)
+    _, customer_ids, as_of_day = transaction_ledger(transactions, as_of)
     ids = pd.Index(customer_ids.astype(str), dtype="str")
     days_bought = once_per_batch("purchase_days", transactions, lambda: _purchase_days(transactions))
     bought = days_bought.loc[days_bought["day"].to_numpy() <= as_of_day]  # still in (customer, day) order
@@ -208,8 +209,7 @@ def _purchase_rhythm(
     )
     rhythm.index = ids[rhythm.index.to_numpy()]
     rhythm = rhythm.join((as_of_day - last).rename("days_since_last_purchase"), how="outer")
-    recent = ledger.loc[ledger["day"] > as_of_day - value_window_days]
-    value = recent.groupby("customer")["amount"].sum()
+    value = spend_by_customer(transactions, as_of, value_window_days)
     value = pd.Series(value.to_numpy(), index=ids[value.index.to_numpy()], name="value_at_risk")
     rhythm = rhythm.join(value, how="outer")
     rhythm.index = pd.Index(rhythm.index, name="customer_id", dtype="str")

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from analytics._frames import isin_text, once_per_batch, purchase_days, transaction_ledger
+from analytics._frames import isin_text, once_per_batch, purchase_days, spend_by_customer, transaction_ledger
 from analytics.history import (
     COHORT_CELL_COLUMNS,
     PurchaseHistory,
@@ -430,14 +430,16 @@ def compute_rfm_segments(
     """
     if bins < 1:
         raise ValueError(f"bins must be >= 1, got {bins}")
-    ledger, customer_ids, as_of_day = transaction_ledger(transactions, as_of)
-    if lookback_days is not None:
-        ledger = ledger.loc[ledger["day"] > as_of_day - lookback_days]
+    ledger, customer_ids, as_of_day = transaction_ledger(transactions, as_of, window_days=lookback_days)
     purchases = ledger.loc[ledger["amount"] > 0]
     if purchases.empty:
         return _empty(RFM_COLUMNS)
     per_customer = purchases.groupby("customer").agg(last_day=("day", "max"), frequency=("day", "size"))
-    per_customer["monetary"] = ledger.groupby("customer")["amount"].sum()
+    per_customer["monetary"] = (
+        ledger.groupby("customer")["amount"].sum()
+        if lookback_days is None
+        else spend_by_customer(transactions, date_of(as_of_day), lookback_days)
+    )
     per_customer = per_customer.sort_index()  # codes follow sorted customer_id, so this is the tie-break
     per_customer["recency_days"] = as_of_day - per_customer["last_day"]
     n = len(per_customer)
