@@ -25,6 +25,7 @@ from loyalty.contract import ENTITIES
 from loyalty.db import get_engine
 from loyalty.delivery import CheckedDelivery, LoadSummary
 from loyalty.settings import Settings
+from loyalty.warehouse import INTAKE_ANALYZED, refresh_planner_statistics
 from tasks.extract import extract_days
 from tasks.load import LoadedDays, error_text, load_days, loaded_days, record_run_end, record_runs_start
 from tasks.validate import validate_days
@@ -97,6 +98,9 @@ def intake_chunk(
     entities = list(entities or ENTITIES)
     engine = get_engine(settings.warehouse_url)
     record_runs_start(engine, run_id, entities, days, settings.source_kind)
+    # PostgreSQL: plan this chunk's lookups on the rows the earlier chunks loaded (loyalty/warehouse.py).
+    if analyzed := refresh_planner_statistics(engine, INTAKE_ANALYZED):
+        logger.info("planner statistics refreshed before the chunk: %s", ", ".join(analyzed))
     outcome = ChunkOutcome(days=days)
     as_tasks = _in_flow_run()
     prepared = {}
