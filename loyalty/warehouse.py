@@ -327,9 +327,9 @@ def refresh_planner_statistics(engine: Engine, tables: tuple[str, ...] = _ANALYZ
 
     The intake asks too, before each chunk (``tables``: INTAKE_ANALYZED): a first backfill into an empty
     warehouse otherwise plans its lookups for an empty table all along. The year bench's backfill on a fresh
-    PostgreSQL stalled so in its second chunk of 28 days (each lookup of 900 loaded ids took over 5 s of the
-    server's CPU, 340 sequential scans of transactions; the same query on a new connection 10 ms): an ANALYZE
-    by hand took it from about 30 minutes a chunk to about 20 s.
+    PostgreSQL slowed so chunk after chunk: 84 days loaded in its first 20 minutes, a lookup of 900 earlier ids
+    taking over 5 s of the server's CPU by then (340 sequential scans of transactions; the same query on a new
+    connection 10 ms); after an ANALYZE by hand, the next chunks of 28 days took about 20 s each.
     """
     if engine.dialect.name != "postgresql":
         return []
