@@ -48,3 +48,28 @@ def test_inside_a_batch_the_ledger_of_a_frame_is_built_once_and_cut_per_day(monk
     built.clear()
     transaction_ledger(transactions, None)  # the batch is over: derived again
     assert built == [id(transactions)]
+
+
+def test_a_ledger_in_day_order_is_cut_by_days_as_a_mask_would_cut_it() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    days = np.sort(rng.integers(0, 60, 400))
+    in_order = pd.DataFrame(
+        {
+            "customer_id": rng.choice(["a", "b", "c", None], 400).tolist(),
+            "business_day": [dt.date(2026, 1, 1) + dt.timedelta(days=int(d)) for d in days],
+            "amount": rng.normal(10, 5, 400).round(2),
+        }
+    )
+    shuffled = in_order.sample(frac=1.0, random_state=3)  # the same rows in no day order: masked
+    for as_of, window in [(dt.date(2026, 1, 20), None), (dt.date(2026, 2, 10), 14), (dt.date(2025, 12, 1), 7)]:
+        with one_batch():
+            cut, ids, as_of_day = transaction_ledger(in_order, as_of, window_days=window)
+        known = in_order.loc[in_order["customer_id"].notna()]
+        day = (pd.to_datetime(known["business_day"]) - pd.Timestamp("1970-01-01")).dt.days
+        keep = (day <= as_of_day) & (day > as_of_day - window if window else True)
+        assert cut["amount"].tolist() == known.loc[keep, "amount"].tolist()  # the same rows, in their order
+        assert list(cut.index) == list(range(len(cut)))
+        masked, _, _ = transaction_ledger(shuffled, as_of, window_days=window)
+        assert sorted(masked["amount"].tolist()) == sorted(cut["amount"].tolist())
