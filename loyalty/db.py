@@ -96,7 +96,7 @@ def create_engine(url: str) -> Engine:
         # prepares a statement run five times, and PostgreSQL may then keep one generic plan for the
         # connection's life. A first backfill's lookup of 900 loaded ids, planned while its table was nearly
         # empty, took over 5 s of the server's CPU once the table held 200,000 rows (10 ms on a new connection),
-        # and the year bench's first chunk never finished. Planning a lookup costs about 4 ms.
+        # and the year bench's first chunk stalled (likely that cached plan). Planning a lookup costs about 4 ms.
         connect_args = {"options": "-c TimeZone=UTC -c plan_cache_mode=force_custom_plan", "connect_timeout": 10}
     return sa.create_engine(parsed, connect_args=connect_args, pool_pre_ping=True, hide_parameters=True)
 
