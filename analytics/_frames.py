@@ -84,6 +84,12 @@ def isin_text(values: pd.Series | pd.Index | np.ndarray, members: Iterable[objec
     return pd.Index(plain, dtype=object).isin(candidates) & pd.notna(plain)
 
 
+def nps_scores(responses: pd.DataFrame) -> pd.Series:
+    """The responses' NPS as scores(responses, "nps", 0, 10), derived once per batch (the RETAIN list's
+    detractors and the repurchase respondents ask each week)."""
+    return once_per_batch("nps scores", responses, lambda: scores(responses, "nps", 0, 10))
+
+
 def purchases_only(transactions: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
     """Rows that count as a purchase: positive amount and a known customer (refunds are not activity).
     ``columns``: only those (a copy of the rows of a few columns, not of every column)."""

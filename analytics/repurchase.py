@@ -36,7 +36,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from analytics._frames import NPS_GROUPS, nps_group, once_per_batch, purchases_only, require_columns, scores
+from analytics._frames import NPS_GROUPS, nps_group, nps_scores, once_per_batch, purchases_only, require_columns
 from analytics.stats import wilson_interval
 from analytics.weeks import (
     MISSING_DAY,
@@ -101,7 +101,7 @@ REPURCHASE_COHORT_COLUMNS = [
 
 def _scored(responses: pd.DataFrame) -> tuple[pd.Series, pd.Series, np.ndarray]:
     """Each response's NPS, ISO week, and whether it is an identified customer's scored answer."""
-    nps = scores(responses, "nps", 0, 10)
+    nps = nps_scores(responses)
     return nps, iso_week_labels(responses["business_day"]), (responses["customer_id"].notna() & nps.notna()).to_numpy()
 
 

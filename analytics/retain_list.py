@@ -27,10 +27,10 @@ import pandas as pd
 from analytics._frames import (
     is_detractor,
     isin_text,
+    nps_scores,
     once_per_batch,
     purchase_days,
     require_columns,
-    scores,
     spend_by_customer,
     transaction_ledger,
 )
@@ -152,9 +152,8 @@ def _profile(customers: pd.DataFrame) -> pd.DataFrame:
 
 
 def _detractors(responses: pd.DataFrame, *, monday: dt.date, sunday: dt.date) -> pd.DataFrame:
-    nps, days = once_per_batch(
-        "retain scores", responses, lambda: (scores(responses, "nps", 0, 10), day_numbers_of(responses["business_day"]))
-    )
+    nps = nps_scores(responses)
+    days = once_per_batch("response days", responses, lambda: day_numbers_of(responses["business_day"]))
     in_week = (days >= day_number(monday)) & (days <= day_number(sunday))
     picked = responses.loc[in_week & is_detractor(nps).to_numpy() & responses["customer_id"].notna().to_numpy()]
     if picked.empty:
