@@ -119,81 +119,67 @@ def _loaded_elsewhere(conn: Connection, table: sa.Table, key: str, ids: list[str
     return found
 
 
-def write_partition(
+def write_partitions(
     engine: Engine,
-    checked: CheckedDelivery,
+    checked: list[CheckedDelivery],
     run_id: str,
     business_tz: str,
-    finish: Callable[[Connection, LoadSummary], None] | None = None,
-) -> LoadSummary:
-    """Replace the delivery partition with this delivery, in one transaction; return exact counts.
+    finish: Callable[[Connection, list[LoadSummary]], None] | None = None,
+) -> list[LoadSummary]:
+    """Replace the delivery partitions of one entity's deliveries (a chunk of days, in day order) in one
+    transaction; return each day's exact counts, in the same order.
 
-    ``finish`` runs inside the same transaction once the counts are known (the run ledger's end of this day),
-    so the partition and its ledger record commit together or not at all.
-    """
-    delivery = checked.delivery
-    entity = get_entity(delivery.entity)
+    The rows are what replacing the days one after another, each in its own transaction, leaves: a valid row
+    whose id an earlier delivery loaded is quarantined as a duplicate of it (same content or conflict), and
+    inside the chunk the first day that holds an id is that earlier delivery for the later ones. Each day's
+    quarantine rows keep their order (its rejected rows, then its same-content duplicates, then its
+    conflicts). The partitions are deleted first, all of them: so a re-run of a chunk compares its rows only
+    with deliveries outside it (replacing days one by one, a day was compared with the old rows of the later
+    days not yet replaced). ``finish`` runs inside the same transaction once every day's counts are known,
+    with the days' summaries (the run ledger's end of those days), so the partitions and their ledger records
+    commit together or not at all.
+
+    The work is per chunk, not per day: one DELETE per table, one lookup of earlier ids, one insert per table
+    (tasks/load.py falls back to one day per call when a chunk's write fails, to find the failing day)."""
+    if not checked:
+        return []
+    entity = get_entity(checked[0].delivery.entity)
+    if any(item.delivery.entity != entity.name for item in checked):
+        raise ValueError("write_partitions takes deliveries of one entity")
+    days = [item.delivery.delivery_day for item in checked]
+    if len(set(days)) != len(days):
+        raise ValueError("write_partitions takes one delivery per day")
     table = ENTITY_TABLES[entity.name]
     now = utc_now_naive()
-    valid = checked.valid
-    rejected = checked.rejected.copy()
+    # Every day's valid rows in one frame, in day order; _DAY is the day's position in ``checked``.
+    valid_parts = [item.valid.assign(**{_DAY: i}) for i, item in enumerate(checked) if len(item.valid)]
+    valid = pd.concat(valid_parts, ignore_index=True) if valid_parts else None
 
     with engine.begin() as conn:
-        lock_partition(conn, entity.name, delivery.delivery_day)
+        for day in sorted(days):
+            lock_partition(conn, entity.name, day)
         keeps_months = entity.name == "transactions"
-        months_before = partition_customer_months(conn, delivery.delivery_day) if keeps_months else set()
-        conn.execute(table.delete().where(table.c.delivery_day == delivery.delivery_day))
-        conn.execute(
-            quarantine.delete().where(
-                (quarantine.c.entity == entity.name) & (quarantine.c.delivery_day == delivery.delivery_day)
+        months_before: set[tuple[str, str]] = set()
+        if keeps_months:
+            for day in days:
+                months_before |= partition_customer_months(conn, day)
+        for day_chunk in _in_chunks(days):
+            conn.execute(table.delete().where(table.c.delivery_day.in_(day_chunk)))
+            conn.execute(
+                quarantine.delete().where(
+                    (quarantine.c.entity == entity.name) & quarantine.c.delivery_day.in_(day_chunk)
+                )
             )
-        )
-        conn.execute(
-            file_ledger.delete().where(
-                (file_ledger.c.entity == entity.name) & (file_ledger.c.delivery_day == delivery.delivery_day)
+            conn.execute(
+                file_ledger.delete().where(
+                    (file_ledger.c.entity == entity.name) & file_ledger.c.delivery_day.in_(day_chunk)
+                )
             )
-        )
 
-        existing = _loaded_elsewhere(conn, table, entity.key, valid[entity.key].tolist()) if len(valid) else {}
-        if existing:
-            known = valid[entity.key].map(existing)
-            same = (known.notna() & (known == valid["record_hash"])).to_numpy()
-            conflict = (known.notna() & (known != valid["record_hash"])).to_numpy()
-            late_rejects = []
-            for mask, reason, detail in (
-                (same, "duplicate_id_same_content", f"{entity.key} already loaded by an earlier delivery"),
-                (conflict, "duplicate_id_conflict", f"{entity.key} already loaded with different content"),
-            ):
-                if mask.any():
-                    part = valid.loc[mask]
-                    late_rejects.append(
-                        pd.DataFrame(
-                            {
-                                "source": part["_source"].to_numpy(),
-                                "source_row": part["_source_row"].to_numpy(),
-                                "source_key": part[entity.key].astype(str).to_numpy(),
-                                "reason": reason,
-                                "reasons": reason,
-                                "detail": detail,
-                                "raw_record": _raw_from_typed(part, entity.column_names),
-                            }
-                        )
-                    )
-            rejected = pd.concat([rejected, *late_rejects], ignore_index=True)
-            valid = valid.loc[~(same | conflict)]
-
-        business_zone = business_tz
-        rows = valid[entity.column_names].copy()
-        rows["business_day"] = (
-            pd.to_datetime(valid[entity.timestamp], utc=True).dt.tz_convert(business_zone).dt.date
-            if len(valid)
-            else pd.Series([], dtype=object)
-        )
-        rows["delivery_day"] = delivery.delivery_day
-        rows["source"] = valid["_source"].to_numpy()
-        rows["source_row"] = [None if pd.isna(v) else int(v) for v in valid["_source_row"]]
-        rows["run_id"] = run_id
-        rows["record_hash"] = valid["record_hash"].to_numpy()
+        late: dict[int, list[pd.DataFrame]] = {}
+        if valid is not None:
+            valid, late = _without_loaded_ids(conn, table, entity.key, entity.column_names, valid)
+        rows = _partition_rows(valid, entity.column_names, entity.timestamp, days, business_tz, run_id)
         _insert(conn, table, list(rows.columns), _tuples(rows))
         if keeps_months:  # its derived rows are pending with the partition, in its transaction (loyalty/derived.py)
             months_now = {
@@ -203,63 +189,176 @@ def write_partition(
             }
             mark_customer_months(conn, months_before | months_now)
 
-        quarantine_rows = _quarantine_records(rejected, entity.name, delivery.delivery_day, run_id, now)
+        rejected_parts = []
+        for i, item in enumerate(checked):
+            for part in (item.rejected, *late.get(i, [])):
+                if len(part):
+                    rejected_parts.append(part.assign(**{_DAY: i}))
+        rejected = pd.concat(rejected_parts, ignore_index=True) if rejected_parts else None
+        quarantine_rows = _quarantine_records(rejected, entity.name, days, run_id, now)
         _insert_dicts(conn, quarantine, quarantine_rows)
 
-        loaded_per_file = Counter(valid["_source"].tolist())
-        rejected_per_file = Counter(rejected["source"].tolist()) if len(rejected) else Counter()
+        day_of_row = rows["delivery_day"].tolist()
+        loaded_per_file = Counter(zip(day_of_row, rows["source"].tolist(), strict=True))
+        rejected_per_file = Counter((r["delivery_day"], r["source"]) for r in quarantine_rows)
+        business_days: dict[date, set[date]] = {day: set() for day in days}
+        for day, business_day in zip(day_of_row, rows["business_day"].tolist(), strict=True):
+            business_days[day].add(business_day)
+        reasons: dict[date, list[str]] = {day: [] for day in days}
+        rules: dict[date, list[str]] = {day: [] for day in days}
+        for quarantined in quarantine_rows:
+            reasons[quarantined["delivery_day"]].append(quarantined["reason"])
+            rules[quarantined["delivery_day"]].append(quarantined["reasons"])
+        loaded_count = Counter(day_of_row)
+
         ledger_rows = []
-        for record in delivery.files:
-            if record.status == "loaded":
-                record.rows_loaded = loaded_per_file.get(record.path, 0)
-                record.rows_quarantined = rejected_per_file.get(record.path, 0)
-                record.rows_in = record.rows_loaded + record.rows_quarantined
-            ledger_rows.append(
-                {
-                    "entity": entity.name,
-                    "delivery_day": delivery.delivery_day,
-                    "path": record.path,
-                    "sha256": record.sha256,
-                    "size_bytes": record.size_bytes,
-                    "file_format": record.file_format,
-                    "status": record.status,
-                    "reason": record.reason,
-                    "duplicate_of": record.duplicate_of,
-                    "warnings": "; ".join(record.warnings) or None,
-                    "rows_in": record.rows_in,
-                    "rows_loaded": record.rows_loaded,
-                    "rows_quarantined": record.rows_quarantined,
-                    "run_id": run_id,
-                    "recorded_at": now,
-                }
+        summaries = []
+        for item in checked:
+            delivery = item.delivery
+            day = delivery.delivery_day
+            for record in delivery.files:
+                if record.status == "loaded":
+                    record.rows_loaded = loaded_per_file.get((day, record.path), 0)
+                    record.rows_quarantined = rejected_per_file.get((day, record.path), 0)
+                    record.rows_in = record.rows_loaded + record.rows_quarantined
+                ledger_rows.append(_ledger_row(entity.name, day, record, run_id, now))
+            rows_loaded = loaded_count.get(day, 0)
+            rows_quarantined = len(reasons[day])
+            if rows_loaded + rows_quarantined != item.rows_in:  # the invariant the whole design rests on
+                raise AssertionError(
+                    f"{entity.name} {day}: in={item.rows_in} but loaded={rows_loaded} + quarantined={rows_quarantined}"
+                )
+            statuses = Counter(f.status for f in delivery.files)
+            summaries.append(
+                LoadSummary(
+                    entity=entity.name,
+                    delivery_day=day,
+                    rows_in=item.rows_in,
+                    rows_loaded=rows_loaded,
+                    rows_quarantined=rows_quarantined,
+                    files_seen=len(delivery.files),
+                    files_loaded=statuses.get("loaded", 0),
+                    files_duplicate=statuses.get("duplicate", 0),
+                    files_rejected=statuses.get("rejected", 0),
+                    business_days=tuple(sorted(business_days[day])),
+                    quarantined_by_reason=dict(sorted(Counter(reasons[day]).items())),
+                    failed_rules=failed_rules(rules[day]),
+                )
             )
         _insert_dicts(conn, file_ledger, ledger_rows)
-
-        rows_loaded = len(rows)
-        rows_quarantined = len(quarantine_rows)
-        if rows_loaded + rows_quarantined != checked.rows_in:  # the invariant the whole design rests on
-            raise AssertionError(
-                f"{entity.name} {delivery.delivery_day}: in={checked.rows_in} but loaded={rows_loaded} "
-                f"+ quarantined={rows_quarantined}"
-            )
-        statuses = Counter(f.status for f in delivery.files)
-        summary = LoadSummary(
-            entity=entity.name,
-            delivery_day=delivery.delivery_day,
-            rows_in=checked.rows_in,
-            rows_loaded=rows_loaded,
-            rows_quarantined=rows_quarantined,
-            files_seen=len(delivery.files),
-            files_loaded=statuses.get("loaded", 0),
-            files_duplicate=statuses.get("duplicate", 0),
-            files_rejected=statuses.get("rejected", 0),
-            business_days=tuple(sorted(set(rows["business_day"]))),
-            quarantined_by_reason=dict(sorted(Counter(r["reason"] for r in quarantine_rows).items())),
-            failed_rules=failed_rules([r["reasons"] for r in quarantine_rows]),
-        )
         if finish is not None:
-            finish(conn, summary)
-    return summary
+            finish(conn, summaries)
+    return summaries
+
+
+def write_partition(
+    engine: Engine,
+    checked: CheckedDelivery,
+    run_id: str,
+    business_tz: str,
+    finish: Callable[[Connection, list[LoadSummary]], None] | None = None,
+) -> LoadSummary:
+    """Replace one delivery partition with this delivery, in one transaction (:func:`write_partitions`)."""
+    return write_partitions(engine, [checked], run_id, business_tz, finish)[0]
+
+
+_DAY = "_day_position"
+
+
+def _in_chunks(values: list, size: int = 900) -> list[list]:
+    """``values`` in lists of at most ``size``: under SQLite's older limit of 999 bound parameters."""
+    return [values[start : start + size] for start in range(0, len(values), size)]
+
+
+def _without_loaded_ids(
+    conn: Connection, table: sa.Table, key: str, columns: list[str], valid: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[int, list[pd.DataFrame]]]:
+    """The valid rows (of every day, _DAY in order) whose id no earlier delivery loaded, and per day position
+    the rows that become quarantine rows instead: [same content, conflict] as REJECTED frames.
+
+    Earlier deliveries: the rows other partitions hold (the chunk's own were deleted), and inside the chunk the
+    first day that holds an id (an id repeats at most once per day: the validation quarantined repeats inside
+    one delivery)."""
+    ids = valid[key]
+    existing = _loaded_elsewhere(conn, table, key, pd.unique(ids.to_numpy()).tolist())
+    known = ids.map(existing) if existing else pd.Series(None, index=valid.index, dtype="object")
+    later = ids.duplicated(keep="first").to_numpy()  # a later day of the chunk holding an id loaded before it
+    if later.any():
+        first_hash = valid.loc[~later].set_index(key)["record_hash"]
+        inside = later & known.isna().to_numpy()
+        known[inside] = ids[inside].map(first_hash)
+    has_known = known.notna().to_numpy()
+    if not has_known.any():
+        return valid, {}
+    same = has_known & (known == valid["record_hash"]).to_numpy()
+    conflict = has_known & ~same
+    late: dict[int, list[pd.DataFrame]] = {}
+    for mask, reason, detail in (
+        (same, "duplicate_id_same_content", f"{key} already loaded by an earlier delivery"),
+        (conflict, "duplicate_id_conflict", f"{key} already loaded with different content"),
+    ):
+        if not mask.any():
+            continue
+        part = valid.loc[mask]
+        found = pd.DataFrame(
+            {
+                "source": part["_source"].to_numpy(),
+                "source_row": part["_source_row"].to_numpy(),
+                "source_key": part[key].astype(str).to_numpy(),
+                "reason": reason,
+                "reasons": reason,
+                "detail": detail,
+                "raw_record": _raw_from_typed(part, columns),
+            }
+        )
+        for position, rows in found.groupby(part[_DAY].to_numpy(), sort=True):
+            late.setdefault(int(position), []).append(rows)
+    return valid.loc[~(same | conflict)], late
+
+
+def _partition_rows(
+    valid: pd.DataFrame | None,
+    columns: list[str],
+    timestamp: str,
+    days: list[date],
+    business_tz: str,
+    run_id: str,
+) -> pd.DataFrame:
+    """The table's rows of the valid rows: the contract's columns, the business day of the row's timestamp in
+    the business time zone, its delivery day, provenance and record hash."""
+    if valid is None or not len(valid):
+        empty = pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+        for column in ("business_day", "delivery_day", "source", "source_row", "run_id", "record_hash"):
+            empty[column] = pd.Series(dtype="object")
+        return empty
+    rows = valid[columns].copy()
+    rows["business_day"] = pd.to_datetime(valid[timestamp], utc=True).dt.tz_convert(business_tz).dt.date
+    rows["delivery_day"] = np.asarray(days, dtype="object")[valid[_DAY].to_numpy()]
+    rows["source"] = valid["_source"].to_numpy()
+    rows["source_row"] = [None if pd.isna(v) else int(v) for v in valid["_source_row"]]
+    rows["run_id"] = run_id
+    rows["record_hash"] = valid["record_hash"].to_numpy()
+    return rows.reset_index(drop=True)
+
+
+def _ledger_row(entity: str, day: date, record: Any, run_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "entity": entity,
+        "delivery_day": day,
+        "path": record.path,
+        "sha256": record.sha256,
+        "size_bytes": record.size_bytes,
+        "file_format": record.file_format,
+        "status": record.status,
+        "reason": record.reason,
+        "duplicate_of": record.duplicate_of,
+        "warnings": "; ".join(record.warnings) or None,
+        "rows_in": record.rows_in,
+        "rows_loaded": record.rows_loaded,
+        "rows_quarantined": record.rows_quarantined,
+        "run_id": run_id,
+        "recorded_at": now,
+    }
 
 
 def _raw_from_typed(part: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
@@ -280,8 +379,11 @@ def _json_default(value: Any) -> Any:
 
 
 def _quarantine_records(
-    rejected: pd.DataFrame, entity: str, day: date, run_id: str, now: datetime
+    rejected: pd.DataFrame | None, entity: str, days: list[date], run_id: str, now: datetime
 ) -> list[dict[str, Any]]:
+    """The quarantine table's rows of REJECTED rows carrying _DAY (the position of their day in ``days``)."""
+    if rejected is None or not len(rejected):
+        return []
     rows = []
     for record in rejected.to_dict("records"):
         source_row = record.get("source_row")
@@ -289,7 +391,7 @@ def _quarantine_records(
             {
                 "run_id": run_id,
                 "entity": entity,
-                "delivery_day": day,
+                "delivery_day": days[int(record[_DAY])],
                 "source": record["source"],
                 "source_row": None if source_row is None or pd.isna(source_row) else int(source_row),
                 "source_key": record.get("source_key"),

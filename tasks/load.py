@@ -18,7 +18,7 @@ from loyalty.derived import settle_customer_months
 from loyalty.schema import migrate, run_ledger
 from loyalty.settings import Settings
 from loyalty.timeutil import utc_now_naive
-from loyalty.warehouse import write_partition
+from loyalty.warehouse import write_partitions
 from tasks.retry import retrying_task
 
 log = logging.getLogger(__name__)
@@ -65,32 +65,55 @@ def error_text(exc: BaseException) -> str:
 
 
 def load_checked(checked: list[CheckedDelivery], settings: Settings, run_id: str) -> LoadedDays:
-    """Load one entity's validated deliveries day after day, in order; each day replaces its partition and
-    records its run-ledger end in one transaction. A day that fails is recorded as failed and the later days
-    still load; a transient error (the warehouse away) is raised, so the task's retries run the chunk again
-    (days already loaded are replaced by identical rows). After the days of transactions, the customer months
-    they marked are rebuilt once (loyalty/derived.py)."""
+    """Load one entity's validated deliveries; each day replaces its partition and records its run-ledger end
+    in the same transaction.
+
+    The whole chunk is written in one transaction (loyalty/warehouse.py:write_partitions): one statement per
+    table, not one per day. When that write fails, nothing of it is kept and the days are written again one
+    per transaction, in order, so that a day that fails is recorded as failed and the other days still load.
+    A transient error (the warehouse away) is raised, so the task's retries run the chunk again (days already
+    loaded are replaced by identical rows). After the days of transactions, the customer months they marked
+    are rebuilt once (loyalty/derived.py)."""
     from tasks.retry import TRANSIENT
 
     engine = get_engine(settings.warehouse_url)
     out = LoadedDays()
-    for item in checked:
-        delivery = item.delivery
+    by_day = {item.delivery.delivery_day: item.delivery for item in checked}
 
-        def finish(conn: sa.Connection, summary: LoadSummary, delivery=delivery) -> None:  # type: ignore[no-untyped-def]
-            _run_end(
-                conn,
-                run_id,
-                delivery.entity,
-                delivery.delivery_day,
-                summary,
-                files=[f.path for f in delivery.files],
-                window=(delivery.window_start, delivery.window_end),
+    def finish(conn: sa.Connection, summaries: list[LoadSummary]) -> None:
+        ends = []
+        for summary in summaries:
+            delivery = by_day[summary.delivery_day]
+            ends.append(
+                _run_end_values(
+                    run_id,
+                    delivery.entity,
+                    delivery.delivery_day,
+                    summary,
+                    files=[f.path for f in delivery.files],
+                    window=(delivery.window_start, delivery.window_end),
+                )
             )
+        _update_run_ends(conn, ends)
 
+    written = False
+    if len(checked) > 1:
+        entity, span = checked[0].delivery.entity, _days_span([item.delivery.delivery_day for item in checked])
+        try:
+            with masked_driver_errors(entity, span):
+                out.summaries.extend(write_partitions(engine, checked, run_id, settings.business_tz, finish))
+            written = True
+        except TRANSIENT:
+            raise
+        except Exception as exc:  # masked above: no row value in the text
+            log.warning(
+                "%s %s: the chunk's write failed (%s); writing its days one by one", entity, span, error_text(exc)
+            )
+    for item in [] if written else checked:
+        delivery = item.delivery
         try:
             with masked_driver_errors(delivery.entity, delivery.delivery_day):
-                summary = write_partition(engine, item, run_id, settings.business_tz, finish)
+                summary = write_partitions(engine, [item], run_id, settings.business_tz, finish)[0]
         except TRANSIENT:
             raise
         except Exception as exc:  # masked above: a driver's text (COPY, executemany) never gets here
@@ -106,6 +129,10 @@ def load_checked(checked: list[CheckedDelivery], settings: Settings, run_id: str
         except Exception as exc:  # the days are committed with their marks: the next settle (the metrics') does it
             log.error("transactions: customer months left pending: %s", error_text(exc))
     return out
+
+
+def _days_span(days: list[date]) -> str:
+    return f"{min(days).isoformat()}..{max(days).isoformat()}"
 
 
 @retrying_task(
@@ -215,11 +242,49 @@ def _run_end(
     window: tuple | None = None,
     error: str | None = None,
 ) -> None:
-    values: dict = {
-        "finished_at": utc_now_naive(),
-        "status": "failed" if error else "succeeded",
-        "error": error,
-    }
+    values = _run_end_values(run_id, entity, day, summary, files=files, window=window, error=error)
+    _update_run_ends(conn, [values])
+
+
+#: The run-ledger columns a day's end sets (every one, so that the days of a chunk make one executemany).
+_RUN_END_COLUMNS = (
+    "finished_at",
+    "status",
+    "error",
+    "rows_in",
+    "rows_loaded",
+    "rows_quarantined",
+    "files_seen",
+    "files_loaded",
+    "files_duplicate",
+    "files_rejected",
+    "files",
+    "window_start",
+    "window_end",
+)
+
+
+def _run_end_values(
+    run_id: str,
+    entity: str,
+    day: date,
+    summary: LoadSummary | None = None,
+    *,
+    files: list[str] | None = None,
+    window: tuple | None = None,
+    error: str | None = None,
+) -> dict:
+    """The run ledger's end of one (run, entity, day): the key (``k_`` names) and every _RUN_END_COLUMNS value;
+    a value the day does not know is None, as the row's own start left it."""
+    values: dict = dict.fromkeys(_RUN_END_COLUMNS)
+    values.update(
+        k_run_id=run_id,
+        k_entity=entity,
+        k_delivery_day=day,
+        finished_at=utc_now_naive(),
+        status="failed" if error else "succeeded",
+        error=error,
+    )
     if summary is not None:
         values.update(
             rows_in=summary.rows_in,
@@ -234,8 +299,21 @@ def _run_end(
         values["files"] = json.dumps(files)
     if window is not None and window[0] is not None:
         values.update(window_start=window[0], window_end=window[1])
-    conn.execute(
+    return values
+
+
+def _update_run_ends(conn: sa.Connection, ends: list[dict]) -> None:
+    """Set the run ledger's end of each (run, entity, day) in ``ends`` (_run_end_values), in one executemany."""
+    if not ends:
+        return
+    c = run_ledger.c
+    statement = (
         run_ledger.update()
-        .where((run_ledger.c.run_id == run_id) & (run_ledger.c.entity == entity) & (run_ledger.c.delivery_day == day))
-        .values(**values)
+        .where(
+            (c.run_id == sa.bindparam("k_run_id"))
+            & (c.entity == sa.bindparam("k_entity"))
+            & (c.delivery_day == sa.bindparam("k_delivery_day"))
+        )
+        .values({name: sa.bindparam(name) for name in _RUN_END_COLUMNS})
     )
+    conn.execute(statement, ends)

@@ -260,7 +260,7 @@ def test_the_load_task_turns_a_driver_error_into_a_message_without_row_values(se
         orig = Exception(f"null value violates not-null constraint DETAIL: Failing row contains ({CANARY})")
         raise sa.exc.IntegrityError("INSERT INTO customers ...", {"email": CANARY}, orig)
 
-    monkeypatch.setattr(load, "write_partition", failing_write)
+    monkeypatch.setattr(load, "write_partitions", failing_write)
     delivery = Delivery("customers", date(2026, 11, 30), "files", pd.DataFrame())
     # The day is recorded as failed (the chunk's later days still load) with the masked message.
     state = load.load_days.fn([CheckedDelivery(delivery, pd.DataFrame(), pd.DataFrame())], settings, "run")
@@ -289,7 +289,7 @@ def test_a_raw_driver_error_of_the_fast_write_path_is_masked_in_the_load_failure
         text = f'new row for relation "customers" violates check constraint DETAIL: Failing row contains ({CANARY})'
         raise sqlite3.IntegrityError(text) if driver == "sqlite3" else psycopg.errors.CheckViolation(text)
 
-    monkeypatch.setattr(load, "write_partition", failing_write)
+    monkeypatch.setattr(load, "write_partitions", failing_write)
     delivery = Delivery("customers", date(2026, 11, 30), "files", pd.DataFrame())
     state = load.load_days.fn([CheckedDelivery(delivery, pd.DataFrame(), pd.DataFrame())], settings, "run")
     message = load.loaded_days(state).failures[date(2026, 11, 30)]
