@@ -109,14 +109,21 @@ def _insert_dicts(conn: Connection, table: sa.Table, rows: list[dict[str, Any]])
         _insert(conn, table, columns, [tuple(r[c] for c in columns) for r in rows])
 
 
-def _loaded_elsewhere(conn: Connection, table: sa.Table, key: str, ids: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
+def _loaded_ids(conn: Connection, table: sa.Table, key: str, ids: list[str]) -> dict[str, tuple[str, date]]:
+    """Of ``ids``, those the table holds: id -> (record_hash, delivery_day of its partition)."""
+    found: dict[str, tuple[str, date]] = {}
     column = table.c[key]
-    for start in range(0, len(ids), 900):  # SQLite caps bound parameters per statement
-        chunk = ids[start : start + 900]
-        rows = conn.execute(sa.select(column, table.c.record_hash).where(column.in_(chunk)))
-        found.update({r[0]: r[1] for r in rows})
+    for chunk in _in_chunks(ids):  # SQLite caps bound parameters per statement
+        rows = conn.execute(sa.select(column, table.c.record_hash, table.c.delivery_day).where(column.in_(chunk)))
+        found.update({r[0]: (r[1], _as_day(r[2])) for r in rows})
     return found
+
+
+def _as_day(value: Any) -> date:
+    """A Date column's value: a date, or its ISO text from a raw SQLite read."""
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def write_partitions(
@@ -133,11 +140,10 @@ def write_partitions(
     whose id an earlier delivery loaded is quarantined as a duplicate of it (same content or conflict), and
     inside the chunk the first day that holds an id is that earlier delivery for the later ones. Each day's
     quarantine rows keep their order (its rejected rows, then its same-content duplicates, then its
-    conflicts). The partitions are deleted first, all of them: so a re-run of a chunk compares its rows only
-    with deliveries outside it (replacing days one by one, a day was compared with the old rows of the later
-    days not yet replaced). ``finish`` runs inside the same transaction once every day's counts are known,
-    with the days' summaries (the run ledger's end of those days), so the partitions and their ledger records
-    commit together or not at all.
+    conflicts). A re-run included: a day's rows are compared with the old rows of the chunk's later days too,
+    which replacing the days one by one would still find when that day is replaced. ``finish`` runs inside the
+    same transaction once every day's counts are known, with the days' summaries (the run ledger's end of those
+    days), so the partitions and their ledger records commit together or not at all.
 
     The work is per chunk, not per day: one DELETE per table, one lookup of earlier ids, one insert per table
     (tasks/load.py falls back to one day per call when a chunk's write fails, to find the failing day)."""
@@ -163,6 +169,13 @@ def write_partitions(
         if keeps_months:
             for day in days:
                 months_before |= partition_customer_months(conn, day)
+        # Which ids the warehouse holds, and in which partition, before this chunk's are deleted: the old rows
+        # of a later day of the chunk are still there when an earlier day is replaced, one day after another.
+        found = (
+            _loaded_ids(conn, table, entity.key, pd.unique(valid[entity.key].to_numpy()).tolist())
+            if valid is not None
+            else {}
+        )
         for day_chunk in _in_chunks(days):
             conn.execute(table.delete().where(table.c.delivery_day.in_(day_chunk)))
             conn.execute(
@@ -178,7 +191,7 @@ def write_partitions(
 
         late: dict[int, list[pd.DataFrame]] = {}
         if valid is not None:
-            valid, late = _without_loaded_ids(conn, table, entity.key, entity.column_names, valid)
+            valid, late = _without_loaded_ids(found, days, entity.key, entity.column_names, valid)
         rows = _partition_rows(valid, entity.column_names, entity.timestamp, days, business_tz, run_id)
         _insert(conn, table, list(rows.columns), _tuples(rows))
         if keeps_months:  # its derived rows are pending with the partition, in its transaction (loyalty/derived.py)
@@ -271,22 +284,33 @@ def _in_chunks(values: list, size: int = 900) -> list[list]:
 
 
 def _without_loaded_ids(
-    conn: Connection, table: sa.Table, key: str, columns: list[str], valid: pd.DataFrame
+    found: dict[str, tuple[str, date]], days: list[date], key: str, columns: list[str], valid: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict[int, list[pd.DataFrame]]]:
-    """The valid rows (of every day, _DAY in order) whose id no earlier delivery loaded, and per day position
-    the rows that become quarantine rows instead: [same content, conflict] as REJECTED frames.
+    """The valid rows (of every day, _DAY in order) that replacing the days one after another would load, and
+    per day position the rows that become quarantine rows instead: [same content, conflict] as REJECTED frames.
 
-    Earlier deliveries: the rows other partitions hold (the chunk's own were deleted), and inside the chunk the
-    first day that holds an id (an id repeats at most once per day: the validation quarantined repeats inside
-    one delivery)."""
+    ``found``: what the warehouse held before the chunk's partitions were deleted (id -> hash, partition; an id
+    is in one partition at most). Replacing the days in order, a row of day i meets, as an earlier delivery of
+    its id: a row of a partition outside the chunk; else the old row of a later day j > i of the chunk (still
+    there when day i is replaced); else the row of the first day of the chunk that loaded the id (an id repeats
+    at most once per day: the validation quarantined repeats inside one delivery)."""
     ids = valid[key]
-    existing = _loaded_elsewhere(conn, table, key, pd.unique(ids.to_numpy()).tolist())
-    known = ids.map(existing) if existing else pd.Series(None, index=valid.index, dtype="object")
-    later = ids.duplicated(keep="first").to_numpy()  # a later day of the chunk holding an id loaded before it
+    position = valid[_DAY].to_numpy()
+    day_position = {day: i for i, day in enumerate(days)}
+    outside = {i: h for i, (h, d) in found.items() if d not in day_position}
+    old_later = {i: (h, day_position[d]) for i, (h, d) in found.items() if d in day_position}
+    known = ids.map(outside) if outside else pd.Series(None, index=valid.index, dtype="object")
+    if old_later:
+        old_hash = ids.map({i: h for i, (h, _) in old_later.items()})
+        old_position = ids.map({i: p for i, (_, p) in old_later.items()}).to_numpy(dtype=np.float64, na_value=np.nan)
+        before_old = known.isna().to_numpy() & (position < old_position)  # NaN compares False
+        known[before_old] = old_hash[before_old]
+    loads = known.isna().to_numpy()  # rows no earlier delivery holds: the first of each id loads it
+    later = np.zeros(len(valid), dtype=bool)
+    later[loads] = ids[loads].duplicated(keep="first").to_numpy()
     if later.any():
-        first_hash = valid.loc[~later].set_index(key)["record_hash"]
-        inside = later & known.isna().to_numpy()
-        known[inside] = ids[inside].map(first_hash)
+        first_hash = valid.loc[loads & ~later].set_index(key)["record_hash"]
+        known[later] = ids[later].map(first_hash)
     has_known = known.notna().to_numpy()
     if not has_known.any():
         return valid, {}
@@ -300,7 +324,7 @@ def _without_loaded_ids(
         if not mask.any():
             continue
         part = valid.loc[mask]
-        found = pd.DataFrame(
+        rejected = pd.DataFrame(
             {
                 "source": part["_source"].to_numpy(),
                 "source_row": part["_source_row"].to_numpy(),
@@ -311,8 +335,8 @@ def _without_loaded_ids(
                 "raw_record": _raw_from_typed(part, columns),
             }
         )
-        for position, rows in found.groupby(part[_DAY].to_numpy(), sort=True):
-            late.setdefault(int(position), []).append(rows)
+        for day, rows in rejected.groupby(position[mask], sort=True):
+            late.setdefault(int(day), []).append(rows)
     return valid.loc[~(same | conflict)], late
 
 

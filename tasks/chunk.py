@@ -6,10 +6,10 @@ another) and the tests call. Inside a flow run each step is a Prefect task run n
 functions.
 
 Per entity and chunk the files are read once, the rows of every day are validated in one suite run, and the
-days are loaded one after another, in order, each replacing its own partition in one transaction together with
-its run-ledger record. What a day's extract depends on from earlier days of the chunk (files they load, the end
-of their SQL window) is carried forward by the extract itself, so a chunk loads exactly what the same days run
-one by one would.
+days' partitions are replaced in one transaction together with their run-ledger records (one statement per
+table; loyalty/warehouse.py:write_partitions), or, when that fails, day after day, each in its own. What a
+day's extract depends on from earlier days of the chunk (files they load, the end of their SQL window) is
+carried forward by the extract itself, so a chunk loads exactly what the same days run one by one would.
 
 With ``parallel`` (a Dask task runner), the entities of a chunk are extracted and validated at the same time
 on the runner; the loads then run in this process. Entities do not depend on each other's intake.

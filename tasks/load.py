@@ -243,7 +243,9 @@ def _run_end(
     error: str | None = None,
 ) -> None:
     values = _run_end_values(run_id, entity, day, summary, files=files, window=window, error=error)
-    _update_run_ends(conn, [values])
+    # A failure ends only a day still running: a day whose partition committed keeps its end (succeeded, its
+    # counts), even when a later step of its chunk fails and the whole chunk is reported.
+    _update_run_ends(conn, [values], only_running=error is not None)
 
 
 #: The run-ledger columns a day's end sets (every one, so that the days of a chunk make one executemany).
@@ -302,18 +304,18 @@ def _run_end_values(
     return values
 
 
-def _update_run_ends(conn: sa.Connection, ends: list[dict]) -> None:
-    """Set the run ledger's end of each (run, entity, day) in ``ends`` (_run_end_values), in one executemany."""
+def _update_run_ends(conn: sa.Connection, ends: list[dict], *, only_running: bool = False) -> None:
+    """Set the run ledger's end of each (run, entity, day) in ``ends`` (_run_end_values), in one executemany;
+    ``only_running``: only where the day's status is still running."""
     if not ends:
         return
     c = run_ledger.c
-    statement = (
-        run_ledger.update()
-        .where(
-            (c.run_id == sa.bindparam("k_run_id"))
-            & (c.entity == sa.bindparam("k_entity"))
-            & (c.delivery_day == sa.bindparam("k_delivery_day"))
-        )
-        .values({name: sa.bindparam(name) for name in _RUN_END_COLUMNS})
+    where = (
+        (c.run_id == sa.bindparam("k_run_id"))
+        & (c.entity == sa.bindparam("k_entity"))
+        & (c.delivery_day == sa.bindparam("k_delivery_day"))
     )
+    if only_running:
+        where = where & (c.status == "running")
+    statement = run_ledger.update().where(where).values({name: sa.bindparam(name) for name in _RUN_END_COLUMNS})
     conn.execute(statement, ends)

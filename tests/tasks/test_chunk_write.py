@@ -14,6 +14,7 @@ from loyalty.schema import drop_all, migrate
 from tasks import load
 from tasks.chunk import intake_chunk
 from tests.helpers import run_day, table_snapshot, write_csv
+from tests.hostile import CANARY
 
 TX_HEADER = ["transaction_id", "customer_id", "occurred_at", "amount", "currency", "channel", "region"]
 DAY0 = date(2026, 11, 16)
@@ -64,18 +65,49 @@ def _fresh(url: str) -> None:
     engine.dispose()
 
 
-def test_a_chunk_leaves_what_its_days_one_by_one_leave(settings, landing):
-    _write_days(landing)
-    run_day(settings, DAY0, entities=["transactions"])
-    for day in DAYS:
+class _Spy:
+    """Wraps tasks.load.write_partitions: which days each call wrote, and whether it returned."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.calls: list[tuple[list[date], bool]] = []
+        real = load.write_partitions
+
+        def spied(engine, checked, *args, **kwargs):
+            days = [item.delivery.delivery_day for item in checked]
+            try:
+                out = real(engine, checked, *args, **kwargs)
+            except Exception:
+                self.calls.append((days, False))
+                raise
+            self.calls.append((days, True))
+            return out
+
+        monkeypatch.setattr(load, "write_partitions", spied)
+
+
+def _chunk_and_days_one_by_one(settings, prepare, days, monkeypatch) -> tuple[dict, dict, object]:
+    """The tables after ``prepare()`` then ``days`` replaced one by one, and after ``prepare()`` then ``days``
+    as one chunk (whose write must succeed in one call: a fallback to single days would hide a broken chunk)."""
+    _fresh(settings.warehouse_url)
+    prepare()
+    for day in days:
         run_day(settings, day, entities=["transactions"])
     one_by_one = _tables(settings.warehouse_url)
 
     _fresh(settings.warehouse_url)
-    run_day(settings, DAY0, entities=["transactions"])
-    outcome = intake_chunk(settings, DAYS, "chunk-run", ["transactions"])
+    prepare()
+    spy = _Spy(monkeypatch)
+    outcome = intake_chunk(settings, days, "test-run", ["transactions"])  # run_day's run id: same ledger rows
     assert not outcome.failures
-    chunk = _tables(settings.warehouse_url)
+    assert spy.calls == [(days, True)]
+    return one_by_one, _tables(settings.warehouse_url), outcome
+
+
+def test_a_chunk_leaves_what_its_days_one_by_one_leave(settings, landing, monkeypatch):
+    _write_days(landing)
+    one_by_one, chunk, outcome = _chunk_and_days_one_by_one(
+        settings, lambda: run_day(settings, DAY0, entities=["transactions"]), DAYS, monkeypatch
+    )
     for name in chunk:
         pd.testing.assert_frame_equal(chunk[name], one_by_one[name], obj=name)
 
@@ -111,6 +143,49 @@ def test_a_chunk_leaves_what_its_days_one_by_one_leave(settings, landing):
         pd.testing.assert_frame_equal(again[name], chunk[name], obj=name)
 
 
+def test_a_rerun_meets_the_old_rows_of_its_later_days_as_one_by_one(settings, landing, monkeypatch):
+    # The 19th loaded T9; then the 17th's file is corrected and holds T9 too. Replaced one by one, the 17th
+    # still finds the 19th's old T9 (a duplicate: quarantined on the 17th); the 19th then loads it again.
+    _write_days(landing)
+    # T9 is dated the 17th: a late row in the 19th's delivery.
+    write_csv(landing / "transactions" / f"{DAYS[2].isoformat()}_late.csv", TX_HEADER, [_tx("T9", DAYS[0], "9")])
+
+    def prepare() -> None:
+        (landing / "transactions" / f"{DAYS[0].isoformat()}_fix.csv").unlink(missing_ok=True)
+        for day in [DAY0, *DAYS]:
+            run_day(settings, day, entities=["transactions"])
+        fixed = [_tx("T9", DAYS[0], "9"), _tx("T10", DAYS[0], "10")]  # not the 19th's file: it is read
+        write_csv(landing / "transactions" / f"{DAYS[0].isoformat()}_fix.csv", TX_HEADER, fixed)
+
+    one_by_one, chunk, _ = _chunk_and_days_one_by_one(settings, prepare, DAYS, monkeypatch)
+    for name in chunk:
+        pd.testing.assert_frame_equal(chunk[name], one_by_one[name], obj=name)
+    quarantined = chunk["quarantine order"]
+    assert (DAYS[0], "T9", "duplicate_id_same_content") in set(quarantined.itertuples(index=False, name=None))
+    kept = chunk["transactions"]
+    assert kept.loc[kept["transaction_id"] == "T9", "delivery_day"].map(pd.Timestamp).tolist() == [
+        pd.Timestamp(DAYS[2])
+    ]
+
+
+def test_a_backfill_over_days_a_nightly_run_loaded_leaves_what_one_by_one_leaves(settings, landing, monkeypatch):
+    # The 18th and the 20th were loaded first (nightly runs); then a backfill takes the 16th .. 20th.
+    _write_days(landing)
+
+    def prepare() -> None:
+        for day in (DAYS[1], DAYS[3]):
+            run_day(settings, day, entities=["transactions"])
+
+    one_by_one, chunk, _ = _chunk_and_days_one_by_one(settings, prepare, [DAY0, *DAYS], monkeypatch)
+    for name in chunk:
+        pd.testing.assert_frame_equal(chunk[name], one_by_one[name], obj=name)
+    # Worked out by hand: the 18th's T4/T5 and the 20th's T7 stay where they were; the 17th meets the 18th's
+    # old rows (T1 and T2 are not there: the 18th's own T1/T2 were duplicates of nothing and loaded).
+    kept = chunk["transactions"]
+    where = dict(zip(kept["transaction_id"], pd.to_datetime(kept["delivery_day"]).dt.date, strict=True))
+    assert where["T7"] == DAYS[3] and where["T4"] == DAYS[1]
+
+
 def test_a_chunk_whose_write_fails_is_written_day_by_day_and_only_the_failing_day_is_lost(
     settings, landing, monkeypatch
 ):
@@ -138,3 +213,39 @@ def test_a_chunk_whose_write_fails_is_written_day_by_day_and_only_the_failing_da
     statuses = {pd.Timestamp(day).date(): status for day, status in statuses.items()}
     assert statuses == {DAYS[0]: "succeeded", DAYS[1]: "succeeded", DAYS[2]: "failed", DAYS[3]: "succeeded"}
     assert {pd.Timestamp(day).date() for day in loaded_days} == {DAYS[0], DAYS[1], DAYS[3]}
+
+
+def test_a_failed_chunk_write_logs_no_row_value(settings, landing, monkeypatch, caplog):
+    # The driver's text of a refused write quotes the row; the chunk's warning says only what failed.
+    canary = CANARY
+    _write_days(landing)
+    real = load.write_partitions
+
+    def refusing_chunks(engine, checked, *args, **kwargs):
+        if len(checked) > 1:
+            orig = Exception(f"duplicate key value violates unique constraint DETAIL: Key (id)=({canary})")
+            raise sa.exc.IntegrityError("INSERT INTO transactions ...", {"transaction_id": canary}, orig)
+        return real(engine, checked, *args, **kwargs)
+
+    monkeypatch.setattr(load, "write_partitions", refusing_chunks)
+    with caplog.at_level("INFO"):
+        outcome = intake_chunk(settings, DAYS, "chunk-run", ["transactions"])
+    assert not outcome.failures  # written day by day instead
+    assert "the chunk's write failed" in caplog.text and canary not in caplog.text
+
+
+def test_a_failure_reported_later_leaves_a_committed_days_end_as_it_was(settings, landing):
+    _write_days(landing)
+    assert not intake_chunk(settings, DAYS[:2], "run-1", ["transactions"]).failures
+    engine = create_engine(settings.warehouse_url)
+    # What intake_chunk does for every day of an entity whose load step raised after some days committed.
+    for day in DAYS[:2]:
+        load.record_run_end(engine, "run-1", "transactions", day, error="the warehouse went away")
+    with engine.connect() as conn:
+        ends = conn.execute(
+            sa.text(
+                "select status, rows_in, rows_loaded, error from run_ledger "
+                "where run_id = 'run-1' and entity = 'transactions' order by delivery_day"
+            )
+        ).all()
+    assert [tuple(row) for row in ends] == [("succeeded", 3, 3, None), ("succeeded", 4, 2, None)]
